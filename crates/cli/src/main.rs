@@ -1,0 +1,64 @@
+//! The `parapet` binary: parse flags, call the libraries, print. Nothing else.
+
+mod plan_cmd;
+mod policy_cmd;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Exit codes, documented in --help and the README.
+pub const EXIT_ALLOW: u8 = 0;
+pub const EXIT_HELD: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+
+#[derive(Parser)]
+#[command(
+    name = "parapet",
+    version,
+    about = "Judge changes that AI agents and automation want to make to AWS, before they run.",
+    long_about = "parapet judges changes before they run. It reads a Terraform plan, works out \
+what each change destroys or newly makes possible (exposure, privilege grants and escalation \
+paths, defence evasion, reverts of emergency fixes), and decides allow, review or deny with \
+Cedar policies.\n\nExit codes: 0 allowed, 1 denied or awaiting review, 2 bad input or usage.",
+    after_help = "Examples:\n  terraform show -json tfplan > plan.json\n  parapet plan check plan.json --actor agent:kiro\n  parapet plan check plan.json --actor pipeline:drift-bot --pins pins.toml --format sarif > parapet.sarif\n  parapet policy list"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Terraform plans.
+    #[command(subcommand)]
+    Plan(plan_cmd::PlanCommand),
+    /// Inspect and validate Cedar policy packs.
+    #[command(subcommand)]
+    Policy(policy_cmd::PolicyCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                EXIT_USAGE
+            } else {
+                EXIT_ALLOW
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match cli.command {
+        Command::Plan(c) => plan_cmd::run(c),
+        Command::Policy(c) => policy_cmd::run(c),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("parapet: error: {e:#}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}

@@ -1,0 +1,209 @@
+use crate::{EXIT_ALLOW, EXIT_HELD};
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand, ValueEnum};
+use parapet_gate::{check_plan, load_pins, Config, GateOptions};
+use parapet_model::{Actor, Outcome};
+use parapet_plan::Options;
+use parapet_policy::PolicyEngine;
+use parapet_report::{render, Format, TextOptions};
+use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
+
+#[derive(Subcommand)]
+pub enum PlanCommand {
+    /// Judge a plan: effects, findings and a decision for every change.
+    ///
+    /// Reads `terraform show -json` output (UTF-8 or UTF-16, format 0.x or 1.x).
+    /// Exit codes: 0 every change allowed, 1 something denied or awaiting review
+    /// (see --fail-on), 2 bad input or usage.
+    Check(CheckArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum OutputFormat {
+    /// Grouped, readable report (coloured on a terminal).
+    Text,
+    /// Versioned JSON (schema parapet.plan-report/v1, docs/output.md).
+    Json,
+    /// SARIF 2.1.0 for code-scanning dashboards.
+    Sarif,
+    /// JUnit XML: one test case per change.
+    Junit,
+    /// GitHub Actions annotations.
+    Github,
+}
+
+#[derive(Clone, Copy, PartialEq, ValueEnum)]
+enum FailOn {
+    /// Exit 1 when anything is denied or needs review (default).
+    Review,
+    /// Exit 1 only when something is denied.
+    Deny,
+    /// Always exit 0 when the plan was read (report only).
+    Never,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Args)]
+pub struct CheckArgs {
+    /// The plan JSON file (`terraform show -json tfplan > plan.json`), or - for stdin.
+    plan: PathBuf,
+
+    /// Who proposes the change, as kind:name. Kinds: human, agent, pipeline, service,
+    /// unknown. Automation (anything but human) is judged more strictly.
+    #[arg(long, env = "PARAPET_ACTOR", default_value = "unknown:unnamed", value_parser = parse_actor)]
+    actor: Actor,
+
+    /// Pinned emergency changes that must not be reverted (TOML, see docs/pins.md).
+    #[arg(long, value_name = "FILE")]
+    pins: Option<PathBuf>,
+
+    /// Directory of .cedar files added to the built-in pack; a file with a built-in's
+    /// name replaces it (`parapet policy list` shows the names).
+    #[arg(long, value_name = "DIR")]
+    policies: Option<PathBuf>,
+
+    /// Team settings (parapet.toml), e.g. what counts as a critical resource.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// Incident mode: an incident with this id is open, so automation may not write.
+    #[arg(long, value_name = "ID", env = "PARAPET_INCIDENT")]
+    incident: Option<String>,
+
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value = "text")]
+    format: OutputFormat,
+
+    /// Write the report to this file instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    output: Option<PathBuf>,
+
+    /// Which outcome makes the exit code 1.
+    #[arg(long, value_enum, default_value = "review")]
+    fail_on: FailOn,
+
+    /// List every change in the text report, not only those with findings.
+    #[arg(long, short = 'v')]
+    verbose: bool,
+
+    /// Colour in the text report.
+    #[arg(long, value_enum, default_value = "auto")]
+    color: ColorChoice,
+
+    /// Refuse plans larger than this many MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 2048)]
+    max_size: u64,
+}
+
+fn parse_actor(s: &str) -> Result<Actor, String> {
+    Actor::parse(s)
+}
+
+pub fn run(cmd: PlanCommand) -> Result<u8> {
+    match cmd {
+        PlanCommand::Check(args) => check(args),
+    }
+}
+
+fn read_input(path: &PathBuf, max: u64) -> Result<(Vec<u8>, String)> {
+    let limit = max.saturating_mul(1024 * 1024);
+    if path.as_os_str() == "-" {
+        let mut buf = Vec::new();
+        std::io::stdin()
+            .lock()
+            .take(limit + 1)
+            .read_to_end(&mut buf)
+            .context("reading the plan from standard input")?;
+        if buf.len() as u64 > limit {
+            bail!("the plan on standard input is larger than --max-size {max} MiB");
+        }
+        return Ok((buf, "<stdin>".into()));
+    }
+    let name = path.display().to_string();
+    let meta = std::fs::metadata(path).with_context(|| format!("cannot read plan {name}"))?;
+    if meta.is_dir() {
+        bail!("{name} is a directory; give the plan JSON file");
+    }
+    if meta.len() > limit {
+        bail!(
+            "{name} is {} MiB, larger than --max-size {max} MiB",
+            meta.len() / (1024 * 1024)
+        );
+    }
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read plan {name}"))?;
+    Ok((bytes, name))
+}
+
+fn check(args: CheckArgs) -> Result<u8> {
+    let engine = PolicyEngine::load(args.policies.as_deref()).context("loading policies")?;
+    let mut plan_opts = Options::default();
+    if let Some(cfg) = &args.config {
+        let c = Config::load(cfg)?;
+        if let Some(critical) = c.critical {
+            plan_opts.critical = critical;
+        }
+    }
+    if let Some(p) = &args.pins {
+        plan_opts.pins = load_pins(p)?;
+    }
+    let (bytes, name) = read_input(&args.plan, args.max_size)?;
+    let opts = GateOptions {
+        actor: args.actor.clone(),
+        incident: args.incident.clone().filter(|s| !s.trim().is_empty()),
+        plan: plan_opts,
+        input_name: name.clone(),
+    };
+    let report = check_plan(&bytes, &opts, &engine).with_context(|| format!("plan {name}"))?;
+    drop(bytes);
+    let format = match args.format {
+        OutputFormat::Text => Format::Text,
+        OutputFormat::Json => Format::Json,
+        OutputFormat::Sarif => Format::Sarif,
+        OutputFormat::Junit => Format::Junit,
+        OutputFormat::Github => Format::Github,
+    };
+    let color = match args.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            args.output.is_none()
+                && std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none()
+        }
+    };
+    let text = render(
+        &report,
+        format,
+        &TextOptions {
+            color,
+            verbose: args.verbose,
+        },
+    );
+    match &args.output {
+        Some(path) => {
+            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            // A closed pipe (`| head`) is not an error worth a stack of messages.
+            if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+                if e.kind() != std::io::ErrorKind::BrokenPipe {
+                    return Err(e).context("writing the report");
+                }
+            }
+        }
+    }
+    let held = match args.fail_on {
+        FailOn::Review => report.decision.outcome != Outcome::Allow,
+        FailOn::Deny => report.decision.outcome == Outcome::Deny,
+        FailOn::Never => false,
+    };
+    Ok(if held { EXIT_HELD } else { EXIT_ALLOW })
+}

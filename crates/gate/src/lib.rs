@@ -1,0 +1,134 @@
+//! The gate: judge a Terraform plan. Analysis (plan crate) then decision (policy
+//! crate) for every change, combined into one report. The CLI and the decision
+//! service both call this, so a plan gets the same answer wherever it is checked.
+
+mod config;
+pub use config::{Config, ConfigError};
+
+use parapet_model::{
+    Actor, Counts, DecidedChange, Decision, Finding, InputInfo, PlanReport, ToolInfo,
+    PLAN_REPORT_SCHEMA,
+};
+use parapet_plan::{Options, PlanError};
+use parapet_policy::{Facts, PolicyEngine, ResourceFacts};
+use std::collections::HashMap;
+
+pub use parapet_plan::{load_pins, parse_pins, Pin};
+
+pub struct GateOptions {
+    pub actor: Actor,
+    /// An open incident's id: incident mode.
+    pub incident: Option<String>,
+    pub plan: Options,
+    /// Shown as the input's path in reports.
+    pub input_name: String,
+}
+
+/// Analyse and decide a plan given as bytes. Errors are input errors (exit 2);
+/// a decision is always made for every change that was read.
+pub fn check_plan(
+    bytes: &[u8],
+    opts: &GateOptions,
+    engine: &PolicyEngine,
+) -> Result<PlanReport, PlanError> {
+    let analysis = parapet_plan::analyze(bytes, &opts.plan)?;
+    // Decisions depend on everything in the request; when no policy looks at the
+    // address, changes with identical facts share one evaluation.
+    let mut cache: HashMap<String, Decision> = HashMap::new();
+    let mut changes = Vec::with_capacity(analysis.changes.len());
+    let mut counts = Counts::default();
+    for change in analysis.changes {
+        let mut labels: Vec<String> = change
+            .effects
+            .iter()
+            .flat_map(|e| e.labels())
+            .map(String::from)
+            .collect();
+        labels.sort();
+        labels.dedup();
+        let max_severity = change
+            .effects
+            .iter()
+            .map(|e| e.severity().rank())
+            .max()
+            .unwrap_or(0);
+        let facts = Facts {
+            actor: opts.actor.clone(),
+            action: change.kind.action_name().to_string(),
+            resource: ResourceFacts {
+                resource_type: change.resource_type.clone(),
+                address: change.address.clone(),
+                tags: change.tags.clone(),
+                critical: change.critical,
+                data_bearing: change.data_bearing,
+            },
+            effects: labels,
+            max_severity,
+            writes: change.kind.writes(),
+            incident: opts.incident.clone(),
+            source: "plan".into(),
+        };
+        let decision = if engine.address_sensitive() {
+            engine.decide(&facts)
+        } else {
+            let key = cache_key(&facts);
+            cache
+                .entry(key)
+                .or_insert_with(|| engine.decide(&facts))
+                .clone()
+        };
+        match decision.outcome {
+            parapet_model::Outcome::Allow => counts.allow += 1,
+            parapet_model::Outcome::Review => counts.review += 1,
+            parapet_model::Outcome::Deny => counts.deny += 1,
+        }
+        let mut findings: Vec<Finding> = change.effects.iter().map(Finding::from_effect).collect();
+        findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+        counts.findings += findings.len();
+        changes.push(DecidedChange {
+            change,
+            decision,
+            findings,
+        });
+    }
+    counts.changes = changes.len();
+    let decision = Decision::combine(changes.iter().map(|c| &c.decision));
+    Ok(PlanReport {
+        schema: PLAN_REPORT_SCHEMA,
+        tool: ToolInfo {
+            name: "parapet",
+            version: env!("CARGO_PKG_VERSION"),
+        },
+        input: InputInfo {
+            path: opts.input_name.clone(),
+            format_version: analysis.format_version,
+            terraform_version: analysis.terraform_version,
+        },
+        actor: opts.actor.clone(),
+        incident: opts.incident.clone(),
+        decision,
+        counts,
+        changes,
+        notes: analysis.notes,
+    })
+}
+
+fn cache_key(f: &Facts) -> String {
+    let tags: Vec<String> = f
+        .resource
+        .tags
+        .iter()
+        .map(|(k, v)| format!("{k}\u{1}{v}"))
+        .collect();
+    format!(
+        "{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}",
+        f.action,
+        f.resource.resource_type,
+        tags.join("\u{2}"),
+        f.resource.critical,
+        f.resource.data_bearing,
+        f.effects.join(","),
+        f.max_severity,
+        f.writes,
+    )
+}

@@ -1,0 +1,266 @@
+//! One raw resource change to a normalised `Change` with its effects.
+
+use crate::effects::{self, Ctx};
+use crate::index::PlanIndex;
+use crate::pins::Pin;
+use crate::raw::RawChange;
+use crate::side::Side;
+use crate::{Options, PlanError};
+use parapet_model::{AttributeDiff, Change, ChangeKind, Effect};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+static NULL: Value = Value::Null;
+
+/// Attribute names whose values are treated as secrets even when the provider does not
+/// mark them sensitive.
+const SECRET_WORDS: &[&str] = &[
+    "password",
+    "secret",
+    "token",
+    "private_key",
+    "credential",
+    "user_data",
+    "api_key",
+    "access_key",
+    "passphrase",
+    "certificate_body",
+    "connection_string",
+];
+
+pub fn is_secret_name(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    SECRET_WORDS.iter().any(|w| n.contains(w))
+}
+
+pub fn change_kind(actions: &[String], mode: &str) -> Result<ChangeKind, String> {
+    let a: Vec<&str> = actions.iter().map(String::as_str).collect();
+    Ok(match a.as_slice() {
+        ["no-op"] | [] => ChangeKind::NoOp,
+        ["create"] => ChangeKind::Create,
+        ["read"] => ChangeKind::Read,
+        ["update"] => ChangeKind::Update,
+        ["delete"] => ChangeKind::Delete,
+        ["delete", "create"] => ChangeKind::ReplaceDestroyFirst,
+        ["create", "delete"] => ChangeKind::ReplaceCreateFirst,
+        ["forget"] => ChangeKind::Forget,
+        // Terraform 1.10+: replace where the old object is forgotten, not destroyed.
+        ["create", "forget"] | ["forget", "create"] => ChangeKind::Create,
+        other => {
+            return Err(format!(
+                "unknown action combination {other:?} (mode {mode})"
+            ))
+        }
+    })
+}
+
+pub fn normalise(
+    index_in_plan: usize,
+    rc: &RawChange,
+    index: &PlanIndex,
+    opts: &Options,
+    pins: &[&Pin],
+    notes: &mut Vec<String>,
+) -> Result<Change, PlanError> {
+    let kind = change_kind(&rc.change.actions, &rc.mode).map_err(|why| PlanError::BadChange {
+        index: index_in_plan,
+        address: rc.address.clone(),
+        why,
+    })?;
+    let c = &rc.change;
+    let before = Side::new(&c.before, &NULL, &c.before_sensitive);
+    let after = Side::new(&c.after, &c.after_unknown, &c.after_sensitive);
+    let tag_side = if matches!(kind, ChangeKind::Delete | ChangeKind::Forget) {
+        before
+    } else {
+        after
+    };
+    let tags = tags_of(tag_side);
+    let managed = rc.mode == "managed";
+    let critical_why = if managed {
+        opts.critical.why(&rc.resource_type, &tags)
+    } else {
+        None
+    };
+    let data_bearing = managed && effects::data::is_data_bearing(&rc.resource_type);
+    let diff = if matches!(kind, ChangeKind::Update) || kind.is_replace() {
+        diff(before, after)
+    } else {
+        Vec::new()
+    };
+    let replace_paths = c
+        .replace_paths
+        .iter()
+        .flatten()
+        .map(|p| render_path(p))
+        .collect::<Vec<_>>();
+    let mut out = Vec::new();
+    if managed && kind != ChangeKind::NoOp && kind != ChangeKind::Read {
+        let ctx = Ctx {
+            address: &rc.address,
+            rtype: &rc.resource_type,
+            kind,
+            before,
+            after,
+            index,
+            replace_paths: &replace_paths,
+            action_reason: rc.action_reason.as_deref(),
+            deposed: rc.deposed.is_some(),
+        };
+        effects::derive(&ctx, &mut out, notes);
+        if rc.deposed.is_none() {
+            effects::drift::reverts_drift(&ctx, &mut out);
+            effects::drift::reverts_pins(&ctx, pins, &mut out);
+        }
+        if let Some(why) = &critical_why {
+            if kind.writes() || kind == ChangeKind::Forget {
+                out.push(Effect::CriticalResource {
+                    resource: rc.address.clone(),
+                    why: why.clone(),
+                });
+            }
+        }
+    }
+    let mut effects: Vec<Effect> = Vec::with_capacity(out.len());
+    for e in out {
+        if !effects.contains(&e) {
+            effects.push(e);
+        }
+    }
+    Ok(Change {
+        address: rc.address.clone(),
+        resource_type: rc.resource_type.clone(),
+        provider: rc.provider_name.clone(),
+        kind,
+        action_reason: rc.action_reason.clone(),
+        replace_paths,
+        tags,
+        critical: critical_why.is_some(),
+        data_bearing,
+        diff,
+        effects,
+    })
+}
+
+fn tags_of(side: Side) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for key in ["tags_all", "tags"] {
+        let t = side.get(key);
+        if let Some(obj) = t.v.as_object() {
+            for (k, v) in obj {
+                let value = if t.get(k).is_sensitive() {
+                    "(sensitive)".to_string()
+                } else {
+                    v.as_str()
+                        .map(String::from)
+                        .unwrap_or_else(|| v.to_string())
+                };
+                out.insert(k.clone(), value);
+            }
+            if !out.is_empty() {
+                break;
+            }
+        }
+    }
+    out
+}
+
+fn render_path(p: &[Value]) -> String {
+    let mut s = String::new();
+    for step in p {
+        match step {
+            Value::String(k) => {
+                if !s.is_empty() {
+                    s.push('.');
+                }
+                s.push_str(k);
+            }
+            Value::Number(n) => {
+                s.push('[');
+                s.push_str(&n.to_string());
+                s.push(']');
+            }
+            other => s.push_str(&other.to_string()),
+        }
+    }
+    s
+}
+
+const MAX_DIFF: usize = 64;
+const MAX_VALUE: usize = 160;
+
+/// Top-level attributes that differ, with masked, shortened values.
+fn diff(before: Side, after: Side) -> Vec<AttributeDiff> {
+    let mut keys: Vec<&String> = Vec::new();
+    if let Some(o) = before.v.as_object() {
+        keys.extend(o.keys());
+    }
+    if let Some(o) = after.v.as_object() {
+        keys.extend(o.keys());
+    }
+    keys.extend(after.unknown_keys());
+    keys.sort();
+    keys.dedup();
+    let mut out = Vec::new();
+    for k in keys {
+        if k == "tags_all" {
+            continue;
+        }
+        let b = before.get(k);
+        let a = after.get(k);
+        let unknown = a.has_unknown();
+        if !unknown && b.v == a.v {
+            continue;
+        }
+        if out.len() == MAX_DIFF {
+            out.push(AttributeDiff {
+                path: "…".into(),
+                before: None,
+                after: Some("more attributes changed".into()),
+                sensitive: false,
+            });
+            break;
+        }
+        // Name-based masking is for values that can hold a secret, not flags and counts.
+        let can_hold_secret =
+            |v: &Value| matches!(v, Value::String(_) | Value::Array(_) | Value::Object(_));
+        let sensitive = b.is_sensitive()
+            || a.is_sensitive()
+            || (is_secret_name(k)
+                && (can_hold_secret(b.v) || can_hold_secret(a.v) || a.is_unknown()));
+        let render = |s: Side, is_after: bool| -> Option<String> {
+            if is_after && s.is_unknown() {
+                return Some("(known after apply)".into());
+            }
+            if s.v.is_null() {
+                return None;
+            }
+            if sensitive {
+                return Some("(sensitive value)".into());
+            }
+            let mut r = match s.v {
+                Value::String(x) => format!("{x:?}"),
+                v => v.to_string(),
+            };
+            if r.len() > MAX_VALUE {
+                let cut = (0..=MAX_VALUE)
+                    .rev()
+                    .find(|&i| r.is_char_boundary(i))
+                    .unwrap_or(0);
+                r.truncate(cut);
+                r.push('…');
+            }
+            if is_after && s.has_unknown() {
+                r.push_str(" (partly known after apply)");
+            }
+            Some(r)
+        };
+        out.push(AttributeDiff {
+            path: k.clone(),
+            before: render(b, false),
+            after: render(a, true),
+            sensitive,
+        });
+    }
+    out
+}

@@ -1,0 +1,260 @@
+//! Pins: recorded manual emergency changes that automation must not revert.
+//!
+//! ```toml
+//! [[pin]]
+//! id = "INC-4711-api-ingress"        # optional; defaults to resource/attribute
+//! resource = "aws_security_group.payments_api"   # Terraform address, ARN or id
+//! attribute = "ingress"              # dotted path, [n] for list items
+//! value = { cidr_blocks = ["0.0.0.0/0"], from_port = 8443 }   # optional
+//! mode = "excludes"                  # equals | contains | excludes (optional)
+//! reason = "admin console exploited; closed to the internet"
+//! incident = "INC-4711"
+//! expires = "2026-12-31T00:00:00Z"
+//! ```
+//! Without `value`, the attribute's current value is what is protected.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PinMode {
+    Equals,
+    Contains,
+    Excludes,
+}
+
+#[derive(Debug, Clone)]
+pub struct Pin {
+    pub id: String,
+    pub resource: String,
+    pub attribute: String,
+    pub value: Option<Value>,
+    pub mode: Option<PinMode>,
+    pub reason: String,
+    pub incident: Option<String>,
+    /// Seconds since the epoch.
+    pub expires: Option<i64>,
+    pub created_by: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PinError {
+    #[error("cannot read pins file {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("pins file {path}: {message}")]
+    Toml { path: String, message: String },
+    #[error("pins file {path}, pin {index}: {message}")]
+    Invalid {
+        path: String,
+        index: usize,
+        message: String,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPin {
+    id: Option<String>,
+    resource: String,
+    attribute: String,
+    value: Option<toml::Value>,
+    mode: Option<PinMode>,
+    reason: String,
+    incident: Option<String>,
+    expires: Option<toml::Value>,
+    created_by: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    pin: Vec<RawPin>,
+}
+
+pub fn load_pins(path: &std::path::Path) -> Result<Vec<Pin>, PinError> {
+    let p = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| PinError::Io {
+        path: p.clone(),
+        source,
+    })?;
+    parse_pins(&text, &p)
+}
+
+pub fn parse_pins(text: &str, path: &str) -> Result<Vec<Pin>, PinError> {
+    let raw: RawFile = toml::from_str(text).map_err(|e| PinError::Toml {
+        path: path.into(),
+        message: e.to_string(),
+    })?;
+    let mut out = Vec::with_capacity(raw.pin.len());
+    for (index, r) in raw.pin.into_iter().enumerate() {
+        let invalid = |message: String| PinError::Invalid {
+            path: path.into(),
+            index: index + 1,
+            message,
+        };
+        if r.resource.trim().is_empty() || r.attribute.trim().is_empty() {
+            return Err(invalid("resource and attribute must not be empty".into()));
+        }
+        let expires = match r.expires {
+            None => None,
+            Some(v) => {
+                let s = match &v {
+                    toml::Value::String(s) => s.clone(),
+                    toml::Value::Datetime(d) => d.to_string(),
+                    other => {
+                        return Err(invalid(format!(
+                            "expires must be an RFC 3339 time, found {other}"
+                        )))
+                    }
+                };
+                Some(parse_rfc3339(&s).ok_or_else(|| {
+                    invalid(format!(
+                        "expires `{s}` is not an RFC 3339 time such as 2026-12-31T00:00:00Z"
+                    ))
+                })?)
+            }
+        };
+        let value = r
+            .value
+            .map(|v| serde_json::to_value(v).map_err(|e| invalid(e.to_string())))
+            .transpose()?;
+        out.push(Pin {
+            id: r
+                .id
+                .unwrap_or_else(|| format!("{}/{}", r.resource, r.attribute)),
+            resource: r.resource,
+            attribute: r.attribute,
+            value,
+            mode: r.mode,
+            reason: r.reason,
+            incident: r.incident,
+            expires,
+            created_by: r.created_by,
+        });
+    }
+    Ok(out)
+}
+
+pub fn now_epoch() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Pins still in force; expired ones are named in the notes so nobody is surprised.
+pub fn live<'p>(pins: &'p [Pin], now: i64, notes: &mut Vec<String>) -> Vec<&'p Pin> {
+    pins.iter()
+        .filter(|p| match p.expires {
+            Some(e) if e <= now => {
+                notes.push(format!(
+                    "pin {} expired and no longer protects {}.{}",
+                    p.id, p.resource, p.attribute
+                ));
+                false
+            }
+            _ => true,
+        })
+        .collect()
+}
+
+/// `2026-12-31T00:00:00Z`, `2026-12-31T01:00:00.5+01:00`, `2026-12-31` (midnight UTC).
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (date, time) = match s.split_once(['T', 't', ' ']) {
+        Some((d, t)) => (d, t),
+        None => (s, "00:00:00Z"),
+    };
+    let mut d = date.split('-');
+    let y: i64 = d.next()?.parse().ok()?;
+    let m: i64 = d.next()?.parse().ok()?;
+    let day: i64 = d.next()?.parse().ok()?;
+    if d.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&day) {
+        return None;
+    }
+    let (clock, offset) = if let Some(c) = time.strip_suffix(['Z', 'z']) {
+        (c, 0)
+    } else if let Some(i) = time.rfind(['+', '-']) {
+        let (c, o) = time.split_at(i);
+        let sign = if o.starts_with('-') { -1 } else { 1 };
+        let (oh, om) = o[1..].split_once(':')?;
+        (
+            c,
+            sign * (oh.parse::<i64>().ok()? * 3600 + om.parse::<i64>().ok()? * 60),
+        )
+    } else {
+        return None;
+    };
+    let mut c = clock.split(':');
+    let h: i64 = c.next()?.parse().ok()?;
+    let mi: i64 = c.next()?.parse().ok()?;
+    let sec: f64 = c.next().unwrap_or("0").parse().ok()?;
+    if h > 23 || mi > 59 || !(0.0..61.0).contains(&sec) {
+        return None;
+    }
+    // Days from civil (Howard Hinnant's algorithm).
+    let yy = if m <= 2 { y - 1 } else { y };
+    let era = yy.div_euclid(400);
+    let yoe = yy - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + h * 3600 + mi * 60 + sec as i64 - offset)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_times() {
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_rfc3339("2026-11-22T06:32:55Z"), Some(1_795_329_175));
+        assert_eq!(parse_rfc3339("1970-01-01T01:00:00+01:00"), Some(0));
+        assert_eq!(
+            parse_rfc3339("2026-11-22"),
+            parse_rfc3339("2026-11-22T00:00:00Z")
+        );
+        assert_eq!(parse_rfc3339("yesterday"), None);
+        assert_eq!(parse_rfc3339("2026-13-01T00:00:00Z"), None);
+    }
+
+    #[test]
+    fn parses_pins_and_rejects_bad_ones() {
+        let pins = parse_pins(
+            r#"
+[[pin]]
+resource = "aws_security_group.api"
+attribute = "ingress"
+value = { cidr_blocks = ["0.0.0.0/0"] }
+mode = "excludes"
+reason = "closed during INC-1"
+incident = "INC-1"
+expires = 2030-01-01T00:00:00Z
+"#,
+            "pins.toml",
+        )
+        .unwrap();
+        assert_eq!(pins[0].id, "aws_security_group.api/ingress");
+        assert_eq!(pins[0].mode, Some(PinMode::Excludes));
+        assert!(pins[0].expires.unwrap() > 1_800_000_000);
+        let err = parse_pins(
+            "[[pin]]\nresource = \"x\"\nattribute = \"y\"\nreason = \"r\"\nexpires = \"soon\"\n",
+            "p.toml",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("pin 1"), "{err}");
+        assert!(parse_pins("[[pin]]\nresource = \"x\"\n", "p.toml").is_err());
+        assert!(parse_pins(
+            "[[pin]]\nresource=\"x\"\nattribute=\"y\"\nreason=\"r\"\ntypo=1\n",
+            "p.toml"
+        )
+        .is_err());
+    }
+}
