@@ -257,7 +257,18 @@ pub fn grant_delta(
         added: added.count(),
         removed: removed.count(),
         added_by_level: Permissions::by_level(&added),
-        patterns: after.patterns.clone(),
+        // Only the patterns that contribute something new, with how many new actions.
+        patterns: after
+            .patterns
+            .iter()
+            .filter_map(|(p, _)| {
+                let e = catalog().expand(p);
+                let mut old = e.clone();
+                old.subtract(&added);
+                let new = e.count() - old.count();
+                (new > 0).then(|| (p.clone(), new))
+            })
+            .collect(),
         resources: after.resources_desc(),
         admin: newly_admin,
         escalations,

@@ -228,6 +228,32 @@ fn diff(before: Side, after: Side) -> Vec<AttributeDiff> {
             || a.is_sensitive()
             || (is_secret_name(k)
                 && (can_hold_secret(b.v) || can_hold_secret(a.v) || a.is_unknown()));
+        // Lists (rules, blocks): show the elements removed and added, not both lists.
+        if let (Some(bl), Some(al)) = (b.v.as_array(), a.v.as_array()) {
+            if !sensitive && !a.has_unknown() {
+                let removed: Vec<&Value> = bl.iter().filter(|x| !al.contains(x)).collect();
+                let added: Vec<&Value> = al.iter().filter(|x| !bl.contains(x)).collect();
+                let show = |items: &[&Value], sign: &str| -> Option<String> {
+                    if items.is_empty() {
+                        return None;
+                    }
+                    Some(
+                        items
+                            .iter()
+                            .map(|v| format!("{sign}{}", shorten(v.to_string())))
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                    )
+                };
+                out.push(AttributeDiff {
+                    path: k.clone(),
+                    before: show(&removed, "-"),
+                    after: show(&added, "+"),
+                    sensitive,
+                });
+                continue;
+            }
+        }
         let render = |s: Side, is_after: bool| -> Option<String> {
             if is_after && s.is_unknown() {
                 return Some("(known after apply)".into());
@@ -239,17 +265,13 @@ fn diff(before: Side, after: Side) -> Vec<AttributeDiff> {
                 return Some("(sensitive value)".into());
             }
             let mut r = match s.v {
-                Value::String(x) => format!("{x:?}"),
-                v => v.to_string(),
+                // A JSON document in a string (policies): its meaning is in the findings.
+                Value::String(x) if x.len() > MAX_VALUE && x.trim_start().starts_with('{') => {
+                    format!("(JSON document, {} characters)", x.len())
+                }
+                Value::String(x) => shorten(format!("{x:?}")),
+                v => shorten(v.to_string()),
             };
-            if r.len() > MAX_VALUE {
-                let cut = (0..=MAX_VALUE)
-                    .rev()
-                    .find(|&i| r.is_char_boundary(i))
-                    .unwrap_or(0);
-                r.truncate(cut);
-                r.push('…');
-            }
             if is_after && s.has_unknown() {
                 r.push_str(" (partly known after apply)");
             }
@@ -263,4 +285,16 @@ fn diff(before: Side, after: Side) -> Vec<AttributeDiff> {
         });
     }
     out
+}
+
+fn shorten(mut r: String) -> String {
+    if r.len() > MAX_VALUE {
+        let cut = (0..=MAX_VALUE)
+            .rev()
+            .find(|&i| r.is_char_boundary(i))
+            .unwrap_or(0);
+        r.truncate(cut);
+        r.push('…');
+    }
+    r
 }

@@ -71,11 +71,17 @@ pub fn parse(text: &str) -> Result<RawPlan<'_>, PlanError> {
                 Ok(_) => String::from("."),
             };
             let truncated = first.is_eof();
+            // serde appends " at line L column C"; the error says where already.
+            let full = first.to_string();
+            let message = match full.rfind(" at line ") {
+                Some(i) => full[..i].to_string(),
+                None => full,
+            };
             Err(PlanError::Json {
                 path: if path.is_empty() { ".".into() } else { path },
                 line: first.line(),
                 column: first.column(),
-                message: first.to_string(),
+                message,
                 truncated,
             })
         }

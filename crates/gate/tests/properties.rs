@@ -1,0 +1,52 @@
+//! Property tests: the parser never panics, never allows what it could not read, and
+//! exposure detection agrees with a direct statement of the rule.
+
+mod common;
+use common::*;
+use parapet_model::Outcome;
+use proptest::prelude::*;
+use serde_json::json;
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+        let _ = parapet_plan::analyze(&bytes, &parapet_plan::Options::default());
+    }
+
+    #[test]
+    fn mutated_plans_error_or_decide(cut in 0usize..4000, flip in any::<u8>(), at in 0usize..4000) {
+        let mut bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../demo/incident-plan.json")).unwrap();
+        let at = at % bytes.len();
+        bytes[at] ^= flip;
+        let cut = bytes.len() - (cut % bytes.len());
+        bytes.truncate(cut);
+        // Either an error (exit 2) or a full decision; a decision on a damaged plan that
+        // still denies what the intact plan denies is fine, but it must never panic.
+        let _ = parapet_plan::analyze(&bytes, &parapet_plan::Options::default());
+    }
+
+    #[test]
+    fn exposure_matches_the_rule(from in 0i64..65536, span in 0i64..2000, proto in prop::sample::select(vec!["tcp", "udp", "-1", "icmp", "6"]),
+                                 octet in 0u8..=255, len in prop::sample::select(vec![0u8, 4, 8, 16, 24, 32])) {
+        let to = (from + span).min(65535);
+        let cidr = format!("{octet}.0.0.0/{len}");
+        let rule = json!({"type": "ingress", "from_port": from, "to_port": to, "protocol": proto, "cidr_blocks": [cidr]});
+        let r = run(&plan(vec![change("aws_security_group_rule.r", &["create"], json!(null), rule)]), "agent:a");
+        let internet = len == 0;
+        let all = proto == "-1";
+        let tcp = proto == "tcp" || proto == "6";
+        let admin = all || (tcp && [22, 3389, 5985, 5986, 2375, 2376, 6443, 10250].iter().any(|p| from <= *p && *p <= to));
+        let ids = ids(&r);
+        if internet {
+            prop_assert!(!ids.is_empty(), "internet rule not reported");
+            if admin {
+                prop_assert_eq!(outcome(&r), Outcome::Deny);
+            }
+        }
+        if ids.is_empty() {
+            prop_assert!(!internet);
+        }
+    }
+}
