@@ -62,6 +62,15 @@ pub fn schema() -> Schema {
         .0
 }
 
+impl std::fmt::Debug for PolicyEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PolicyEngine")
+            .field("files", &self.files)
+            .field("policies", &self.meta.len())
+            .finish()
+    }
+}
+
 impl PolicyEngine {
     /// The built-in pack, with files from `dir` added; a file with a built-in's name
     /// replaces it (an empty file switches that built-in off).
@@ -313,4 +322,147 @@ pub fn parse_duration(s: &str) -> Option<u64> {
         _ => return None,
     };
     n.checked_mul(mult).filter(|v| *v <= 30 * 86_400)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parapet_model::Actor;
+
+    fn facts(actor: &str, action: &str, effects: &[&str]) -> Facts {
+        Facts {
+            actor: Actor::parse(actor).unwrap(),
+            action: action.into(),
+            resource: ResourceFacts {
+                resource_type: "aws_instance".into(),
+                address: "aws_instance.a".into(),
+                tags: Default::default(),
+                critical: false,
+                data_bearing: false,
+            },
+            effects: effects.iter().map(|s| s.to_string()).collect(),
+            max_severity: 0,
+            writes: action != "read",
+            incident: None,
+            source: "plan".into(),
+        }
+    }
+
+    #[test]
+    fn requests_match_the_schema() {
+        let mut f = facts("agent:kiro", "replace", &["replace", "data_loss"]);
+        f.resource.tags.insert("Env".into(), "prod".into());
+        f.incident = Some("INC-1".into());
+        request::build_validated(&f).unwrap();
+        for a in [
+            "create", "update", "delete", "replace", "forget", "read", "no-op", "call",
+        ] {
+            request::build_validated(&facts("human:a", a, &[])).unwrap();
+        }
+    }
+
+    #[test]
+    fn builtin_pack_loads_and_decides_three_ways() {
+        let e = PolicyEngine::load(None).unwrap();
+        assert!(e.policy_count() >= 20);
+        assert!(!e.address_sensitive());
+        assert_eq!(
+            e.decide(&facts("agent:a", "create", &[])).outcome,
+            Outcome::Allow
+        );
+        let r = e.decide(&facts("agent:a", "delete", &["destroy"]));
+        assert_eq!(r.outcome, Outcome::Review);
+        assert_eq!(r.approval.unwrap().approvers, 1);
+        let d = e.decide(&facts("agent:a", "create", &["internet_admin_port"]));
+        assert_eq!(d.outcome, Outcome::Deny);
+        assert_eq!(d.policies[0].id, "deny-automation-internet-admin-ports");
+        assert!(d.approval.is_none());
+        let h = e.decide(&facts("human:a", "create", &["internet_admin_port"]));
+        assert_eq!(h.outcome, Outcome::Review);
+        assert_eq!(
+            h.approval.unwrap(),
+            Approval {
+                approvers: 2,
+                delay_seconds: 900
+            }
+        );
+    }
+
+    fn file(name: &str, text: &str) -> PolicyFile {
+        PolicyFile {
+            name: name.into(),
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn no_permit_means_deny() {
+        let e = PolicyEngine::from_files(vec![file(
+            "a.cedar",
+            "forbid(principal, action, resource) when { false };",
+        )])
+        .unwrap();
+        let d = e.decide(&facts("human:a", "create", &[]));
+        assert_eq!(d.outcome, Outcome::Deny);
+        assert_eq!(d.policies[0].id, "parapet:default-deny");
+    }
+
+    #[test]
+    fn evaluation_errors_fail_closed() {
+        // Overflow is a runtime error: Cedar skips the policy; parapet denies.
+        let e = PolicyEngine::from_files(vec![
+            file("a.cedar", "permit(principal, action, resource);"),
+            file("b.cedar", "@id(\"boom\")\nforbid(principal, action, resource) when { context.maxSeverity * 9223372036854775807 * 9223372036854775807 > 0 };"),
+        ])
+        .unwrap();
+        let mut f = facts("human:a", "create", &[]);
+        f.max_severity = 3;
+        let d = e.decide(&f);
+        assert_eq!(d.outcome, Outcome::Deny);
+        assert!(!d.errors.is_empty());
+        assert!(d.policies.iter().any(|p| p.id == "parapet:fail-closed"));
+    }
+
+    #[test]
+    fn bad_policies_are_load_errors() {
+        let typo = PolicyEngine::from_files(vec![file(
+            "t.cedar",
+            "permit(principal, action, resource) when { resource.critcal };",
+        )]);
+        assert!(matches!(typo, Err(PolicyError::Invalid { .. })));
+        let syntax =
+            PolicyEngine::from_files(vec![file("s.cedar", "permit(principal action resource)")]);
+        assert!(matches!(syntax, Err(PolicyError::Parse { .. })));
+        let outcome = PolicyEngine::from_files(vec![file(
+            "o.cedar",
+            "@outcome(\"maybe\")\nforbid(principal, action, resource);",
+        )]);
+        assert!(outcome.unwrap_err().to_string().contains("@outcome"));
+        let appr = PolicyEngine::from_files(vec![file(
+            "p.cedar",
+            "@outcome(\"review\")\n@approvals(\"0\")\nforbid(principal, action, resource);",
+        )]);
+        assert!(appr.unwrap_err().to_string().contains("@approvals"));
+        let delay = PolicyEngine::from_files(vec![file(
+            "d.cedar",
+            "@outcome(\"review\")\n@delay(\"soon\")\nforbid(principal, action, resource);",
+        )]);
+        assert!(delay.unwrap_err().to_string().contains("@delay"));
+    }
+
+    #[test]
+    fn address_policies_disable_sharing() {
+        let e = PolicyEngine::from_files(vec![file("a.cedar", "permit(principal, action, resource) when { resource.address like \"module.sandbox.*\" };")]).unwrap();
+        assert!(e.address_sensitive());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("0"), Some(0));
+        assert_eq!(parse_duration("15m"), Some(900));
+        assert_eq!(parse_duration("2h"), Some(7200));
+        assert_eq!(parse_duration("1d"), Some(86_400));
+        assert_eq!(parse_duration("90d"), None);
+        assert_eq!(parse_duration("m"), None);
+    }
 }

@@ -67,16 +67,15 @@ pub fn effects(ctx: &Ctx, out: &mut Vec<Effect>) {
         "aws_db_instance"
         | "aws_rds_cluster_instance"
         | "aws_redshift_cluster"
-        | "aws_dms_replication_instance" => {
+        | "aws_dms_replication_instance"
             if new.get("publicly_accessible").bool() == Some(true)
-                && old.get("publicly_accessible").bool() != Some(true)
-            {
-                out.push(Effect::PublicAccess {
-                    resource: ctx.label(),
-                    how: "publicly_accessible is true: the database gets a public address".into(),
-                    certainty: Certainty::Known,
-                });
-            }
+                && old.get("publicly_accessible").bool() != Some(true) =>
+        {
+            out.push(Effect::PublicAccess {
+                resource: ctx.label(),
+                how: "publicly_accessible is true: the database gets a public address".into(),
+                certainty: Certainty::Known,
+            });
         }
         "aws_sagemaker_notebook_instance" => {
             let open = |s: Side| {
@@ -109,29 +108,26 @@ pub fn effects(ctx: &Ctx, out: &mut Vec<Effect>) {
                 });
             }
         }
-        "aws_sagemaker_domain" => {
+        "aws_sagemaker_domain"
             if new.get("app_network_access_type").str() == Some("PublicInternetOnly")
-                && old.get("app_network_access_type").str() != Some("PublicInternetOnly")
-            {
-                out.push(Effect::PublicAccess {
+                && old.get("app_network_access_type").str() != Some("PublicInternetOnly") =>
+        {
+            out.push(Effect::PublicAccess {
                     resource: ctx.label(),
                     how: "Studio apps reach the internet directly (app_network_access_type PublicInternetOnly)".into(),
                     certainty: Certainty::Known,
                 });
-            }
         }
-        "aws_ecr_repository" => {
+        "aws_ecr_repository"
             if new.get("image_tag_mutability").str() == Some("MUTABLE")
-                && old.get("image_tag_mutability").str() == Some("IMMUTABLE")
-            {
-                out.push(Effect::CodeChange {
-                    resource: ctx.label(),
-                    what:
-                        "makes image tags mutable, so a pushed image can silently replace what runs"
-                            .into(),
-                    role: None,
-                });
-            }
+                && old.get("image_tag_mutability").str() == Some("IMMUTABLE") =>
+        {
+            out.push(Effect::CodeChange {
+                resource: ctx.label(),
+                what: "makes image tags mutable, so a pushed image can silently replace what runs"
+                    .into(),
+                role: None,
+            });
         }
         _ => {}
     }

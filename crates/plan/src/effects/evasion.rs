@@ -167,15 +167,13 @@ pub fn effects(ctx: &Ctx, out: &mut Vec<Effect>) {
                 }
             }
         }
-        "aws_guardduty_detector" => {
-            if turned_off("enable") {
-                push(
-                    ctx,
-                    out,
-                    control,
-                    "suspends threat detection (enable = false)",
-                );
-            }
+        "aws_guardduty_detector" if turned_off("enable") => {
+            push(
+                ctx,
+                out,
+                control,
+                "suspends threat detection (enable = false)",
+            );
         }
         "aws_config_configuration_recorder" => {
             let all = |s: crate::side::Side| s.block("recording_group").get("all_supported").bool();
@@ -198,39 +196,36 @@ pub fn status_effects(ctx: &Ctx, out: &mut Vec<Effect>) {
     let old = ctx.old_side();
     let off = |k: &str, v: &str| new.get(k).str() == Some(v) && old.get(k).str() != Some(v);
     match ctx.rtype {
-        "aws_config_configuration_recorder_status" => {
-            if ctx.kind == ChangeKind::Delete
+        "aws_config_configuration_recorder_status"
+            if (ctx.kind == ChangeKind::Delete
                 || (new.get("is_enabled").bool() == Some(false)
-                    && old.get("is_enabled").bool() != Some(false))
-            {
-                push(ctx, out, "AWS Config", "stops the configuration recorder");
-            }
+                    && old.get("is_enabled").bool() != Some(false))) =>
+        {
+            push(ctx, out, "AWS Config", "stops the configuration recorder");
         }
-        "aws_guardduty_detector_feature" | "aws_guardduty_organization_configuration_feature" => {
-            if off("status", "DISABLED") || ctx.kind == ChangeKind::Delete {
-                push(
-                    ctx,
-                    out,
-                    "GuardDuty",
-                    &format!(
-                        "disables GuardDuty feature {}",
-                        new.get("name")
-                            .str()
-                            .or(ctx.before.get("name").str())
-                            .unwrap_or("?")
-                    ),
-                );
-            }
+        "aws_guardduty_detector_feature" | "aws_guardduty_organization_configuration_feature"
+            if (off("status", "DISABLED") || ctx.kind == ChangeKind::Delete) =>
+        {
+            push(
+                ctx,
+                out,
+                "GuardDuty",
+                &format!(
+                    "disables GuardDuty feature {}",
+                    new.get("name")
+                        .str()
+                        .or(ctx.before.get("name").str())
+                        .unwrap_or("?")
+                ),
+            );
         }
-        "aws_guardduty_filter" => {
-            if off("action", "ARCHIVE") {
-                push(
-                    ctx,
-                    out,
-                    "GuardDuty",
-                    "auto-archives matching findings, so nobody sees them",
-                );
-            }
+        "aws_guardduty_filter" if off("action", "ARCHIVE") => {
+            push(
+                ctx,
+                out,
+                "GuardDuty",
+                "auto-archives matching findings, so nobody sees them",
+            );
         }
         "aws_securityhub_automation_rule" => {
             let text = new.get("actions").v.to_string();

@@ -108,10 +108,8 @@ fn openings(ctx: &Ctx, s: Side) -> Vec<Opening> {
                 rule_openings(rule, &["cidr_blocks", "ipv6_cidr_blocks"], &mut out);
             }
         }
-        "aws_security_group_rule" => {
-            if s.get("type").str() == Some("ingress") {
-                rule_openings(s, &["cidr_blocks", "ipv6_cidr_blocks"], &mut out);
-            }
+        "aws_security_group_rule" if s.get("type").str() == Some("ingress") => {
+            rule_openings(s, &["cidr_blocks", "ipv6_cidr_blocks"], &mut out);
         }
         "aws_vpc_security_group_ingress_rule" => {
             let ports = port_range(s.get("ip_protocol"), s.get("from_port"), s.get("to_port"));
@@ -136,16 +134,15 @@ fn openings(ctx: &Ctx, s: Side) -> Vec<Opening> {
                 }
             }
         }
-        "aws_network_acl_rule" => {
+        "aws_network_acl_rule"
             if s.get("egress").bool() != Some(true)
                 && s.get("rule_action")
                     .str()
-                    .is_some_and(|a| a.eq_ignore_ascii_case("allow"))
-            {
-                let ports = port_range(s.get("protocol"), s.get("from_port"), s.get("to_port"));
-                single_source(s.get("cidr_block"), ports, &mut out);
-                single_source(s.get("ipv6_cidr_block"), ports, &mut out);
-            }
+                    .is_some_and(|a| a.eq_ignore_ascii_case("allow")) =>
+        {
+            let ports = port_range(s.get("protocol"), s.get("from_port"), s.get("to_port"));
+            single_source(s.get("cidr_block"), ports, &mut out);
+            single_source(s.get("ipv6_cidr_block"), ports, &mut out);
         }
         _ => {}
     }
