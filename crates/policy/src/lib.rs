@@ -189,6 +189,7 @@ impl PolicyEngine {
                     reason: fill(&m.reason),
                 })
                 .collect();
+            d.policies.sort_by(|a, b| a.id.cmp(&b.id));
             d.policies.push(DecidingPolicy {
                 id: "parapet:fail-closed".into(),
                 outcome: Outcome::Deny,
@@ -196,7 +197,9 @@ impl PolicyEngine {
             });
             return d;
         }
-        let policies: Vec<DecidingPolicy> = deciding
+        // Cedar reports its reasons as a set; sort so reports are reproducible, with the
+        // policies that carry the outcome first.
+        let mut policies: Vec<DecidingPolicy> = deciding
             .iter()
             .map(|m| DecidingPolicy {
                 id: m.id.clone(),
@@ -204,6 +207,7 @@ impl PolicyEngine {
                 reason: fill(&m.reason),
             })
             .collect();
+        policies.sort_by(|a, b| b.outcome.cmp(&a.outcome).then_with(|| a.id.cmp(&b.id)));
         match resp.decision() {
             cedar_policy::Decision::Allow => Decision {
                 outcome: Outcome::Allow,
@@ -229,9 +233,6 @@ impl PolicyEngine {
                 } else {
                     deciding.iter().map(|m| m.approval).reduce(Approval::merge)
                 };
-                // Show the policies that carry the outcome first.
-                let mut policies = policies;
-                policies.sort_by_key(|p| std::cmp::Reverse(p.outcome));
                 Decision {
                     outcome,
                     approval,
