@@ -71,7 +71,7 @@ pub fn check_plan(
         let decision = if engine.address_sensitive() {
             engine.decide(&facts)
         } else {
-            let key = cache_key(&facts);
+            let key = cache_key(&facts, engine.tag_sensitive());
             cache
                 .entry(key)
                 .or_insert_with(|| engine.decide(&facts))
@@ -113,13 +113,19 @@ pub fn check_plan(
     })
 }
 
-fn cache_key(f: &Facts) -> String {
-    let tags: Vec<String> = f
-        .resource
-        .tags
-        .iter()
-        .map(|(k, v)| format!("{k}\u{1}{v}"))
-        .collect();
+/// Everything in the request that can differ between changes of one plan, except what
+/// no policy reads: the address, and tags unless a policy mentions them. (Actor and
+/// incident are the same for the whole plan.)
+fn cache_key(f: &Facts, with_tags: bool) -> String {
+    let tags: Vec<String> = if with_tags {
+        f.resource
+            .tags
+            .iter()
+            .map(|(k, v)| format!("{k}\u{1}{v}"))
+            .collect()
+    } else {
+        Vec::new()
+    };
     format!(
         "{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}",
         f.action,

@@ -10,8 +10,6 @@ use parapet_model::{AttributeDiff, Change, ChangeKind, Effect};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-static NULL: Value = Value::Null;
-
 /// Attribute names whose values are treated as secrets even when the provider does not
 /// mark them sensitive.
 const SECRET_WORDS: &[&str] = &[
@@ -68,8 +66,13 @@ pub fn normalise(
         why,
     })?;
     let c = &rc.change;
-    let before = Side::new(&c.before, &NULL, &c.before_sensitive);
-    let after = Side::new(&c.after, &c.after_unknown, &c.after_sensitive);
+    let values = c.values().map_err(|e| PlanError::BadChange {
+        index: index_in_plan,
+        address: rc.address.clone(),
+        why: e.to_string(),
+    })?;
+    let before = values.before_side();
+    let after = values.after_side();
     let tag_side = if matches!(kind, ChangeKind::Delete | ChangeKind::Forget) {
         before
     } else {

@@ -2,18 +2,17 @@
 //! references (parsed lazily, only when an attachment's target is unknown).
 
 use crate::raw::RawChange;
-use crate::side::Side;
 use serde_json::value::RawValue;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
 pub struct PlanIndex<'a> {
-    changes: &'a [RawChange],
+    changes: &'a [RawChange<'a>],
     own_account: OnceLock<Option<String>>,
-    policies_by_name: OnceLock<HashMap<&'a str, &'a RawChange>>,
-    by_address: HashMap<&'a str, &'a RawChange>,
-    drift: HashMap<&'a str, &'a RawChange>,
+    policies_by_name: OnceLock<HashMap<String, &'a RawChange<'a>>>,
+    by_address: HashMap<&'a str, &'a RawChange<'a>>,
+    drift: HashMap<&'a str, &'a RawChange<'a>>,
     config_raw: Option<&'a RawValue>,
     /// Address without instance keys -> that resource's configuration expressions.
     config: OnceLock<HashMap<String, Value>>,
@@ -40,49 +39,44 @@ impl<'a> PlanIndex<'a> {
         }
     }
 
-    pub fn drift(&self, address: &str) -> Option<&'a RawChange> {
+    pub fn drift(&self, address: &str) -> Option<&'a RawChange<'a>> {
         self.drift.get(address).copied()
     }
 
-    /// The account this plan works in: the first known ARN, in plan order, that names one.
+    /// The account this plan works in: the first known `"arn"` attribute, in plan order,
+    /// that names one. Read from the raw text, without parsing values.
     pub fn own_account(&self) -> Option<String> {
         self.own_account
             .get_or_init(|| {
                 self.changes.iter().find_map(|c| {
-                    [&c.change.before, &c.change.after]
+                    [c.change.before, c.change.after]
                         .into_iter()
-                        .find_map(|v| {
-                            let arn = v.get("arn")?.as_str()?;
-                            parapet_aws::iam::account_of(arn).map(String::from)
-                        })
+                        .flatten()
+                        .find_map(|raw| first_arn_account(raw.get()))
                 })
             })
             .clone()
     }
 
-    /// The after side of the `aws_iam_policy` in this plan with that name.
-    pub fn policy_document_by_name(&self, name: &str) -> Option<Side<'a>> {
+    /// The values of the `aws_iam_policy` in this plan with that name.
+    pub fn policy_values_by_name(&self, name: &str) -> Option<crate::raw::Values> {
         let map = self.policies_by_name.get_or_init(|| {
             self.changes
                 .iter()
                 .filter(|c| c.resource_type == "aws_iam_policy")
                 .filter_map(|c| {
-                    let n = c
-                        .change
+                    let v = c.change.values().ok()?;
+                    let n = v
                         .after
                         .get("name")
-                        .or(c.change.before.get("name"))?
-                        .as_str()?;
+                        .or(v.before.get("name"))?
+                        .as_str()?
+                        .to_string();
                     Some((n, c))
                 })
                 .collect()
         });
-        let c = map.get(name)?;
-        Some(Side::new(
-            &c.change.after,
-            &c.change.after_unknown,
-            &c.change.after_sensitive,
-        ))
+        map.get(name)?.change.values().ok()
     }
 
     fn config(&self) -> &HashMap<String, Value> {
@@ -103,7 +97,7 @@ impl<'a> PlanIndex<'a> {
     }
 
     /// Resources an attribute's expression refers to, as change addresses in this plan.
-    pub fn references(&self, address: &str, attr: &str) -> Vec<&'a RawChange> {
+    pub fn references(&self, address: &str, attr: &str) -> Vec<&'a RawChange<'a>> {
         let Some(expr) = self.expression(address, attr) else {
             return Vec::new();
         };
@@ -127,6 +121,22 @@ impl<'a> PlanIndex<'a> {
         }
         out
     }
+}
+
+/// The account of the first `"arn": "arn:...:123456789012:..."` in a JSON text.
+fn first_arn_account(text: &str) -> Option<String> {
+    let mut rest = text;
+    while let Some(i) = rest.find("\"arn\"") {
+        rest = &rest[i + 5..];
+        let after_colon = rest.trim_start().strip_prefix(':')?.trim_start();
+        if let Some(v) = after_colon.strip_prefix('"') {
+            let end = v.find('"').unwrap_or(v.len());
+            if let Some(a) = parapet_aws::iam::account_of(&v[..end]) {
+                return Some(a.to_string());
+            }
+        }
+    }
+    None
 }
 
 fn collect_module(m: Option<&Value>, prefix: &str, out: &mut HashMap<String, Value>) {

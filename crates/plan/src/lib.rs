@@ -48,6 +48,9 @@ pub enum PlanError {
     },
 }
 
+/// Below this many changes, one thread is faster than starting more.
+const PARALLEL_MIN: usize = 512;
+
 /// What shapes the analysis besides the plan itself.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -94,10 +97,55 @@ pub fn analyze_str(text: &str, opts: &Options) -> Result<PlanAnalysis, PlanError
     let mut notes = Vec::new();
     let live_pins = pins::live(&opts.pins, now, &mut notes);
     let index = index::PlanIndex::new(changes_raw, &raw.resource_drift, raw.configuration);
+    // Changes are independent once the index exists: analyse them in parallel chunks,
+    // keeping plan order for changes, notes and the first error.
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    let chunk = if changes_raw.len() < PARALLEL_MIN {
+        changes_raw.len().max(1)
+    } else {
+        changes_raw.len().div_ceil(threads)
+    };
+    let analyse =
+        |start: usize, part: &[raw::RawChange]| -> Result<(Vec<Change>, Vec<String>), PlanError> {
+            let mut notes = Vec::new();
+            let mut out = Vec::with_capacity(part.len());
+            for (i, rc) in part.iter().enumerate() {
+                out.push(change::normalise(
+                    start + i,
+                    rc,
+                    &index,
+                    opts,
+                    &live_pins,
+                    &mut notes,
+                )?);
+            }
+            Ok((out, notes))
+        };
+    let parts: Vec<Result<(Vec<Change>, Vec<String>), PlanError>> = if chunk >= changes_raw.len() {
+        vec![analyse(0, changes_raw)]
+    } else {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = changes_raw
+                .chunks(chunk)
+                .enumerate()
+                .map(|(ci, part)| {
+                    let analyse = &analyse;
+                    s.spawn(move || analyse(ci * chunk, part))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        })
+    };
     let mut changes = Vec::with_capacity(changes_raw.len());
-    for (i, rc) in changes_raw.iter().enumerate() {
-        let c = change::normalise(i, rc, &index, opts, &live_pins, &mut notes)?;
-        changes.push(c);
+    for part in parts {
+        let (c, n) = part?;
+        changes.extend(c);
+        notes.extend(n);
     }
     Ok(PlanAnalysis {
         format_version,

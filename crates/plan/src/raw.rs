@@ -12,9 +12,10 @@ use serde_json::Value;
 pub struct RawPlan<'a> {
     pub format_version: Option<String>,
     pub terraform_version: Option<String>,
-    pub resource_changes: Option<Vec<RawChange>>,
-    #[serde(default)]
-    pub resource_drift: Vec<RawChange>,
+    #[serde(borrow)]
+    pub resource_changes: Option<Vec<RawChange<'a>>>,
+    #[serde(default, borrow)]
+    pub resource_drift: Vec<RawChange<'a>>,
     pub planned_values: Option<IgnoredAny>,
     /// Present in state files, never in plans: tells a state file from an empty plan.
     pub values: Option<IgnoredAny>,
@@ -23,7 +24,7 @@ pub struct RawPlan<'a> {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct RawChange {
+pub struct RawChange<'a> {
     pub address: String,
     #[serde(default = "managed")]
     pub mode: String,
@@ -35,28 +36,72 @@ pub struct RawChange {
     pub deposed: Option<String>,
     #[serde(default)]
     pub action_reason: Option<String>,
-    pub change: RawChangeBody,
+    #[serde(borrow)]
+    pub change: RawChangeBody<'a>,
 }
 
 fn managed() -> String {
     "managed".into()
 }
 
+/// A change's values stay raw JSON text until that change is analysed: the whole plan
+/// never exists as a value tree, so memory stays near the size of the input.
 #[derive(Debug, Deserialize)]
-pub struct RawChangeBody {
+pub struct RawChangeBody<'a> {
     pub actions: Vec<String>,
-    #[serde(default)]
-    pub before: Value,
-    #[serde(default)]
-    pub after: Value,
-    #[serde(default)]
-    pub after_unknown: Value,
-    #[serde(default)]
-    pub before_sensitive: Value,
-    #[serde(default)]
-    pub after_sensitive: Value,
+    #[serde(default, borrow)]
+    pub before: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    pub after: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    pub after_unknown: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    pub before_sensitive: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    pub after_sensitive: Option<&'a RawValue>,
     #[serde(default)]
     pub replace_paths: Option<Vec<Vec<Value>>>,
+}
+
+/// One change's values, parsed.
+#[derive(Debug, Default)]
+pub struct Values {
+    pub before: Value,
+    pub after: Value,
+    pub after_unknown: Value,
+    pub before_sensitive: Value,
+    pub after_sensitive: Value,
+}
+
+fn parse_opt(raw: Option<&RawValue>) -> Result<Value, serde_json::Error> {
+    match raw {
+        None => Ok(Value::Null),
+        Some(r) => serde_json::from_str(r.get()),
+    }
+}
+
+impl RawChangeBody<'_> {
+    /// Parse this change's values. The text was syntax-checked by the first pass, so an
+    /// error here is only possible for hostile nesting, and is reported.
+    pub fn values(&self) -> Result<Values, serde_json::Error> {
+        Ok(Values {
+            before: parse_opt(self.before)?,
+            after: parse_opt(self.after)?,
+            after_unknown: parse_opt(self.after_unknown)?,
+            before_sensitive: parse_opt(self.before_sensitive)?,
+            after_sensitive: parse_opt(self.after_sensitive)?,
+        })
+    }
+}
+
+impl Values {
+    pub fn before_side(&self) -> crate::side::Side<'_> {
+        crate::side::Side::new(&self.before, &crate::side::NULL, &self.before_sensitive)
+    }
+
+    pub fn after_side(&self) -> crate::side::Side<'_> {
+        crate::side::Side::new(&self.after, &self.after_unknown, &self.after_sensitive)
+    }
 }
 
 /// Parse the text. The fast path uses plain serde; only when that fails is the text

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-static NULL: Value = Value::Null;
+pub static NULL: Value = Value::Null;
 
 #[derive(Clone, Copy, Debug)]
 pub struct Side<'a> {

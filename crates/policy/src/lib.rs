@@ -51,6 +51,8 @@ pub struct PolicyEngine {
     /// Does any policy look at the resource's address or name a resource entity?
     /// If not, a decision does not depend on the address and can be shared.
     address_sensitive: bool,
+    /// Does any policy read the resource's tags?
+    tag_sensitive: bool,
 }
 
 /// Default approvers for a review policy that does not say.
@@ -96,6 +98,8 @@ impl PolicyEngine {
         let address_sensitive = files
             .iter()
             .any(|f| f.text.contains("address") || f.text.contains("Resource::"));
+        // Conservative: any mention of "tag" (tags, tagKeys) counts.
+        let tag_sensitive = files.iter().any(|f| f.text.contains("tag"));
         for f in &files {
             names.push(f.name.clone());
             let parsed: PolicySet =
@@ -145,11 +149,16 @@ impl PolicyEngine {
             authorizer: Authorizer::new(),
             files: names,
             address_sensitive,
+            tag_sensitive,
         })
     }
 
     pub fn address_sensitive(&self) -> bool {
         self.address_sensitive
+    }
+
+    pub fn tag_sensitive(&self) -> bool {
+        self.tag_sensitive
     }
 
     pub fn policy_count(&self) -> usize {

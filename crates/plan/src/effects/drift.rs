@@ -22,7 +22,10 @@ pub fn reverts_drift(ctx: &Ctx, out: &mut Vec<Effect>) {
         }
         return;
     }
-    let (Some(was), Some(now)) = (d.change.before.as_object(), d.change.after.as_object()) else {
+    let Ok(drifted) = d.change.values() else {
+        return;
+    };
+    let (Some(was), Some(now)) = (drifted.before.as_object(), drifted.after.as_object()) else {
         return;
     };
     let planned = ctx.after;

@@ -323,8 +323,8 @@ fn attach(
             return;
         }
         // A customer-managed policy: find its document in this plan by name.
-        if let Some(doc) = ctx.index.policy_document_by_name(&short) {
-            let st = read_doc(doc, "policy", ctx.address, notes);
+        if let Some(vals) = ctx.index.policy_values_by_name(&short) {
+            let st = read_doc(vals.after_side(), "policy", ctx.address, notes);
             push_grant(
                 holder,
                 Some(format!("policy {short}")),
@@ -344,12 +344,10 @@ fn attach(
     }
     // The ARN is known only after apply: follow the configuration reference.
     for r in refs.iter().filter(|r| r.resource_type == "aws_iam_policy") {
-        let side = Side::new(
-            &r.change.after,
-            &r.change.after_unknown,
-            &r.change.after_sensitive,
-        );
-        let st = read_doc(side, "policy", &r.address, notes);
+        let Ok(vals) = r.change.values() else {
+            continue;
+        };
+        let st = read_doc(vals.after_side(), "policy", &r.address, notes);
         push_grant(
             holder,
             Some(format!("policy {}", r.address)),
