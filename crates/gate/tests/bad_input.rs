@@ -120,14 +120,20 @@ fn unknown_action_combination_is_rejected() {
 
 #[test]
 fn deeply_nested() {
-    let mut s = String::from(
-        r#"{"format_version": "1.2", "resource_changes": [{"address": "a.b", "type": "a", "change": {"actions": ["create"], "after": "#,
-    );
-    for _ in 0..100_000 {
-        s.push('[');
-    }
+    let head = r#"{"format_version": "1.2", "resource_changes": [{"address": "a.b", "type": "a", "change": {"actions": ["create"], "after": "#;
+    // Truncated inside the nesting: located error.
+    let mut s = String::from(head);
+    s.push_str(&"[".repeat(100_000));
+    let e = err(s.as_bytes());
+    assert!(e.contains("resource_changes[0].change.after"), "{e}");
+    // Complete but hostile: stopped by the nesting limit, not the stack.
+    let mut s = String::from(head);
+    s.push_str(&"[".repeat(100_000));
+    s.push_str(&"]".repeat(100_000));
+    s.push_str("}}]}");
     let e = err(s.as_bytes());
     assert!(e.contains("recursion limit"), "{e}");
+    assert!(e.contains("a.b"), "{e}");
 }
 
 #[test]

@@ -48,6 +48,9 @@ pub enum PlanError {
     },
 }
 
+/// A chunk of analysed changes with the notes made on the way.
+type Analysed = (Vec<Change>, Vec<String>);
+
 /// Below this many changes, one thread is faster than starting more.
 const PARALLEL_MIN: usize = 512;
 
@@ -123,7 +126,7 @@ pub fn analyze_str(text: &str, opts: &Options) -> Result<PlanAnalysis, PlanError
             }
             Ok((out, notes))
         };
-    let parts: Vec<Result<(Vec<Change>, Vec<String>), PlanError>> = if chunk >= changes_raw.len() {
+    let parts: Vec<Result<Analysed, PlanError>> = if chunk >= changes_raw.len() {
         vec![analyse(0, changes_raw)]
     } else {
         std::thread::scope(|s| {
