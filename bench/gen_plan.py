@@ -13,7 +13,10 @@ import json, random, sys
 
 def tags(i, rnd):
     return {"Name": f"res-{i}", "Environment": rnd.choice(["dev", "staging", "prod"]), "Owner": f"team-{i % 17}",
-            "CostCenter": f"cc-{i % 97:04d}", "Service": rnd.choice(["orders", "payments", "search", "auth", "ml"])}
+            "CostCenter": f"cc-{i % 97:04d}", "Service": rnd.choice(["orders", "payments", "search", "auth", "ml"]),
+            "Project": f"project-{i % 23}", "DataClassification": rnd.choice(["public", "internal", "confidential"]),
+            "Compliance": "soc2", "Backup": rnd.choice(["daily", "weekly", "none"]), "ManagedBy": "terraform",
+            "Repository": f"github.com/acme/infra-{i % 11}"}
 
 def instance(i, rnd):
     return {"ami": f"ami-{rnd.getrandbits(64):016x}", "instance_type": rnd.choice(["t3.micro", "m5.large", "c6i.xlarge"]),

@@ -2,6 +2,7 @@
 //! primitives, address ranges and what makes a resource critical. Shared by every input
 //! (plans, API calls, CloudTrail) so they all reach the same effects.
 
+pub mod api;
 pub mod catalog;
 pub mod critical;
 pub mod escalation;

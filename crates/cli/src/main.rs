@@ -1,5 +1,6 @@
 //! The `parapet` binary: parse flags, call the libraries, print. Nothing else.
 
+mod call_cmd;
 mod plan_cmd;
 mod policy_cmd;
 
@@ -20,7 +21,7 @@ pub const EXIT_USAGE: u8 = 2;
 what each change destroys or newly makes possible (exposure, privilege grants and escalation \
 paths, defence evasion, reverts of emergency fixes), and decides allow, review or deny with \
 Cedar policies.\n\nExit codes: 0 allowed, 1 denied or awaiting review, 2 bad input or usage.",
-    after_help = "Examples:\n  terraform show -json tfplan > plan.json\n  parapet plan check plan.json --actor agent:kiro\n  parapet plan check plan.json --actor pipeline:drift-bot --pins pins.toml --format sarif > parapet.sarif\n  parapet policy list"
+    after_help = "Examples:\n  terraform show -json tfplan > plan.json\n  parapet plan check plan.json --actor agent:kiro\n  parapet plan check plan.json --actor pipeline:drift-bot --pins pins.toml --format sarif > parapet.sarif\n  parapet call check --actor agent:kiro --action iam:AttachUserPolicy --params '{\"UserName\":\"bob\",\"PolicyArn\":\"arn:aws:iam::aws:policy/AdministratorAccess\"}'\n  parapet policy list"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -32,6 +33,9 @@ enum Command {
     /// Terraform plans.
     #[command(subcommand)]
     Plan(plan_cmd::PlanCommand),
+    /// Single AWS API calls an agent wants to make.
+    #[command(subcommand)]
+    Call(call_cmd::CallCommand),
     /// Inspect and validate Cedar policy packs.
     #[command(subcommand)]
     Policy(policy_cmd::PolicyCommand),
@@ -53,6 +57,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Plan(c) => plan_cmd::run(c),
         Command::Policy(c) => policy_cmd::run(c),
+        Command::Call(c) => call_cmd::run(c),
     };
     match result {
         Ok(code) => ExitCode::from(code),

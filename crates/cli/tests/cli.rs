@@ -246,3 +246,66 @@ fn help_teaches() {
     }
     assert_eq!(code(&parapet(&["--version"])), 0);
 }
+
+#[test]
+fn call_check_exit_codes_and_json() {
+    let o = parapet(&[
+        "call",
+        "check",
+        "--actor",
+        "agent:kiro",
+        "--action",
+        "ec2:AuthorizeSecurityGroupIngress",
+        "--params",
+        r#"{"GroupId":"sg-0abc","IpPermissions":[{"IpProtocol":"tcp","FromPort":22,"ToPort":22,"IpRanges":[{"CidrIp":"0.0.0.0/0"}]}]}"#,
+        "-f",
+        "json",
+    ]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["schema"], "parapet.call-report/v1");
+    assert_eq!(v["decision"]["outcome"], "deny");
+    assert_eq!(v["resource"], "sg-0abc");
+    let o = parapet(&[
+        "call",
+        "check",
+        "--actor",
+        "agent:kiro",
+        "--action",
+        "s3:GetObject",
+    ]);
+    assert_eq!(code(&o), 0);
+    assert_eq!(code(&parapet(&["call", "check", "--action", "nocolon"])), 2);
+    let o = parapet(&[
+        "call",
+        "check",
+        "--action",
+        "s3:GetObject",
+        "--params",
+        "[1,2]",
+    ]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("JSON object"), "{}", stderr(&o));
+    assert_eq!(
+        code(&parapet(&[
+            "call",
+            "check",
+            "--action",
+            "s3:GetObject",
+            "--params",
+            "{"
+        ])),
+        2
+    );
+    assert_eq!(
+        code(&parapet(&[
+            "call",
+            "check",
+            "--action",
+            "s3:GetObject",
+            "--account",
+            "12"
+        ])),
+        2
+    );
+}

@@ -2,8 +2,11 @@
 //! crate) for every change, combined into one report. The CLI and the decision
 //! service both call this, so a plan gets the same answer wherever it is checked.
 
+mod call;
 mod config;
+pub use call::{check_call, CallOptions};
 pub use config::{Config, ConfigError};
+pub use parapet_aws::api::{ApiCall, CallError};
 
 use parapet_model::{
     Actor, Counts, DecidedChange, Decision, Finding, InputInfo, PlanReport, ToolInfo,

@@ -18,7 +18,8 @@ pub use effect::{
     Severity, ShareTarget,
 };
 pub use report::{
-    Counts, DecidedChange, Finding, InputInfo, PlanReport, ToolInfo, PLAN_REPORT_SCHEMA,
+    CallReport, Counts, DecidedChange, Finding, InputInfo, PlanReport, ToolInfo,
+    CALL_REPORT_SCHEMA, PLAN_REPORT_SCHEMA,
 };
 
 use serde::Serialize;

@@ -73,3 +73,30 @@ pub struct InputInfo {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub terraform_version: Option<String>,
 }
+
+pub const CALL_REPORT_SCHEMA: &str = "parapet.call-report/v1";
+
+/// The result of judging one AWS API call (`parapet.call-report/v1`).
+#[derive(Debug, Clone, Serialize)]
+pub struct CallReport {
+    pub schema: &'static str,
+    pub tool: ToolInfo,
+    pub actor: Actor,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incident: Option<String>,
+    /// `service:Operation`.
+    pub action: String,
+    /// The IAM access level from the catalog; absent for undocumented actions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_level: Option<&'static str>,
+    pub resource: String,
+    pub resource_type: String,
+    pub critical: bool,
+    pub data_bearing: bool,
+    pub writes: bool,
+    pub decision: Decision,
+    pub effects: Vec<Effect>,
+    pub findings: Vec<Finding>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}

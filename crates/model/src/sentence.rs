@@ -212,7 +212,8 @@ impl Effect {
             Effect::PrivilegeGrant(g) => {
                 let mut s = String::new();
                 if g.admin {
-                    s.push_str("The holder gets full control of the account, including the power to hide its tracks. ");
+                    // Administrator access subsumes every escalation path.
+                    return "The holder gets full control of the account, including the power to hide its tracks.".into();
                 }
                 // The first few in full; a grant like iam:* has a dozen.
                 for e in g.escalations.iter().take(3) {

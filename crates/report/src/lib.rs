@@ -1,5 +1,6 @@
 //! Renderers for a plan report. Each takes the report and returns text; none does I/O.
 
+mod call;
 mod github;
 mod junit;
 mod sarif;
@@ -7,6 +8,7 @@ mod text;
 
 use parapet_model::PlanReport;
 
+pub use call::render_call;
 pub use text::TextOptions;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

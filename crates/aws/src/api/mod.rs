@@ -1,0 +1,154 @@
+//! Single AWS API calls to effects: the same `Effect`s a Terraform plan produces, from
+//! `service:Operation` and its parameters. Parameters may be written as the API takes
+//! them (`IpPermissions`, PascalCase) or as CloudTrail records them (`ipPermissions`
+//! with `items` wrappers, camelCase); both read the same.
+
+mod params;
+mod rules;
+
+pub use params::P;
+
+use crate::catalog::{catalog, AccessLevel};
+use parapet_model::Effect;
+use serde_json::Value;
+
+/// One call an agent wants to make (or, from CloudTrail, made).
+#[derive(Debug, Clone)]
+pub struct ApiCall {
+    /// `ec2`, `iam`, ... (the IAM service prefix).
+    pub service: String,
+    /// `AuthorizeSecurityGroupIngress`; API-version suffixes (`...20150331v2`) are removed.
+    pub operation: String,
+    /// The target ARN (or id) when known.
+    pub resource: Option<String>,
+    pub params: Value,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum CallError {
+    #[error(
+        "action `{0}` must look like service:Operation, e.g. ec2:AuthorizeSecurityGroupIngress"
+    )]
+    BadAction(String),
+    #[error("parameters must be a JSON object, found {0}")]
+    BadParams(&'static str),
+}
+
+impl ApiCall {
+    /// `ec2:AuthorizeSecurityGroupIngress` (case of the service is ignored).
+    pub fn new(
+        action: &str,
+        resource: Option<String>,
+        params: Value,
+    ) -> Result<ApiCall, CallError> {
+        let (svc, op) = action
+            .split_once(':')
+            .filter(|(s, o)| !s.is_empty() && !o.is_empty() && !o.contains(':'))
+            .ok_or_else(|| CallError::BadAction(action.into()))?;
+        let params = match params {
+            Value::Null => Value::Object(Default::default()),
+            v @ Value::Object(_) => v,
+            Value::Array(_) => return Err(CallError::BadParams("an array")),
+            Value::String(_) => return Err(CallError::BadParams("a string")),
+            _ => return Err(CallError::BadParams("a scalar")),
+        };
+        Ok(ApiCall {
+            service: svc.to_ascii_lowercase(),
+            operation: strip_version(op).to_string(),
+            resource: resource.filter(|r| !r.trim().is_empty()),
+            params,
+        })
+    }
+
+    pub fn action(&self) -> String {
+        format!("{}:{}", self.service, self.operation)
+    }
+}
+
+/// `UpdateFunctionCode20150331v2` -> `UpdateFunctionCode`.
+pub fn strip_version(op: &str) -> &str {
+    let bytes = op.as_bytes();
+    let mut end = op.len();
+    // Trailing `vN`.
+    if let Some(v) = op.rfind('v') {
+        if v > 0 && op[v + 1..].bytes().all(|b| b.is_ascii_digit()) && v + 1 < op.len() {
+            end = v;
+        }
+    }
+    let digits = bytes[..end]
+        .iter()
+        .rev()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    if digits == 8 {
+        end -= 8;
+    }
+    if end == 0 {
+        op
+    } else {
+        &op[..end]
+    }
+}
+
+/// What parapet knows about a call.
+#[derive(Debug, Clone)]
+pub struct CallAnalysis {
+    pub action: String,
+    /// From the catalog; `None` for an action AWS does not document (typo or new).
+    pub level: Option<AccessLevel>,
+    /// A resource type name for policies and criticality (`aws_db_instance`, or
+    /// `aws:<service>` when the target kind is not known).
+    pub resource_type: String,
+    pub resource: String,
+    /// Does the call change anything (any level but List and Read)?
+    pub writes: bool,
+    /// Does it remove the target?
+    pub destroys: bool,
+    pub data_bearing: bool,
+    pub effects: Vec<Effect>,
+}
+
+/// Analyse a call. Never fails: unknown calls are analysed by their access level.
+pub fn analyze_call(call: &ApiCall, own_account: Option<&str>) -> CallAnalysis {
+    let action = call.action();
+    let cat = catalog();
+    let level = cat.lookup(&action).map(|i| cat.actions[i].level);
+    let resource = call
+        .resource
+        .clone()
+        .unwrap_or_else(|| format!("{} (no resource given)", action));
+    let p = P::new(&call.params);
+    let mut out = rules::Out {
+        effects: Vec::new(),
+        resource_type: None,
+        destroys: false,
+        data_bearing: false,
+    };
+    let ctx = rules::Ctx {
+        service: &call.service,
+        op: &call.operation,
+        resource: &resource,
+        p,
+        own_account,
+    };
+    rules::apply(&ctx, &mut out);
+    let resource = ctx.named_target();
+    let writes = !matches!(level, Some(AccessLevel::List | AccessLevel::Read));
+    let resource_type = out
+        .resource_type
+        .map(String::from)
+        .unwrap_or_else(|| format!("aws:{}", call.service));
+    CallAnalysis {
+        action,
+        level,
+        resource_type,
+        resource,
+        writes,
+        destroys: out.destroys,
+        data_bearing: out.data_bearing,
+        effects: out.effects,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,92 @@
+//! The gate for a single AWS API call: the same knowledge, effects and Cedar pack as
+//! for plans, with the Cedar action `"call"`.
+
+use parapet_aws::api::{analyze_call, ApiCall};
+use parapet_aws::CriticalRules;
+use parapet_model::{Actor, CallReport, Effect, Finding, ToolInfo, CALL_REPORT_SCHEMA};
+use parapet_policy::{Facts, PolicyEngine, ResourceFacts};
+
+pub struct CallOptions {
+    pub actor: Actor,
+    pub incident: Option<String>,
+    pub critical: CriticalRules,
+    /// The account the call acts in, to tell its own principals from other accounts'.
+    pub account: Option<String>,
+}
+
+pub fn check_call(call: &ApiCall, opts: &CallOptions, engine: &PolicyEngine) -> CallReport {
+    let account = opts.account.clone().or_else(|| {
+        call.resource
+            .as_deref()
+            .and_then(parapet_aws::iam::account_of)
+            .map(String::from)
+    });
+    let a = analyze_call(call, account.as_deref());
+    let mut notes = Vec::new();
+    if a.level.is_none() {
+        notes.push(format!(
+            "{} is not in the IAM action catalog (misspelt, or newer than this build); it is treated as a write",
+            a.action
+        ));
+    }
+    let critical_why = opts.critical.why(&a.resource_type, &Default::default());
+    let mut effects = a.effects;
+    if let Some(why) = &critical_why {
+        if a.writes {
+            effects.push(Effect::CriticalResource {
+                resource: a.resource.clone(),
+                why: why.clone(),
+            });
+        }
+    }
+    let mut labels: Vec<String> = effects
+        .iter()
+        .flat_map(|e| e.labels())
+        .map(String::from)
+        .collect();
+    labels.sort();
+    labels.dedup();
+    let facts = Facts {
+        actor: opts.actor.clone(),
+        action: "call".into(),
+        resource: ResourceFacts {
+            resource_type: a.resource_type.clone(),
+            address: a.resource.clone(),
+            tags: Default::default(),
+            critical: critical_why.is_some(),
+            data_bearing: a.data_bearing,
+        },
+        effects: labels,
+        max_severity: effects
+            .iter()
+            .map(|e| e.severity().rank())
+            .max()
+            .unwrap_or(0),
+        writes: a.writes,
+        incident: opts.incident.clone(),
+        source: "api".into(),
+    };
+    let decision = engine.decide(&facts);
+    let mut findings: Vec<Finding> = effects.iter().map(Finding::from_effect).collect();
+    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    CallReport {
+        schema: CALL_REPORT_SCHEMA,
+        tool: ToolInfo {
+            name: "parapet",
+            version: env!("CARGO_PKG_VERSION"),
+        },
+        actor: opts.actor.clone(),
+        incident: opts.incident.clone(),
+        action: a.action,
+        access_level: a.level.map(|l| l.as_str()),
+        resource: a.resource,
+        resource_type: a.resource_type,
+        critical: critical_why.is_some(),
+        data_bearing: a.data_bearing,
+        writes: a.writes,
+        decision,
+        effects,
+        findings,
+        notes,
+    }
+}
