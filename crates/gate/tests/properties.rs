@@ -50,3 +50,67 @@ proptest! {
         }
     }
 }
+
+fn arb_json() -> impl Strategy<Value = serde_json::Value> {
+    let leaf = prop_oneof![
+        Just(serde_json::Value::Null),
+        any::<bool>().prop_map(serde_json::Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        "[a-zA-Z0-9:/*.%{}\\[\\]\" -]{0,24}".prop_map(serde_json::Value::String),
+    ];
+    leaf.prop_recursive(4, 48, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::Array),
+            prop::collection::btree_map(
+                prop::sample::select(vec![
+                    "GroupId",
+                    "IpPermissions",
+                    "ipRanges",
+                    "items",
+                    "CidrIp",
+                    "FromPort",
+                    "ToPort",
+                    "IpProtocol",
+                    "PolicyDocument",
+                    "UserName",
+                    "Principal",
+                    "Add",
+                    "Group",
+                    "UserId",
+                    "Policy",
+                    "SkipFinalSnapshot"
+                ])
+                .prop_map(String::from),
+                inner,
+                0..6
+            )
+            .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, .. ProptestConfig::default() })]
+
+    #[test]
+    fn api_params_of_any_shape_never_panic(params in arb_json(), action in prop::sample::select(vec![
+        "ec2:AuthorizeSecurityGroupIngress", "ec2:ModifySnapshotAttribute", "iam:PutRolePolicy", "iam:CreateRole",
+        "s3:PutBucketPolicy", "lambda:AddPermission", "rds:DeleteDBInstance", "cloudtrail:StopLogging", "x:Y"])) {
+        if let Ok(call) = parapet_gate::ApiCall::new(action, None, params) {
+            let _ = parapet_aws::api::analyze_call(&call, None);
+        }
+    }
+
+    #[test]
+    fn an_internet_ingress_is_found_however_it_is_wrapped(port in 0u16..=65535, wrap in any::<bool>()) {
+        let ranges = if wrap { json!({"items": [{"cidrIp": "0.0.0.0/0"}]}) } else { json!([{"CidrIp": "0.0.0.0/0"}]) };
+        let params = json!({"GroupId": "sg-1", "IpPermissions": [{"IpProtocol": "tcp", "FromPort": port, "ToPort": port, "IpRanges": ranges}]});
+        let a = parapet_aws::api::analyze_call(&parapet_gate::ApiCall::new("ec2:AuthorizeSecurityGroupIngress", None, params).unwrap(), None);
+        prop_assert_eq!(a.effects.len(), 1);
+    }
+
+    #[test]
+    fn pins_files_of_any_text_never_panic(text in "(\\[\\[pin\\]\\]\n|resource = \"[a-z_.]{0,12}\"\n|attribute = \"[a-z_.\\[\\]0-9]{0,12}\"\n|reason = \"r\"\n|value = [0-9]{1,3}\n|mode = \"[a-z]{0,8}\"\n|expires = \"[0-9T:Z-]{0,22}\"\n|[^\n]{0,20}\n){0,12}") {
+        let _ = parapet_plan::parse_pins(&text, "p.toml");
+    }
+}
