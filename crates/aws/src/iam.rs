@@ -135,6 +135,10 @@ fn principals(v: &Value) -> Vec<Principal> {
 #[derive(Debug, Clone)]
 pub struct Permissions {
     pub allowed: ActionSet,
+    /// Allowed by statements that reach beyond the caller itself: the basis for
+    /// escalation. Statements whose every resource is scoped to `${aws:username}`
+    /// (AWS's "manage your own credentials" pattern) grant, but do not escalate.
+    pub beyond_self: ActionSet,
     /// Each Allow pattern and how many catalog actions it expands to.
     pub patterns: Vec<(String, usize)>,
     /// Allow patterns naming no catalog action (new or misspelt services).
@@ -148,6 +152,7 @@ impl Permissions {
     pub fn none() -> Permissions {
         Permissions {
             allowed: ActionSet::empty(catalog().len()),
+            beyond_self: ActionSet::empty(catalog().len()),
             patterns: Vec::new(),
             unknown_patterns: Vec::new(),
             any_resource: false,
@@ -187,6 +192,12 @@ impl Permissions {
                 } else {
                     resources.extend(s.resources.iter().cloned());
                 }
+                let self_only = !any_res
+                    && !s.resources.is_empty()
+                    && s.resources.iter().all(|r| r.contains("${aws:username}"));
+                if !self_only {
+                    p.beyond_self.union_with(&set);
+                }
                 p.allowed.union_with(&set);
             } else if !s.has_condition && any_res {
                 // Only an unconditional deny on every resource certainly removes access.
@@ -194,6 +205,7 @@ impl Permissions {
             }
         }
         p.allowed.subtract(&denied);
+        p.beyond_self.subtract(&denied);
         if denied.iter().next().is_some() && p.admin {
             p.admin = p.allowed.is_full();
         }
@@ -243,9 +255,9 @@ pub fn grant_delta(
     }
     let newly_admin = after.admin && !before.is_some_and(|b| b.admin);
     // Escalations the holder could not already perform.
-    let mut escalations: Vec<EscalationHit> = find_escalations(&after.allowed);
+    let mut escalations: Vec<EscalationHit> = find_escalations(&after.beyond_self);
     if let Some(b) = before {
-        let old: Vec<String> = find_escalations(&b.allowed)
+        let old: Vec<String> = find_escalations(&b.beyond_self)
             .into_iter()
             .map(|e| e.id)
             .collect();
@@ -388,6 +400,31 @@ mod tests {
             .iter()
             .any(|e| e.id == "iam-create-policy-version"));
         assert!(g.added_by_level[3] > 10);
+    }
+
+    #[test]
+    fn managing_your_own_credentials_is_not_escalation() {
+        // AWS's documented self-service example.
+        let s = parse_policy(&json!({"Statement": [{"Effect": "Allow",
+            "Action": ["iam:CreateAccessKey", "iam:UpdateLoginProfile", "iam:ListAccessKeys"],
+            "Resource": "arn:aws:iam::*:user/${aws:username}"}]}))
+        .unwrap();
+        let g = grant_delta(
+            "user u",
+            None,
+            &Permissions::from_statements(&s),
+            Certainty::Known,
+        );
+        assert_eq!(g.added, 3);
+        assert!(g.escalations.is_empty(), "{:?}", g.escalations);
+        let s = parse_policy(&json!({"Statement": [{"Effect": "Allow", "Action": "iam:CreateAccessKey", "Resource": "arn:aws:iam::*:user/*"}]})).unwrap();
+        let g = grant_delta(
+            "user u",
+            None,
+            &Permissions::from_statements(&s),
+            Certainty::Known,
+        );
+        assert_eq!(g.escalations[0].id, "iam-create-access-key");
     }
 
     #[test]
