@@ -3,6 +3,7 @@
 mod call_cmd;
 mod plan_cmd;
 mod policy_cmd;
+mod serve_cmd;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -36,6 +37,15 @@ enum Command {
     /// Single AWS API calls an agent wants to make.
     #[command(subcommand)]
     Call(call_cmd::CallCommand),
+    /// Run the decision service: decisions, approvals (two-person rule, cooling-off)
+    /// and a hash-chained audit log, over HTTP.
+    Serve(serve_cmd::ServeArgs),
+    /// API tokens for the decision service.
+    #[command(subcommand)]
+    Token(serve_cmd::TokenCommand),
+    /// The decision service's audit log.
+    #[command(subcommand)]
+    Audit(serve_cmd::AuditCommand),
     /// Inspect and validate Cedar policy packs.
     #[command(subcommand)]
     Policy(policy_cmd::PolicyCommand),
@@ -58,6 +68,9 @@ fn main() -> ExitCode {
         Command::Plan(c) => plan_cmd::run(c),
         Command::Policy(c) => policy_cmd::run(c),
         Command::Call(c) => call_cmd::run(c),
+        Command::Serve(a) => serve_cmd::serve(a),
+        Command::Token(c) => serve_cmd::token(c),
+        Command::Audit(c) => serve_cmd::audit(c),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -16,7 +16,7 @@ use parapet_plan::{Options, PlanError};
 use parapet_policy::{Facts, PolicyEngine, ResourceFacts};
 use std::collections::HashMap;
 
-pub use parapet_plan::{load_pins, parse_pins, Pin};
+pub use parapet_plan::{load_pins, parse_pins, Options as PlanOptions, Pin};
 
 pub struct GateOptions {
     pub actor: Actor,

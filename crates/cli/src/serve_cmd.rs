@@ -1,0 +1,159 @@
+use crate::{EXIT_ALLOW, EXIT_HELD};
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+use parapet_gate::Config;
+use parapet_policy::{parse_duration, PolicyEngine};
+use parapet_server::{App, ServerConfig};
+use parapet_store::{Role, SqliteStore};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// The SQLite database file (created and migrated if needed).
+    #[arg(long, default_value = "parapet.db", env = "PARAPET_DATABASE")]
+    database: PathBuf,
+
+    /// Address to listen on; port 0 picks a free port (printed on the first line).
+    #[arg(long, default_value = "127.0.0.1:8080", env = "PARAPET_LISTEN")]
+    listen: String,
+
+    /// Directory of .cedar files added to (or replacing) the built-in pack.
+    #[arg(long, value_name = "DIR", env = "PARAPET_POLICIES")]
+    policies: Option<PathBuf>,
+
+    /// Team settings (parapet.toml).
+    #[arg(long, value_name = "FILE", env = "PARAPET_CONFIG")]
+    config: Option<PathBuf>,
+
+    /// How long a review waits for approvals before it expires (e.g. 24h, 90m).
+    #[arg(long, default_value = "24h", env = "PARAPET_REVIEW_TTL")]
+    review_ttl: String,
+
+    /// Largest request body accepted, in MiB.
+    #[arg(long, default_value_t = 256)]
+    max_body_mib: usize,
+}
+
+pub fn serve(args: ServeArgs) -> Result<u8> {
+    let engine = PolicyEngine::load(args.policies.as_deref()).context("loading policies")?;
+    let mut config = ServerConfig {
+        ttl_seconds: parse_duration(&args.review_ttl).with_context(|| {
+            format!(
+                "--review-ttl {}: use 30m, 24h, 7d (at most 30d)",
+                args.review_ttl
+            )
+        })? as i64,
+        max_body_bytes: args.max_body_mib.saturating_mul(1024 * 1024),
+        ..Default::default()
+    };
+    if let Some(c) = &args.config {
+        if let Some(rules) = Config::load(c)?.critical {
+            config.critical = rules;
+        }
+    }
+    let store = SqliteStore::open(&args.database)
+        .with_context(|| format!("opening database {}", args.database.display()))?;
+    let app = Arc::new(App::new(store, engine, config));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(parapet_server::serve(app, &args.listen))
+        .with_context(|| format!("serving on {}", args.listen))?;
+    Ok(EXIT_ALLOW)
+}
+
+#[derive(Subcommand)]
+pub enum TokenCommand {
+    /// Create an API token. The secret is printed once; only its hash is stored.
+    Create {
+        #[arg(long, default_value = "parapet.db", env = "PARAPET_DATABASE")]
+        database: PathBuf,
+        /// A label for the token (who or what holds it).
+        #[arg(long)]
+        name: String,
+        /// agent (request decisions), approver (approve and reject), admin (everything).
+        #[arg(long)]
+        role: String,
+        /// The actor the token acts as, kind:name (e.g. agent:kiro, human:alice).
+        /// Decisions and approvals are attributed to it.
+        #[arg(long, value_parser = parapet_model::Actor::parse)]
+        actor: parapet_model::Actor,
+    },
+}
+
+pub fn token(cmd: TokenCommand) -> Result<u8> {
+    let TokenCommand::Create {
+        database,
+        name,
+        role,
+        actor,
+    } = cmd;
+    let role = Role::parse(&role)
+        .with_context(|| format!("--role {role}: use agent, approver or admin"))?;
+    if role != Role::Agent && !matches!(actor.kind, parapet_model::ActorKind::Human) {
+        bail!("approver and admin tokens must act as a human (--actor human:NAME), so automation can never approve");
+    }
+    let store = SqliteStore::open(&database)
+        .with_context(|| format!("opening database {}", database.display()))?;
+    let (info, secret) = store.create_token(&name, role, &actor.to_string(), "cli:token-create")?;
+    eprintln!(
+        "created token {} ({}, acts as {}); the secret is shown once:",
+        info.id,
+        info.role.as_str(),
+        info.actor
+    );
+    println!("{secret}");
+    Ok(EXIT_ALLOW)
+}
+
+#[derive(Subcommand)]
+pub enum AuditCommand {
+    /// Check the hash chain: exit 0 intact, 1 tampered (names the first bad entry).
+    Verify {
+        #[arg(long, default_value = "parapet.db", env = "PARAPET_DATABASE")]
+        database: PathBuf,
+    },
+    /// Write every audit entry as a JSON line.
+    Export {
+        #[arg(long, default_value = "parapet.db", env = "PARAPET_DATABASE")]
+        database: PathBuf,
+    },
+}
+
+pub fn audit(cmd: AuditCommand) -> Result<u8> {
+    match cmd {
+        AuditCommand::Verify { database } => {
+            let store = open_existing(&database)?;
+            let v = store.verify()?;
+            match v.problem {
+                None => {
+                    println!("audit log intact: {} entries", v.entries);
+                    Ok(EXIT_ALLOW)
+                }
+                Some(p) => {
+                    println!("audit log TAMPERED at entry {}: {}", p.seq, p.what);
+                    Ok(EXIT_HELD)
+                }
+            }
+        }
+        AuditCommand::Export { database } => {
+            let store = open_existing(&database)?;
+            let mut out = String::new();
+            for e in store.audit()? {
+                out.push_str(&serde_json::to_string(&e)?);
+                out.push('\n');
+            }
+            print!("{out}");
+            Ok(EXIT_ALLOW)
+        }
+    }
+}
+
+fn open_existing(path: &std::path::Path) -> Result<SqliteStore> {
+    if !path.exists() {
+        bail!("no database at {}", path.display());
+    }
+    SqliteStore::open(path).with_context(|| format!("opening database {}", path.display()))
+}

@@ -1,0 +1,400 @@
+//! The decision service, end to end: the real `parapet` binary serving on loopback
+//! with a SQLite file, tokens made with `parapet token create`, HTTP over a plain
+//! socket, and `parapet audit verify` on the result.
+
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_parapet"));
+    c.env_remove("PARAPET_DATABASE").env_remove("PARAPET_ACTOR");
+    c
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn token(db: &Path, name: &str, role: &str, actor: &str) -> String {
+    let o = bin()
+        .args([
+            "token",
+            "create",
+            "--database",
+            db.to_str().unwrap(),
+            "--name",
+            name,
+            "--role",
+            role,
+            "--actor",
+            actor,
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout).unwrap().trim().to_string()
+}
+
+fn start(dir: &Path, policies: Option<&Path>) -> Server {
+    let db = dir.join("parapet.db");
+    let mut args = vec![
+        "serve".to_string(),
+        "--database".into(),
+        db.display().to_string(),
+        "--listen".into(),
+        "127.0.0.1:0".into(),
+    ];
+    if let Some(p) = policies {
+        args.extend(["--policies".into(), p.display().to_string()]);
+    }
+    let mut child = bin()
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line
+        .trim()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap_or_else(|_| panic!("no port in {line:?}"));
+    Server { child, port }
+}
+
+/// A minimal HTTP/1.1 client: enough for JSON requests on loopback.
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> (u16, Value) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let body = body.unwrap_or("");
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(s, "{method} {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let (head, payload) = resp.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let v = serde_json::from_str(payload).unwrap_or(Value::String(payload.to_string()));
+    (status, v)
+}
+
+fn tmpdir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("parapet-srv-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn decide_approve_and_audit() {
+    let dir = tmpdir("main");
+    let db = dir.join("parapet.db");
+    let agent = token(&db, "kiro", "agent", "agent:kiro");
+    let alice = token(&db, "alice", "approver", "human:alice");
+    let bob = token(&db, "bob", "approver", "human:bob");
+    let admin = token(&db, "root", "admin", "human:root");
+    // Automation can never hold an approver token.
+    let o = bin()
+        .args([
+            "token",
+            "create",
+            "--database",
+            db.to_str().unwrap(),
+            "--name",
+            "x",
+            "--role",
+            "approver",
+            "--actor",
+            "agent:x",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let srv = start(&dir, None);
+    let p = srv.port;
+
+    assert_eq!(http(p, "GET", "/healthz", None, None).0, 200);
+    assert_eq!(http(p, "GET", "/readyz", None, None).0, 200);
+
+    // No anonymous writes; wrong role; malformed bodies.
+    assert_eq!(http(p, "POST", "/v1/decisions", None, Some("{}")).0, 401);
+    assert_eq!(
+        http(p, "POST", "/v1/decisions", Some("ppt_forged"), Some("{}")).0,
+        401
+    );
+    assert_eq!(
+        http(p, "POST", "/v1/decisions", Some(&alice), Some("{}")).0,
+        403
+    );
+    let (s, v) = http(p, "POST", "/v1/decisions", Some(&agent), Some("{not json"));
+    assert_eq!(s, 400);
+    assert_eq!(v["outcome"], "deny");
+    assert_eq!(
+        http(p, "POST", "/v1/decisions", Some(&agent), Some("{}")).0,
+        400
+    );
+    let (s, v) = http(
+        p,
+        "POST",
+        "/v1/decisions",
+        Some(&agent),
+        Some(r#"{"plan": {"format_version": "9.0"}}"#),
+    );
+    assert_eq!(s, 422, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("format_version 9.0"));
+    // A body may not claim another actor.
+    assert_eq!(
+        http(
+            p,
+            "POST",
+            "/v1/decisions",
+            Some(&agent),
+            Some(r#"{"actor": "human:alice", "call": {"action": "s3:GetObject"}}"#)
+        )
+        .0,
+        403
+    );
+
+    // The demo plan is denied, with the gate's report.
+    let plan = std::fs::read_to_string(root().join("demo/incident-plan.json")).unwrap();
+    let (s, v) = http(
+        p,
+        "POST",
+        "/v1/decisions",
+        Some(&agent),
+        Some(&format!("{{\"plan\": {plan}}}")),
+    );
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["state"], "denied");
+    assert_eq!(
+        v["report"]["counts"]["deny"], 3,
+        "without pins, three denials"
+    );
+
+    // A new access key needs two approvers.
+    let call =
+        json!({"call": {"action": "iam:CreateAccessKey", "params": {"UserName": "deploy-bot"}}})
+            .to_string();
+    let (s, v) = http(p, "POST", "/v1/decisions", Some(&agent), Some(&call));
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["state"], "pending");
+    assert_eq!(v["approval"]["approvers_required"], 2);
+    let id = v["id"].as_str().unwrap().to_string();
+    let hash = v["content_hash"].as_str().unwrap().to_string();
+
+    // The agent waits, as a pipeline would.
+    let waiter = {
+        let (agent, id) = (agent.clone(), id.clone());
+        std::thread::spawn(move || {
+            let mut last = Value::Null;
+            for _ in 0..6 {
+                let (_, v) = http(
+                    p,
+                    "GET",
+                    &format!("/v1/decisions/{id}?wait=10&report=false"),
+                    Some(&agent),
+                    None,
+                );
+                if v["state"] == "approved" {
+                    return v;
+                }
+                last = v;
+            }
+            last
+        })
+    };
+
+    let vote = |tok: &str, h: &str| {
+        http(
+            p,
+            "POST",
+            &format!("/v1/decisions/{id}/approve"),
+            Some(tok),
+            Some(&json!({"content_hash": h}).to_string()),
+        )
+    };
+    assert_eq!(vote(&agent, &hash).0, 403, "agents cannot approve");
+    assert_eq!(vote(&alice, "0000").0, 409, "approval bound to the content");
+    let (s, v) = vote(&alice, &hash);
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["state"], "pending");
+    let (_, v) = vote(&alice, &hash);
+    assert_eq!(v["approval"]["approvals"], 1, "a double click counts once");
+    let (_, v) = vote(&bob, &hash);
+    assert_eq!(v["state"], "approved");
+    assert_eq!(v["executable"], true);
+    let waited = waiter.join().unwrap();
+    assert_eq!(
+        waited["state"], "approved",
+        "the waiting client proceeds: {waited}"
+    );
+
+    // Reject ends a request.
+    let (_, v) = http(
+        p,
+        "POST",
+        "/v1/decisions",
+        Some(&agent),
+        Some(
+            &json!({"call": {"action": "iam:CreateLoginProfile", "params": {"UserName": "x"}}})
+                .to_string(),
+        ),
+    );
+    let id2 = v["id"].as_str().unwrap().to_string();
+    let h2 = v["content_hash"].as_str().unwrap().to_string();
+    let (_, v) = http(
+        p,
+        "POST",
+        &format!("/v1/decisions/{id2}/reject"),
+        Some(&bob),
+        Some(&json!({"content_hash": h2, "reason": "no console users"}).to_string()),
+    );
+    assert_eq!(v["state"], "rejected");
+    assert_eq!(
+        http(
+            p,
+            "POST",
+            &format!("/v1/decisions/{id2}/approve"),
+            Some(&alice),
+            Some(&json!({"content_hash": h2}).to_string())
+        )
+        .0,
+        409
+    );
+    assert_eq!(
+        http(p, "GET", "/v1/decisions/dec_nope", Some(&agent), None).0,
+        404
+    );
+
+    // The audit log is intact; the admin can check it over HTTP too.
+    let (s, v) = http(p, "GET", "/v1/audit/verify", Some(&admin), None);
+    assert_eq!(s, 200);
+    assert_eq!(v["intact"], true, "{v}");
+    assert_eq!(
+        http(p, "GET", "/v1/audit/verify", Some(&alice), None).0,
+        403
+    );
+    drop(srv);
+
+    let verify = || {
+        bin()
+            .args(["audit", "verify", "--database", db.to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let o = verify();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let export = bin()
+        .args(["audit", "export", "--database", db.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let lines: Vec<Value> = String::from_utf8(export.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let kinds: Vec<&str> = lines.iter().map(|l| l["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "token").count(), 4);
+    assert!(
+        kinds.contains(&"approval") && kinds.contains(&"rejection") && kinds.contains(&"decision")
+    );
+    assert!(
+        !String::from_utf8_lossy(&std::fs::read(&db).unwrap()).contains(&agent),
+        "token secrets are stored hashed"
+    );
+
+    // Edit one approval in the database: verify names it.
+    let c = rusqlite::Connection::open(&db).unwrap();
+    let seq: i64 = c
+        .query_row(
+            "SELECT seq FROM audit WHERE kind = 'approval' LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    c.execute(
+        "UPDATE audit SET actor = 'human:mallory' WHERE seq = ?1",
+        [seq],
+    )
+    .unwrap();
+    drop(c);
+    let o = verify();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains(&format!("entry {seq}")),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let _ = srv_db_cleanup(&dir);
+}
+
+fn srv_db_cleanup(dir: &Path) -> std::io::Result<()> {
+    std::fs::remove_dir_all(dir)
+}
+
+#[test]
+fn cooling_off_then_executable() {
+    let dir = tmpdir("cool");
+    let pol = dir.join("policies");
+    std::fs::create_dir_all(&pol).unwrap();
+    std::fs::write(pol.join("90-code.cedar"), "@id(\"review-code\")\n@outcome(\"review\")\n@approvals(\"1\")\n@delay(\"2s\")\n@reason(\"code changes wait 2s\")\nforbid(principal, action, resource) when { context.effects.contains(\"code_change\") };\n").unwrap();
+    let db = dir.join("parapet.db");
+    let agent = token(&db, "ci", "agent", "pipeline:deploy");
+    let alice = token(&db, "alice", "approver", "human:alice");
+    let srv = start(&dir, Some(&pol));
+    let p = srv.port;
+    let (_, v) = http(p, "POST", "/v1/decisions", Some(&agent), Some(&json!({"call": {"action": "lambda:UpdateFunctionCode", "params": {"FunctionName": "f"}}}).to_string()));
+    assert_eq!(v["state"], "pending", "{v}");
+    let id = v["id"].as_str().unwrap().to_string();
+    let (_, v) = http(
+        p,
+        "POST",
+        &format!("/v1/decisions/{id}/approve"),
+        Some(&alice),
+        Some(&json!({"content_hash": v["content_hash"]}).to_string()),
+    );
+    assert_eq!(v["state"], "cooling_off");
+    assert_eq!(v["executable"], false);
+    let (_, v) = http(
+        p,
+        "GET",
+        &format!("/v1/decisions/{id}?wait=10"),
+        Some(&agent),
+        None,
+    );
+    assert_eq!(v["state"], "approved", "{v}");
+    assert_eq!(v["executable"], true);
+    drop(srv);
+    assert!(srv_db_cleanup(&dir).is_ok());
+}

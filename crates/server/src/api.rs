@@ -1,0 +1,372 @@
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use parapet_gate::{check_call, check_plan, ApiCall, CallOptions, GateOptions};
+use parapet_model::{Actor, Outcome};
+use parapet_policy::PolicyEngine;
+use parapet_store::{hex_sha256, NewRequest, Request, Role, SqliteStore, StoreError, TokenInfo};
+use serde::Deserialize;
+use serde_json::{json, value::RawValue, Value};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub struct ServerConfig {
+    /// How long a review waits for approvals before it expires.
+    pub ttl_seconds: i64,
+    pub max_body_bytes: usize,
+    pub critical: parapet_aws::CriticalRules,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            ttl_seconds: 24 * 3600,
+            max_body_bytes: 256 * 1024 * 1024,
+            critical: Default::default(),
+        }
+    }
+}
+
+pub struct App {
+    pub store: SqliteStore,
+    pub engine: PolicyEngine,
+    pub config: ServerConfig,
+    /// Wakes long-polling readers in this process when a request changes.
+    changed: tokio::sync::Notify,
+}
+
+impl App {
+    pub fn new(store: SqliteStore, engine: PolicyEngine, config: ServerConfig) -> App {
+        App {
+            store,
+            engine,
+            config,
+            changed: tokio::sync::Notify::new(),
+        }
+    }
+}
+
+pub fn router(app: Arc<App>) -> Router {
+    let limit = app.config.max_body_bytes;
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/v1/decisions", post(create))
+        .route("/v1/decisions/{id}", get(fetch))
+        .route("/v1/decisions/{id}/approve", post(approve))
+        .route("/v1/decisions/{id}/reject", post(reject))
+        .route("/v1/audit/verify", get(verify))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(app)
+}
+
+struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        // Any error on a decision path reads as deny to a client that only looks at
+        // the outcome.
+        (self.0, Json(json!({"error": self.1, "outcome": "deny"}))).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(_) => ApiError(StatusCode::NOT_FOUND, e.to_string()),
+            StoreError::Conflict(_) => ApiError(StatusCode::CONFLICT, e.to_string()),
+            StoreError::Forbidden(_) => ApiError(StatusCode::FORBIDDEN, e.to_string()),
+            StoreError::Db(_) | StoreError::Corrupt(_) => {
+                tracing::error!(error = %e, "store unavailable");
+                ApiError(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("decision store unavailable, failing closed: {e}"),
+                )
+            }
+        }
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> ApiResult<T> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r.map_err(ApiError::from),
+        Err(e) => Err(ApiError(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("internal error, failing closed: {e}"),
+        )),
+    }
+}
+
+async fn auth(app: &Arc<App>, headers: &HeaderMap, allowed: &[Role]) -> ApiResult<TokenInfo> {
+    let secret = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| {
+            ApiError(
+                StatusCode::UNAUTHORIZED,
+                "missing bearer token (Authorization: Bearer <token>)".into(),
+            )
+        })?
+        .to_string();
+    let a = app.clone();
+    let token = blocking(move || a.store.token(&secret))
+        .await?
+        .ok_or_else(|| ApiError(StatusCode::UNAUTHORIZED, "unknown or revoked token".into()))?;
+    if !allowed.contains(&token.role) {
+        let names: Vec<&str> = allowed.iter().map(|r| r.as_str()).collect();
+        return Err(ApiError(
+            StatusCode::FORBIDDEN,
+            format!(
+                "this needs a token with role {}; yours is {}",
+                names.join(" or "),
+                token.role.as_str()
+            ),
+        ));
+    }
+    Ok(token)
+}
+
+async fn readyz(State(app): State<Arc<App>>) -> impl IntoResponse {
+    let a = app.clone();
+    match blocking(move || a.store.ping()).await {
+        Ok(()) => (StatusCode::OK, "ready\n").into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.1).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateBody<'a> {
+    #[serde(borrow)]
+    plan: Option<&'a RawValue>,
+    call: Option<CallBody>,
+    /// Optional: must match the token's actor if given.
+    actor: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CallBody {
+    action: String,
+    resource: Option<String>,
+    #[serde(default)]
+    params: Value,
+    account: Option<String>,
+}
+
+fn bad(msg: impl Into<String>) -> ApiError {
+    ApiError(StatusCode::BAD_REQUEST, msg.into())
+}
+
+async fn create(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let token = auth(&app, &headers, &[Role::Agent, Role::Admin]).await?;
+    let actor =
+        Actor::parse(&token.actor).map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e))?;
+    let a = app.clone();
+    // Parsing and judging are CPU work: off the async threads.
+    let outcome = tokio::task::spawn_blocking(move || -> ApiResult<NewRequest> {
+        let parsed: CreateBody = serde_json::from_slice(&body)
+            .map_err(|e| bad(format!("request body is not valid JSON for this endpoint (line {}, column {}): {e}", e.line(), e.column())))?;
+        if let Some(claimed) = &parsed.actor {
+            if claimed != &token.actor {
+                return Err(ApiError(StatusCode::FORBIDDEN, format!("the token acts as {}, not {claimed}", token.actor)));
+            }
+        }
+        let (kind, content_hash, report) = match (parsed.plan, parsed.call) {
+            (Some(plan), None) => {
+                let bytes = plan.get().as_bytes();
+                let opts = GateOptions {
+                    actor: actor.clone(),
+                    incident: None,
+                    plan: parapet_plan_options(&a.config),
+                    input_name: "request".into(),
+                };
+                let report = check_plan(bytes, &opts, &a.engine)
+                    .map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, format!("plan: {e}")))?;
+                ("plan", hex_sha256(bytes), serde_json::to_value(&report).expect("report serialises"))
+            }
+            (None, Some(c)) => {
+                let canonical = serde_json::to_vec(&json!({"action": c.action, "resource": c.resource, "params": c.params})).expect("json");
+                let call = ApiCall::new(&c.action, c.resource.clone(), c.params).map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
+                let opts = CallOptions { actor: actor.clone(), incident: None, critical: a.config.critical.clone(), account: c.account };
+                let report = check_call(&call, &opts, &a.engine);
+                ("call", hex_sha256(&canonical), serde_json::to_value(&report).expect("report serialises"))
+            }
+            _ => return Err(bad("give exactly one of \"plan\" (terraform show -json output) or \"call\" ({action, resource, params})")),
+        };
+        let outcome: Outcome = match report.pointer("/decision/outcome").and_then(Value::as_str) {
+            Some("allow") => Outcome::Allow,
+            Some("review") => Outcome::Review,
+            _ => Outcome::Deny,
+        };
+        let approval = report.pointer("/decision/approval");
+        Ok(NewRequest {
+            requester: token.actor.clone(),
+            kind: kind.into(),
+            content_hash,
+            outcome: outcome.as_str().into(),
+            approvers_required: approval.and_then(|x| x.get("approvers")).and_then(Value::as_u64).unwrap_or(0) as u32,
+            delay_seconds: approval.and_then(|x| x.get("delay_seconds")).and_then(Value::as_u64).unwrap_or(0),
+            ttl_seconds: a.config.ttl_seconds,
+            report,
+        })
+    })
+    .await
+    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("internal error, failing closed: {e}")))??;
+    let a = app.clone();
+    let req = blocking(move || a.store.create_request(&outcome)).await?;
+    Ok((StatusCode::CREATED, Json(view(&req, true))).into_response())
+}
+
+fn parapet_plan_options(cfg: &ServerConfig) -> parapet_gate::PlanOptions {
+    parapet_gate::PlanOptions {
+        critical: cfg.critical.clone(),
+        ..Default::default()
+    }
+}
+
+fn view(r: &Request, with_report: bool) -> Value {
+    let now = parapet_store::now();
+    let state = r.state(now);
+    let mut v = json!({
+        "id": r.id,
+        "state": state,
+        "executable": state.executable(),
+        "outcome": r.outcome,
+        "kind": r.kind,
+        "requester": r.requester,
+        "content_hash": r.content_hash,
+        "created_at": r.created_at,
+        "votes": r.votes,
+    });
+    if r.outcome == "review" {
+        v["approval"] = json!({
+            "approvers_required": r.approvers_required,
+            "approvals": r.votes.iter().filter(|x| x.approve).count(),
+            "delay_seconds": r.delay_seconds,
+            "expires_at": r.expires_at,
+            "executable_at": r.executable_at(),
+        });
+    }
+    if with_report {
+        v["report"] = r.report.clone();
+    }
+    v
+}
+
+#[derive(Deserialize)]
+struct WaitQuery {
+    wait: Option<u64>,
+    report: Option<bool>,
+}
+
+async fn fetch(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<WaitQuery>,
+) -> ApiResult<Json<Value>> {
+    auth(&app, &headers, &[Role::Agent, Role::Approver, Role::Admin]).await?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(q.wait.unwrap_or(0).min(60));
+    let load = |app: Arc<App>, id: String| async move {
+        blocking(move || app.store.request(&id))
+            .await?
+            .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, "no such decision request".into()))
+    };
+    let first = load(app.clone(), id.clone()).await?;
+    let start_state = first.state(parapet_store::now());
+    let mut current = first;
+    loop {
+        let state = current.state(parapet_store::now());
+        if state != start_state || state.is_final() || tokio::time::Instant::now() >= deadline {
+            break;
+        }
+        // Wake on a change in this process, on a timer for other replicas, or when a
+        // cooling-off period ends.
+        let mut sleep = Duration::from_millis(500);
+        if let Some(at) = current.executable_at() {
+            let left = (at - parapet_store::now()).max(0) as u64;
+            sleep = sleep.min(Duration::from_secs(left.max(1)));
+        }
+        let until = (tokio::time::Instant::now() + sleep).min(deadline);
+        let _ = tokio::time::timeout_at(until, app.changed.notified()).await;
+        current = load(app.clone(), id.clone()).await?;
+    }
+    Ok(Json(view(&current, q.report.unwrap_or(true))))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VoteBody {
+    content_hash: String,
+    reason: Option<String>,
+}
+
+async fn vote(
+    app: Arc<App>,
+    headers: HeaderMap,
+    id: String,
+    body: Bytes,
+    approve: bool,
+) -> ApiResult<Json<Value>> {
+    let token = auth(&app, &headers, &[Role::Approver, Role::Admin]).await?;
+    let b: VoteBody = serde_json::from_slice(&body).map_err(|e| {
+        bad(format!(
+            "body must be {{\"content_hash\": \"...\", \"reason\": \"...\"}}: {e}"
+        ))
+    })?;
+    let a = app.clone();
+    let r = blocking(move || {
+        a.store.vote(
+            &id,
+            &token.actor,
+            approve,
+            &b.content_hash,
+            b.reason.as_deref(),
+        )
+    })
+    .await?;
+    app.changed.notify_waiters();
+    Ok(Json(view(&r, false)))
+}
+
+async fn approve(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    vote(app, headers, id, body, true).await
+}
+
+async fn reject(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    vote(app, headers, id, body, false).await
+}
+
+async fn verify(State(app): State<Arc<App>>, headers: HeaderMap) -> ApiResult<Json<Value>> {
+    auth(&app, &headers, &[Role::Admin]).await?;
+    let a = app.clone();
+    let v = blocking(move || a.store.verify()).await?;
+    Ok(Json(
+        json!({"entries": v.entries, "intact": v.problem.is_none(), "problem": v.problem}),
+    ))
+}

@@ -1,0 +1,34 @@
+//! The decision service (`parapet serve`): every proposed change from every agent and
+//! pipeline gets its decision here, waits for humans when the policy says so, and
+//! leaves a hash-chained audit record.
+//!
+//! HTTP API (JSON; `Authorization: Bearer <token>`):
+//! - `POST /v1/decisions` (agent, admin): `{"plan": <terraform show -json>}` or
+//!   `{"call": {"action": "iam:PutRolePolicy", "resource": "...", "params": {...}}}`.
+//!   201 with the decision; the requester is the token's actor, never the body's.
+//! - `GET /v1/decisions/{id}?wait=N` (any role): the request; waits up to N seconds
+//!   (max 60) for a pending or cooling-off request to change.
+//! - `POST /v1/decisions/{id}/approve|reject` (approver, admin):
+//!   `{"content_hash": "...", "reason": "..."}`; bound to the content the approver saw.
+//! - `GET /v1/audit/verify` (admin), `GET /healthz`, `GET /readyz`.
+//!
+//! Errors never allow: a decision that cannot be recorded is answered 503 with
+//! outcome deny.
+
+mod api;
+
+pub use api::{router, App, ServerConfig};
+
+/// Run until Ctrl-C / SIGTERM.
+pub async fn serve(app: std::sync::Arc<App>, listen: &str) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let addr = listener.local_addr()?;
+    // The first line on stdout says where we listen (tests and scripts read it).
+    println!("parapet serve listening on http://{addr}");
+    tracing::info!(%addr, "listening");
+    axum::serve(listener, router(app))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+}

@@ -1,0 +1,554 @@
+use crate::audit::{entry_hash, verify_chain, AuditEntry, ChainProblem, GENESIS};
+use crate::hash::{hex_sha256, new_secret};
+use crate::{NewRequest, Request, Role, State, StoreError, TokenInfo, Vote};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use std::path::Path;
+use std::sync::Mutex;
+
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE requests (
+  id TEXT PRIMARY KEY,
+  created_at INTEGER NOT NULL,
+  requester TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  content_hash TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  approvers_required INTEGER NOT NULL,
+  delay_seconds INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  approved_at INTEGER,
+  rejected INTEGER NOT NULL DEFAULT 0,
+  report TEXT NOT NULL
+);
+CREATE TABLE votes (
+  request_id TEXT NOT NULL REFERENCES requests(id),
+  approver TEXT NOT NULL,
+  approve INTEGER NOT NULL,
+  reason TEXT,
+  at INTEGER NOT NULL,
+  PRIMARY KEY (request_id, approver)
+);
+CREATE TABLE tokens (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  role TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  secret_hash TEXT NOT NULL UNIQUE,
+  created_at INTEGER NOT NULL,
+  revoked INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE audit (
+  seq INTEGER PRIMARY KEY,
+  at INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL
+);
+-- The last entry's seq and hash, updated with every append: removing entries from the
+-- end of the log shows as a mismatch here.
+CREATE TABLE audit_head (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  seq INTEGER NOT NULL,
+  hash TEXT NOT NULL
+);
+"#];
+
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+/// The result of `verify`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Verification {
+    pub entries: usize,
+    pub problem: Option<ChainProblem>,
+}
+
+impl SqliteStore {
+    /// Open (creating if needed) and migrate.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let conn = Connection::open(path)?;
+        // WAL for concurrent readers; FULL sync so an acknowledged commit survives a crash.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let store = SqliteStore {
+            conn: Mutex::new(conn),
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves SQLite consistent (transactions roll
+        // back on drop), so a poisoned lock is safe to reuse.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn migrate(&self) -> Result<(), StoreError> {
+        let mut c = self.lock();
+        let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
+            [],
+        )?;
+        let v: i64 = tx.query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_version",
+            [],
+            |r| r.get(0),
+        )?;
+        for (i, m) in MIGRATIONS.iter().enumerate().skip(v as usize) {
+            tx.execute_batch(m)?;
+            tx.execute(
+                "INSERT INTO schema_version (version) VALUES (?1)",
+                [i as i64 + 1],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Is the database reachable and writable?
+    pub fn ping(&self) -> Result<(), StoreError> {
+        self.lock().query_row("SELECT 1", [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    pub fn create_token(
+        &self,
+        name: &str,
+        role: Role,
+        actor: &str,
+        by: &str,
+    ) -> Result<(TokenInfo, String), StoreError> {
+        let secret = format!("ppt_{}", new_secret());
+        let id = format!("tok_{}", &new_secret()[..16]);
+        let mut c = self.lock();
+        let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT INTO tokens (id, name, role, actor, secret_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![id, name, role.as_str(), actor, hex_sha256(secret.as_bytes()), crate::now()],
+        )?;
+        let payload =
+            serde_json::json!({"name": name, "role": role.as_str(), "actor": actor}).to_string();
+        append(&tx, "token", by, &id, &payload)?;
+        tx.commit()?;
+        Ok((
+            TokenInfo {
+                id,
+                name: name.into(),
+                role,
+                actor: actor.into(),
+            },
+            secret,
+        ))
+    }
+
+    /// The token a secret belongs to; only its hash is stored.
+    pub fn token(&self, secret: &str) -> Result<Option<TokenInfo>, StoreError> {
+        let c = self.lock();
+        let row = c
+            .query_row(
+                "SELECT id, name, role, actor FROM tokens WHERE secret_hash = ?1 AND revoked = 0",
+                [hex_sha256(secret.as_bytes())],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                    ))
+                },
+            )
+            .optional()?;
+        match row {
+            None => Ok(None),
+            Some((id, name, role, actor)) => {
+                let role = Role::parse(&role)
+                    .ok_or_else(|| StoreError::Corrupt(format!("token {id} has role {role}")))?;
+                Ok(Some(TokenInfo {
+                    id,
+                    name,
+                    role,
+                    actor,
+                }))
+            }
+        }
+    }
+
+    pub fn create_request(&self, n: &NewRequest) -> Result<Request, StoreError> {
+        let id = format!("dec_{}", &new_secret()[..24]);
+        let now = crate::now();
+        let mut c = self.lock();
+        let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT INTO requests (id, created_at, requester, kind, content_hash, outcome, approvers_required, delay_seconds, expires_at, report)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![id, now, n.requester, n.kind, n.content_hash, n.outcome, n.approvers_required, n.delay_seconds as i64, now + n.ttl_seconds, n.report.to_string()],
+        )?;
+        let payload = serde_json::json!({
+            "kind": n.kind, "outcome": n.outcome, "content_hash": n.content_hash,
+            "approvers_required": n.approvers_required, "delay_seconds": n.delay_seconds,
+            "policies": n.report.pointer("/decision/policies").cloned().unwrap_or_default(),
+        })
+        .to_string();
+        append(&tx, "decision", &n.requester, &id, &payload)?;
+        let r = load(&tx, &id)?.ok_or_else(|| StoreError::NotFound(id.clone()))?;
+        tx.commit()?;
+        Ok(r)
+    }
+
+    pub fn request(&self, id: &str) -> Result<Option<Request>, StoreError> {
+        let c = self.lock();
+        load(&c, id)
+    }
+
+    /// Approve or reject. Safe under races: one transaction at a time, one vote per
+    /// approver (a second click changes nothing), the requester can never vote, and
+    /// the vote is bound to the content the approver saw.
+    pub fn vote(
+        &self,
+        id: &str,
+        approver: &str,
+        approve: bool,
+        content_hash: &str,
+        reason: Option<&str>,
+    ) -> Result<Request, StoreError> {
+        let now = crate::now();
+        let mut c = self.lock();
+        let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let r = load(&tx, id)?.ok_or_else(|| StoreError::NotFound(id.into()))?;
+        if r.outcome != "review" {
+            return Err(StoreError::Conflict(format!(
+                "request {id} was decided {} by policy; there is nothing to approve",
+                r.outcome
+            )));
+        }
+        if r.requester == approver {
+            return Err(StoreError::Forbidden(format!(
+                "{approver} requested {id} and cannot approve or reject it"
+            )));
+        }
+        if r.content_hash != content_hash {
+            return Err(StoreError::Conflict(format!(
+                "request {id} is for content {}, not {content_hash}: approvals are bound to the exact content",
+                r.content_hash
+            )));
+        }
+        if r.votes.iter().any(|v| v.approver == approver) {
+            return Ok(r); // Counted once.
+        }
+        match r.state(now) {
+            State::Pending => {}
+            State::CoolingOff if !approve => {} // The cooling-off period is for second thoughts.
+            s => {
+                return Err(StoreError::Conflict(
+                    format!("request {id} is {s:?}; it takes no more votes").to_lowercase(),
+                ))
+            }
+        }
+        tx.execute(
+            "INSERT INTO votes (request_id, approver, approve, reason, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![id, approver, approve, reason, now],
+        )?;
+        if approve {
+            let approvals: u32 = tx.query_row(
+                "SELECT COUNT(*) FROM votes WHERE request_id = ?1 AND approve = 1",
+                [id],
+                |r| r.get(0),
+            )?;
+            if approvals >= r.approvers_required {
+                tx.execute(
+                    "UPDATE requests SET approved_at = ?2 WHERE id = ?1 AND approved_at IS NULL",
+                    params![id, now],
+                )?;
+            }
+        } else {
+            tx.execute("UPDATE requests SET rejected = 1 WHERE id = ?1", [id])?;
+        }
+        let payload =
+            serde_json::json!({"content_hash": content_hash, "reason": reason}).to_string();
+        append(
+            &tx,
+            if approve { "approval" } else { "rejection" },
+            approver,
+            id,
+            &payload,
+        )?;
+        let r = load(&tx, id)?.ok_or_else(|| StoreError::NotFound(id.into()))?;
+        tx.commit()?;
+        Ok(r)
+    }
+
+    pub fn audit(&self) -> Result<Vec<AuditEntry>, StoreError> {
+        let c = self.lock();
+        let mut st = c.prepare("SELECT seq, at, kind, actor, subject, payload, prev_hash, hash FROM audit ORDER BY rowid")?;
+        let rows = st.query_map([], |r| {
+            Ok(AuditEntry {
+                seq: r.get(0)?,
+                at: r.get(1)?,
+                kind: r.get(2)?,
+                actor: r.get(3)?,
+                subject: r.get(4)?,
+                payload: r.get(5)?,
+                prev_hash: r.get(6)?,
+                hash: r.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Check the whole chain and that it ends where the head record says.
+    pub fn verify(&self) -> Result<Verification, StoreError> {
+        let entries = self.audit()?;
+        let mut problem = verify_chain(&entries);
+        if problem.is_none() {
+            let head: Option<(i64, String)> = self
+                .lock()
+                .query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()?;
+            let last = entries.last().map(|e| (e.seq, e.hash.clone()));
+            if head != last {
+                let seq = head.as_ref().map_or(0, |h| h.0);
+                problem = Some(ChainProblem {
+                    seq,
+                    what: format!(
+                        "the log ends at entry {} but the head record says {seq}: entries were removed from the end, or the head was edited",
+                        last.map_or(0, |l| l.0)
+                    ),
+                });
+            }
+        }
+        Ok(Verification {
+            entries: entries.len(),
+            problem,
+        })
+    }
+}
+
+/// Append an audit entry inside the caller's transaction.
+fn append(
+    tx: &rusqlite::Transaction,
+    kind: &str,
+    actor: &str,
+    subject: &str,
+    payload: &str,
+) -> Result<(), StoreError> {
+    let head: Option<(i64, String)> = tx
+        .query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?;
+    let (prev_seq, prev_hash) = head.unwrap_or((0, GENESIS.to_string()));
+    let seq = prev_seq + 1;
+    let at = crate::now();
+    let hash = entry_hash(seq, at, kind, actor, subject, payload, &prev_hash);
+    tx.execute(
+        "INSERT INTO audit (seq, at, kind, actor, subject, payload, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![seq, at, kind, actor, subject, payload, prev_hash, hash],
+    )?;
+    tx.execute(
+        "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?1, ?2) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+        params![seq, hash],
+    )?;
+    Ok(())
+}
+
+fn load(c: &Connection, id: &str) -> Result<Option<Request>, StoreError> {
+    let row = c
+        .query_row(
+            "SELECT id, created_at, requester, kind, content_hash, outcome, approvers_required, delay_seconds, expires_at, approved_at, rejected, report FROM requests WHERE id = ?1",
+            [id],
+            |r| {
+                Ok(Request {
+                    id: r.get(0)?,
+                    created_at: r.get(1)?,
+                    requester: r.get(2)?,
+                    kind: r.get(3)?,
+                    content_hash: r.get(4)?,
+                    outcome: r.get(5)?,
+                    approvers_required: r.get(6)?,
+                    delay_seconds: r.get::<_, i64>(7)? as u64,
+                    expires_at: r.get(8)?,
+                    approved_at: r.get(9)?,
+                    rejected: r.get(10)?,
+                    votes: Vec::new(),
+                    report: serde_json::from_str(&r.get::<_, String>(11)?).unwrap_or_default(),
+                })
+            },
+        )
+        .optional()?;
+    let Some(mut req) = row else { return Ok(None) };
+    let mut st = c.prepare("SELECT approver, approve, at, reason FROM votes WHERE request_id = ?1 ORDER BY at, approver")?;
+    req.votes = st
+        .query_map([id], |r| {
+            Ok(Vote {
+                approver: r.get(0)?,
+                approve: r.get(1)?,
+                at: r.get(2)?,
+                reason: r.get(3)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(req))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (SqliteStore, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!(
+            "parapet-store-{}-{}",
+            std::process::id(),
+            new_secret()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("p.db");
+        (SqliteStore::open(&path).unwrap(), path)
+    }
+
+    fn review(s: &SqliteStore, approvers: u32, delay: u64) -> Request {
+        s.create_request(&NewRequest {
+            requester: "agent:kiro".into(),
+            kind: "call".into(),
+            content_hash: "h1".into(),
+            outcome: "review".into(),
+            approvers_required: approvers,
+            delay_seconds: delay,
+            ttl_seconds: 3600,
+            report: serde_json::json!({"decision": {"policies": []}}),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn two_person_rule() {
+        let (s, _) = store();
+        let r = review(&s, 2, 0);
+        assert_eq!(r.state(crate::now()), State::Pending);
+        assert!(matches!(
+            s.vote(&r.id, "agent:kiro", true, "h1", None),
+            Err(StoreError::Forbidden(_))
+        ));
+        assert!(matches!(
+            s.vote(&r.id, "human:a", true, "other", None),
+            Err(StoreError::Conflict(_))
+        ));
+        let r1 = s.vote(&r.id, "human:a", true, "h1", None).unwrap();
+        assert_eq!(r1.state(crate::now()), State::Pending);
+        let again = s.vote(&r.id, "human:a", true, "h1", None).unwrap();
+        assert_eq!(again.votes.len(), 1, "counted once");
+        let r2 = s.vote(&r.id, "human:b", true, "h1", None).unwrap();
+        assert_eq!(r2.state(crate::now()), State::Approved);
+        assert!(s.vote(&r.id, "human:c", true, "h1", None).is_err());
+    }
+
+    #[test]
+    fn cooling_off_and_reject_during_it() {
+        let (s, _) = store();
+        let r = review(&s, 1, 600);
+        let r = s.vote(&r.id, "human:a", true, "h1", None).unwrap();
+        let now = crate::now();
+        assert_eq!(r.state(now), State::CoolingOff);
+        assert_eq!(r.state(now + 600), State::Approved);
+        let r = s
+            .vote(
+                &r.id,
+                "human:b",
+                false,
+                "h1",
+                Some("not during the incident"),
+            )
+            .unwrap();
+        assert_eq!(r.state(now + 600), State::Rejected);
+    }
+
+    #[test]
+    fn expiry() {
+        let (s, _) = store();
+        let r = review(&s, 1, 0);
+        assert_eq!(r.state(r.expires_at), State::Expired);
+    }
+
+    #[test]
+    fn tokens_are_stored_hashed() {
+        let (s, path) = store();
+        let (info, secret) = s
+            .create_token("kiro", Role::Agent, "agent:kiro", "admin:cli")
+            .unwrap();
+        assert_eq!(s.token(&secret).unwrap().unwrap().id, info.id);
+        assert!(s.token("ppt_wrong").unwrap().is_none());
+        drop(s);
+        let raw = std::fs::read(&path).unwrap();
+        let text = String::from_utf8_lossy(&raw);
+        assert!(!text.contains(&secret), "secret stored in clear");
+    }
+
+    #[test]
+    fn audit_chain_detects_tampering() {
+        let (s, path) = store();
+        let r = review(&s, 2, 0);
+        s.vote(&r.id, "human:a", true, "h1", None).unwrap();
+        s.vote(&r.id, "human:b", false, "h1", None).unwrap();
+        let v = s.verify().unwrap();
+        assert_eq!(v.entries, 3);
+        assert!(v.problem.is_none());
+        drop(s);
+        let c = Connection::open(&path).unwrap();
+        c.execute("UPDATE audit SET payload = '{}' WHERE seq = 2", [])
+            .unwrap();
+        drop(c);
+        let s = SqliteStore::open(&path).unwrap();
+        let p = s.verify().unwrap().problem.unwrap();
+        assert_eq!(p.seq, 2);
+        drop(s);
+        let c = Connection::open(&path).unwrap();
+        c.execute("DELETE FROM audit WHERE seq >= 2", []).unwrap();
+        drop(c);
+        let p = SqliteStore::open(&path)
+            .unwrap()
+            .verify()
+            .unwrap()
+            .problem
+            .unwrap();
+        assert!(p.what.contains("removed from the end"), "{}", p.what);
+    }
+
+    #[test]
+    fn concurrent_approvers_are_counted_exactly() {
+        let (s, _) = store();
+        let s = std::sync::Arc::new(s);
+        let r = review(&s, 3, 0);
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let s = s.clone();
+                let id = r.id.clone();
+                std::thread::spawn(move || {
+                    // Each approver clicks twice.
+                    let who = format!("human:{}", i % 4);
+                    let _ = s.vote(&id, &who, true, "h1", None);
+                    let _ = s.vote(&id, &who, true, "h1", None);
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        let r = s.request(&r.id).unwrap().unwrap();
+        // Three approvals are enough; the fourth approver may or may not have voted
+        // before the state became approved, but nobody is counted twice.
+        let mut who: Vec<&str> = r.votes.iter().map(|v| v.approver.as_str()).collect();
+        who.dedup();
+        assert_eq!(who.len(), r.votes.len());
+        assert!(r.votes.len() >= 3);
+        assert_eq!(r.state(crate::now()), State::Approved);
+        assert!(s.verify().unwrap().problem.is_none());
+    }
+}
