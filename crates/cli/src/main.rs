@@ -1,6 +1,7 @@
 //! The `parapet` binary: parse flags, call the libraries, print. Nothing else.
 
 mod call_cmd;
+mod ops_cmd;
 mod plan_cmd;
 mod policy_cmd;
 mod serve_cmd;
@@ -46,6 +47,12 @@ enum Command {
     /// The decision service's audit log.
     #[command(subcommand)]
     Audit(serve_cmd::AuditCommand),
+    /// Incident mode: while an incident is open, automation may not write.
+    #[command(subcommand)]
+    Incident(ops_cmd::IncidentCommand),
+    /// Pins: manual emergency changes no decision may revert.
+    #[command(subcommand)]
+    Pin(ops_cmd::PinCommand),
     /// Inspect and validate Cedar policy packs.
     #[command(subcommand)]
     Policy(policy_cmd::PolicyCommand),
@@ -71,6 +78,8 @@ fn main() -> ExitCode {
         Command::Serve(a) => serve_cmd::serve(a),
         Command::Token(c) => serve_cmd::token(c),
         Command::Audit(c) => serve_cmd::audit(c),
+        Command::Incident(c) => ops_cmd::incident(c),
+        Command::Pin(c) => ops_cmd::pin(c),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -33,6 +33,15 @@ pub struct ServeArgs {
     /// Largest request body accepted, in MiB.
     #[arg(long, default_value_t = 256)]
     max_body_mib: usize,
+
+    /// Shared secret of a PagerDuty v3 webhook subscription: enables
+    /// POST /v1/webhooks/pagerduty (signatures verified with HMAC-SHA256).
+    #[arg(long, env = "PARAPET_PAGERDUTY_SECRET", hide_env_values = true)]
+    pagerduty_secret: Option<String>,
+
+    /// Secret Opsgenie sends in X-Opsgenie-Secret: enables POST /v1/webhooks/opsgenie.
+    #[arg(long, env = "PARAPET_OPSGENIE_SECRET", hide_env_values = true)]
+    opsgenie_secret: Option<String>,
 }
 
 pub fn serve(args: ServeArgs) -> Result<u8> {
@@ -54,7 +63,11 @@ pub fn serve(args: ServeArgs) -> Result<u8> {
     }
     let store = SqliteStore::open(&args.database)
         .with_context(|| format!("opening database {}", args.database.display()))?;
-    let app = Arc::new(App::new(store, engine, config));
+    let webhooks = parapet_server::WebhookSecrets {
+        pagerduty: args.pagerduty_secret.filter(|s| !s.is_empty()),
+        opsgenie: args.opsgenie_secret.filter(|s| !s.is_empty()),
+    };
+    let app = Arc::new(App::new(store, engine, config, webhooks));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

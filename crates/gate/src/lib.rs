@@ -16,7 +16,9 @@ use parapet_plan::{Options, PlanError};
 use parapet_policy::{Facts, PolicyEngine, ResourceFacts};
 use std::collections::HashMap;
 
-pub use parapet_plan::{load_pins, parse_pins, Options as PlanOptions, Pin};
+pub use parapet_plan::{
+    load_pins, parse_pins, parse_rfc3339, Options as PlanOptions, Pin, PinMode,
+};
 
 pub struct GateOptions {
     pub actor: Actor,

@@ -12,7 +12,7 @@ mod pins;
 mod raw;
 mod side;
 
-pub use pins::{load_pins, parse_pins, Pin, PinError};
+pub use pins::{load_pins, parse_pins, parse_rfc3339, Pin, PinError, PinMode};
 
 use parapet_aws::CriticalRules;
 use parapet_model::Change;

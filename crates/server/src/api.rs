@@ -32,6 +32,7 @@ impl Default for ServerConfig {
 
 pub struct App {
     pub store: SqliteStore,
+    pub webhooks: crate::ops::WebhookSecrets,
     pub engine: PolicyEngine,
     pub config: ServerConfig,
     /// Wakes long-polling readers in this process when a request changes.
@@ -39,11 +40,17 @@ pub struct App {
 }
 
 impl App {
-    pub fn new(store: SqliteStore, engine: PolicyEngine, config: ServerConfig) -> App {
+    pub fn new(
+        store: SqliteStore,
+        engine: PolicyEngine,
+        config: ServerConfig,
+        webhooks: crate::ops::WebhookSecrets,
+    ) -> App {
         App {
             store,
             engine,
             config,
+            webhooks,
             changed: tokio::sync::Notify::new(),
         }
     }
@@ -59,11 +66,29 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/decisions/{id}/approve", post(approve))
         .route("/v1/decisions/{id}/reject", post(reject))
         .route("/v1/audit/verify", get(verify))
+        .route(
+            "/v1/incidents",
+            get(crate::ops::list_incidents).post(crate::ops::open_incident),
+        )
+        .route(
+            "/v1/incidents/{id}/resolve",
+            post(crate::ops::resolve_incident),
+        )
+        .route(
+            "/v1/pins",
+            get(crate::ops::list_pins).post(crate::ops::add_pin),
+        )
+        .route(
+            "/v1/pins/{id}",
+            axum::routing::delete(crate::ops::remove_pin),
+        )
+        .route("/v1/webhooks/pagerduty", post(crate::ops::pagerduty))
+        .route("/v1/webhooks/opsgenie", post(crate::ops::opsgenie))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(app)
 }
 
-struct ApiError(StatusCode, String);
+pub struct ApiError(pub StatusCode, pub String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -90,9 +115,9 @@ impl From<StoreError> for ApiError {
     }
 }
 
-type ApiResult<T> = Result<T, ApiError>;
+pub type ApiResult<T> = Result<T, ApiError>;
 
-async fn blocking<T: Send + 'static>(
+pub async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> ApiResult<T> {
     match tokio::task::spawn_blocking(f).await {
@@ -104,7 +129,7 @@ async fn blocking<T: Send + 'static>(
     }
 }
 
-async fn auth(app: &Arc<App>, headers: &HeaderMap, allowed: &[Role]) -> ApiResult<TokenInfo> {
+pub async fn auth(app: &Arc<App>, headers: &HeaderMap, allowed: &[Role]) -> ApiResult<TokenInfo> {
     let secret = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -177,6 +202,10 @@ async fn create(
     let actor =
         Actor::parse(&token.actor).map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e))?;
     let a = app.clone();
+    // Incident mode and pins are read at decision time, so every replica agrees.
+    let (incident, pins) =
+        blocking(move || Ok((crate::ops::incident_mode(&a)?, crate::ops::live_pins(&a)?))).await?;
+    let a = app.clone();
     // Parsing and judging are CPU work: off the async threads.
     let outcome = tokio::task::spawn_blocking(move || -> ApiResult<NewRequest> {
         let parsed: CreateBody = serde_json::from_slice(&body)
@@ -191,8 +220,8 @@ async fn create(
                 let bytes = plan.get().as_bytes();
                 let opts = GateOptions {
                     actor: actor.clone(),
-                    incident: None,
-                    plan: parapet_plan_options(&a.config),
+                    incident: incident.clone(),
+                    plan: parapet_gate::PlanOptions { critical: a.config.critical.clone(), pins, ..Default::default() },
                     input_name: "request".into(),
                 };
                 let report = check_plan(bytes, &opts, &a.engine)
@@ -202,7 +231,7 @@ async fn create(
             (None, Some(c)) => {
                 let canonical = serde_json::to_vec(&json!({"action": c.action, "resource": c.resource, "params": c.params})).expect("json");
                 let call = ApiCall::new(&c.action, c.resource.clone(), c.params).map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
-                let opts = CallOptions { actor: actor.clone(), incident: None, critical: a.config.critical.clone(), account: c.account };
+                let opts = CallOptions { actor: actor.clone(), incident: incident.clone(), critical: a.config.critical.clone(), account: c.account };
                 let report = check_call(&call, &opts, &a.engine);
                 ("call", hex_sha256(&canonical), serde_json::to_value(&report).expect("report serialises"))
             }
@@ -230,13 +259,6 @@ async fn create(
     let a = app.clone();
     let req = blocking(move || a.store.create_request(&outcome)).await?;
     Ok((StatusCode::CREATED, Json(view(&req, true))).into_response())
-}
-
-fn parapet_plan_options(cfg: &ServerConfig) -> parapet_gate::PlanOptions {
-    parapet_gate::PlanOptions {
-        critical: cfg.critical.clone(),
-        ..Default::default()
-    }
 }
 
 fn view(r: &Request, with_report: bool) -> Value {

@@ -11,13 +11,22 @@
 //! - `POST /v1/decisions/{id}/approve|reject` (approver, admin):
 //!   `{"content_hash": "...", "reason": "..."}`; bound to the content the approver saw.
 //! - `GET /v1/audit/verify` (admin), `GET /healthz`, `GET /readyz`.
+//! - Incident mode: `POST /v1/incidents` `{"id", "title"}` and
+//!   `POST /v1/incidents/{id}/resolve` (admin), `GET /v1/incidents`;
+//!   `POST /v1/webhooks/pagerduty` (v3, HMAC-SHA256 `X-PagerDuty-Signature`) and
+//!   `POST /v1/webhooks/opsgenie` (`X-Opsgenie-Secret`). While any incident is open,
+//!   every decision runs in incident mode.
+//! - Pins: `POST /v1/pins`, `DELETE /v1/pins/{id}` (admin), `GET /v1/pins`; live pins
+//!   protect every plan decision.
 //!
 //! Errors never allow: a decision that cannot be recorded is answered 503 with
 //! outcome deny.
 
 mod api;
+mod ops;
 
 pub use api::{router, App, ServerConfig};
+pub use ops::{stored_pin, NewPin, WebhookSecrets};
 
 /// Run until Ctrl-C / SIGTERM.
 pub async fn serve(app: std::sync::Arc<App>, listen: &str) -> std::io::Result<()> {

@@ -8,11 +8,13 @@
 
 mod audit;
 mod hash;
+mod ops;
 mod sqlite;
 
 pub use audit::{verify_chain, AuditEntry, ChainProblem, GENESIS};
 pub use hash::{hex_sha256, new_secret};
-pub use sqlite::SqliteStore;
+pub use ops::{Incident, StoredPin};
+pub use sqlite::{SqliteStore, Verification};
 
 use serde::Serialize;
 

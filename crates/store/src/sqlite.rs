@@ -5,7 +5,8 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::path::Path;
 use std::sync::Mutex;
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE requests (
   id TEXT PRIMARY KEY,
   created_at INTEGER NOT NULL,
@@ -54,7 +55,38 @@ CREATE TABLE audit_head (
   seq INTEGER NOT NULL,
   hash TEXT NOT NULL
 );
-"#];
+"#,
+    r#"
+CREATE TABLE incidents (
+  id TEXT PRIMARY KEY,
+  source TEXT NOT NULL,
+  title TEXT NOT NULL,
+  opened_at INTEGER NOT NULL,
+  opened_by TEXT NOT NULL,
+  resolved_at INTEGER,
+  resolved_by TEXT
+);
+CREATE TABLE webhook_events (
+  source TEXT NOT NULL,
+  event_id TEXT NOT NULL,
+  received_at INTEGER NOT NULL,
+  PRIMARY KEY (source, event_id)
+);
+CREATE TABLE pins (
+  id TEXT PRIMARY KEY,
+  resource TEXT NOT NULL,
+  attribute TEXT NOT NULL,
+  value TEXT,
+  mode TEXT,
+  reason TEXT NOT NULL,
+  incident TEXT,
+  expires INTEGER,
+  created_by TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  removed_at INTEGER
+);
+"#,
+];
 
 pub struct SqliteStore {
     conn: Mutex<Connection>,
@@ -83,7 +115,7 @@ impl SqliteStore {
         Ok(store)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves SQLite consistent (transactions roll
         // back on drop), so a poisoned lock is safe to reuse.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
@@ -333,7 +365,7 @@ impl SqliteStore {
 }
 
 /// Append an audit entry inside the caller's transaction.
-fn append(
+pub(crate) fn append(
     tx: &rusqlite::Transaction,
     kind: &str,
     actor: &str,

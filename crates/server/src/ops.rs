@@ -1,0 +1,410 @@
+//! Incident mode (PagerDuty, Opsgenie, manual) and pins, over HTTP.
+
+use crate::api::{auth, blocking, ApiError, ApiResult, App};
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use hmac::{Hmac, Mac};
+use parapet_gate::{parse_rfc3339, Pin, PinMode};
+use parapet_store::{Role, StoredPin};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sha2::Sha256;
+use std::sync::Arc;
+
+/// Webhook deliveries older than this are treated as replays.
+const MAX_AGE_SECONDS: i64 = 15 * 60;
+
+pub struct WebhookSecrets {
+    pub pagerduty: Option<String>,
+    pub opsgenie: Option<String>,
+}
+
+/// Open incidents' ids, joined, for the decision's incident mode.
+pub fn incident_mode(app: &App) -> Result<Option<String>, parapet_store::StoreError> {
+    let open = app.store.open_incidents()?;
+    Ok((!open.is_empty()).then(|| {
+        open.iter()
+            .map(|i| i.id.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }))
+}
+
+pub fn live_pins(app: &App) -> Result<Vec<Pin>, parapet_store::StoreError> {
+    Ok(app.store.pins()?.into_iter().map(to_pin).collect())
+}
+
+fn to_pin(p: StoredPin) -> Pin {
+    Pin {
+        id: p.id,
+        resource: p.resource,
+        attribute: p.attribute,
+        value: p.value.and_then(|v| serde_json::from_str(&v).ok()),
+        mode: p.mode.as_deref().and_then(|m| match m {
+            "equals" => Some(PinMode::Equals),
+            "contains" => Some(PinMode::Contains),
+            "excludes" => Some(PinMode::Excludes),
+            _ => None,
+        }),
+        reason: p.reason,
+        incident: p.incident,
+        expires: p.expires,
+        created_by: Some(p.created_by),
+    }
+}
+
+fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn hex_decode(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+async fn reject_webhook(
+    app: &Arc<App>,
+    source: &'static str,
+    status: StatusCode,
+    why: String,
+) -> ApiError {
+    tracing::warn!(source, %why, "webhook rejected");
+    let a = app.clone();
+    let w = why.clone();
+    let _ = blocking(move || a.store.audit_rejected_webhook(source, &w)).await;
+    ApiError(status, why)
+}
+
+/// PagerDuty v3 webhooks: `X-PagerDuty-Signature: v1=<hex HMAC-SHA256 of the body>`.
+/// High-urgency `incident.triggered` opens incident mode; `incident.resolved` ends it.
+pub async fn pagerduty(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let Some(secret) = app.webhooks.pagerduty.clone() else {
+        return Err(ApiError(
+            StatusCode::NOT_FOUND,
+            "PagerDuty webhooks are not configured (--pagerduty-secret)".into(),
+        ));
+    };
+    let sigs = headers
+        .get("x-pagerduty-signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    mac.update(&body);
+    let expected = mac.finalize().into_bytes();
+    let valid = sigs
+        .split(',')
+        .filter_map(|s| s.trim().strip_prefix("v1="))
+        .filter_map(hex_decode)
+        .any(|sig| ct_eq(&sig, &expected));
+    if !valid {
+        return Err(reject_webhook(
+            &app,
+            "pagerduty",
+            StatusCode::UNAUTHORIZED,
+            "invalid or missing X-PagerDuty-Signature".into(),
+        )
+        .await);
+    }
+    let v: Value = serde_json::from_slice(&body).map_err(|e| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("PagerDuty payload is not JSON: {e}"),
+        )
+    })?;
+    let ev = &v["event"];
+    let (Some(event_id), Some(event_type)) = (ev["id"].as_str(), ev["event_type"].as_str()) else {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "PagerDuty payload lacks event.id or event.event_type".into(),
+        ));
+    };
+    let occurred = ev["occurred_at"].as_str().and_then(parse_rfc3339);
+    match occurred {
+        Some(t) if parapet_store::now() - t <= MAX_AGE_SECONDS => {}
+        _ => {
+            return Err(reject_webhook(
+                &app,
+                "pagerduty",
+                StatusCode::CONFLICT,
+                format!(
+                    "event {event_id} is older than 15 minutes or undated: treated as a replay"
+                ),
+            )
+            .await)
+        }
+    }
+    let a = app.clone();
+    let id = event_id.to_string();
+    if !blocking(move || a.store.first_delivery("pagerduty", &id)).await? {
+        return Err(reject_webhook(
+            &app,
+            "pagerduty",
+            StatusCode::CONFLICT,
+            format!("event {event_id} was already delivered: replay"),
+        )
+        .await);
+    }
+    let data = &ev["data"];
+    let incident = format!("PD-{}", data["id"].as_str().unwrap_or(event_id));
+    let title = data["title"]
+        .as_str()
+        .unwrap_or("PagerDuty incident")
+        .to_string();
+    let a = app.clone();
+    let inc = incident.clone();
+    let action = match (event_type, data["urgency"].as_str()) {
+        ("incident.triggered", Some("high")) => {
+            blocking(move || {
+                a.store
+                    .open_incident(&inc, "pagerduty", &title, "webhook:pagerduty")
+                    .map(|_| ())
+            })
+            .await?;
+            "opened"
+        }
+        ("incident.resolved", _) => {
+            blocking(move || {
+                a.store
+                    .resolve_incident(&inc, "webhook:pagerduty")
+                    .map(|_| ())
+            })
+            .await?;
+            "resolved"
+        }
+        _ => "ignored",
+    };
+    Ok(Json(json!({"incident": incident, "action": action})))
+}
+
+/// Opsgenie outgoing webhooks with a shared secret in `X-Opsgenie-Secret`. A created
+/// P1 or P2 alert opens incident mode; a closed one ends it.
+pub async fn opsgenie(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let Some(secret) = app.webhooks.opsgenie.clone() else {
+        return Err(ApiError(
+            StatusCode::NOT_FOUND,
+            "Opsgenie webhooks are not configured (--opsgenie-secret)".into(),
+        ));
+    };
+    let given = headers
+        .get("x-opsgenie-secret")
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    if !ct_eq(given, secret.as_bytes()) {
+        return Err(reject_webhook(
+            &app,
+            "opsgenie",
+            StatusCode::UNAUTHORIZED,
+            "invalid or missing X-Opsgenie-Secret".into(),
+        )
+        .await);
+    }
+    let v: Value = serde_json::from_slice(&body).map_err(|e| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("Opsgenie payload is not JSON: {e}"),
+        )
+    })?;
+    let (Some(action), Some(alert_id)) = (v["action"].as_str(), v["alert"]["alertId"].as_str())
+    else {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "Opsgenie payload lacks action or alert.alertId".into(),
+        ));
+    };
+    let stamp = v["alert"]["updatedAt"]
+        .as_i64()
+        .or(v["alert"]["createdAt"].as_i64());
+    match stamp {
+        Some(ms) if parapet_store::now() - ms / 1000 <= MAX_AGE_SECONDS => {}
+        _ => return Err(reject_webhook(&app, "opsgenie", StatusCode::CONFLICT, format!("alert {alert_id} {action} is older than 15 minutes or undated: treated as a replay")).await),
+    }
+    let delivery = format!("{alert_id}:{action}:{}", stamp.unwrap_or_default());
+    let a = app.clone();
+    if !blocking(move || a.store.first_delivery("opsgenie", &delivery)).await? {
+        return Err(reject_webhook(
+            &app,
+            "opsgenie",
+            StatusCode::CONFLICT,
+            format!("alert {alert_id} {action} was already delivered: replay"),
+        )
+        .await);
+    }
+    let incident = format!("OG-{}", v["alert"]["tinyId"].as_str().unwrap_or(alert_id));
+    let title = v["alert"]["message"]
+        .as_str()
+        .unwrap_or("Opsgenie alert")
+        .to_string();
+    let a = app.clone();
+    let inc = incident.clone();
+    let done = match (action, v["alert"]["priority"].as_str()) {
+        ("Create", Some("P1" | "P2")) => {
+            blocking(move || {
+                a.store
+                    .open_incident(&inc, "opsgenie", &title, "webhook:opsgenie")
+                    .map(|_| ())
+            })
+            .await?;
+            "opened"
+        }
+        ("Close", _) => {
+            blocking(move || {
+                a.store
+                    .resolve_incident(&inc, "webhook:opsgenie")
+                    .map(|_| ())
+            })
+            .await?;
+            "resolved"
+        }
+        _ => "ignored",
+    };
+    Ok(Json(json!({"incident": incident, "action": done})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenIncident {
+    id: String,
+    #[serde(default)]
+    title: String,
+}
+
+pub async fn open_incident(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Json(b): Json<OpenIncident>,
+) -> ApiResult<Json<Value>> {
+    let token = auth(&app, &headers, &[Role::Admin]).await?;
+    if b.id.trim().is_empty() || b.id.len() > 200 {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "incident id must be 1-200 characters".into(),
+        ));
+    }
+    let a = app.clone();
+    let inc = blocking(move || {
+        a.store
+            .open_incident(&b.id, "manual", &b.title, &token.actor)
+    })
+    .await?;
+    Ok(Json(json!(inc)))
+}
+
+pub async fn resolve_incident(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let token = auth(&app, &headers, &[Role::Admin]).await?;
+    let a = app.clone();
+    let was_open = blocking(move || a.store.resolve_incident(&id, &token.actor)).await?;
+    if !was_open {
+        return Err(ApiError(
+            StatusCode::NOT_FOUND,
+            "no such open incident".into(),
+        ));
+    }
+    Ok(Json(json!({"resolved": true})))
+}
+
+pub async fn list_incidents(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
+    auth(&app, &headers, &[Role::Agent, Role::Approver, Role::Admin]).await?;
+    let a = app.clone();
+    Ok(Json(json!(
+        blocking(move || a.store.open_incidents()).await?
+    )))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewPin {
+    pub id: Option<String>,
+    pub resource: String,
+    pub attribute: String,
+    pub value: Option<Value>,
+    pub mode: Option<String>,
+    pub reason: String,
+    pub incident: Option<String>,
+    /// RFC 3339.
+    pub expires: Option<String>,
+}
+
+pub async fn add_pin(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Json(b): Json<NewPin>,
+) -> ApiResult<Json<Value>> {
+    let token = auth(&app, &headers, &[Role::Admin]).await?;
+    let pin = stored_pin(b, &token.actor).map_err(|e| ApiError(StatusCode::BAD_REQUEST, e))?;
+    let a = app.clone();
+    Ok(Json(json!(blocking(move || a.store.add_pin(&pin)).await?)))
+}
+
+/// Validate a pin given over the API or the CLI.
+pub fn stored_pin(b: NewPin, by: &str) -> Result<StoredPin, String> {
+    if b.resource.trim().is_empty() || b.attribute.trim().is_empty() || b.reason.trim().is_empty() {
+        return Err("resource, attribute and reason are required".into());
+    }
+    if let Some(m) = &b.mode {
+        if !matches!(m.as_str(), "equals" | "contains" | "excludes") {
+            return Err(format!("mode {m:?} must be equals, contains or excludes"));
+        }
+    }
+    let expires = match &b.expires {
+        None => None,
+        Some(s) => {
+            Some(parse_rfc3339(s).ok_or_else(|| format!("expires {s:?} is not an RFC 3339 time"))?)
+        }
+    };
+    Ok(StoredPin {
+        id: b
+            .id
+            .unwrap_or_else(|| format!("{}/{}", b.resource, b.attribute)),
+        resource: b.resource,
+        attribute: b.attribute,
+        value: b.value.map(|v| v.to_string()),
+        mode: b.mode,
+        reason: b.reason,
+        incident: b.incident,
+        expires,
+        created_by: by.into(),
+        created_at: parapet_store::now(),
+    })
+}
+
+pub async fn list_pins(State(app): State<Arc<App>>, headers: HeaderMap) -> ApiResult<Json<Value>> {
+    auth(&app, &headers, &[Role::Agent, Role::Approver, Role::Admin]).await?;
+    let a = app.clone();
+    Ok(Json(json!(blocking(move || a.store.pins()).await?)))
+}
+
+pub async fn remove_pin(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let token = auth(&app, &headers, &[Role::Admin]).await?;
+    let a = app.clone();
+    if !blocking(move || a.store.remove_pin(&id, &token.actor)).await? {
+        return Err(ApiError(StatusCode::NOT_FOUND, "no such pin".into()));
+    }
+    Ok(Json(json!({"removed": true})))
+}

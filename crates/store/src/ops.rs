@@ -1,0 +1,289 @@
+//! Incidents, pins and webhook replay protection.
+
+use crate::sqlite::{append, SqliteStore};
+use crate::StoreError;
+use rusqlite::{params, OptionalExtension, TransactionBehavior};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Incident {
+    pub id: String,
+    /// `manual`, `pagerduty`, `opsgenie`.
+    pub source: String,
+    pub title: String,
+    pub opened_at: i64,
+    pub opened_by: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredPin {
+    pub id: String,
+    pub resource: String,
+    pub attribute: String,
+    /// JSON text of the protected value, if one was given.
+    pub value: Option<String>,
+    pub mode: Option<String>,
+    pub reason: String,
+    pub incident: Option<String>,
+    pub expires: Option<i64>,
+    pub created_by: String,
+    pub created_at: i64,
+}
+
+impl SqliteStore {
+    /// Open an incident. Opening one that is already open changes nothing.
+    pub fn open_incident(
+        &self,
+        id: &str,
+        source: &str,
+        title: &str,
+        by: &str,
+    ) -> Result<Incident, StoreError> {
+        let now = crate::now();
+        let mut c = self.lock();
+        let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let existing: Option<i64> = tx
+            .query_row(
+                "SELECT opened_at FROM incidents WHERE id = ?1 AND resolved_at IS NULL",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if existing.is_none() {
+            tx.execute(
+                "INSERT INTO incidents (id, source, title, opened_at, opened_by) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (id) DO UPDATE SET source = excluded.source, title = excluded.title, opened_at = excluded.opened_at, opened_by = excluded.opened_by, resolved_at = NULL, resolved_by = NULL",
+                params![id, source, title, now, by],
+            )?;
+            append(
+                &tx,
+                "incident",
+                by,
+                id,
+                &serde_json::json!({"transition": "opened", "source": source, "title": title})
+                    .to_string(),
+            )?;
+        }
+        let inc = tx.query_row(
+            "SELECT id, source, title, opened_at, opened_by FROM incidents WHERE id = ?1",
+            [id],
+            |r| {
+                Ok(Incident {
+                    id: r.get(0)?,
+                    source: r.get(1)?,
+                    title: r.get(2)?,
+                    opened_at: r.get(3)?,
+                    opened_by: r.get(4)?,
+                })
+            },
+        )?;
+        tx.commit()?;
+        Ok(inc)
+    }
+
+    /// Resolve an open incident; `false` if it was not open.
+    pub fn resolve_incident(&self, id: &str, by: &str) -> Result<bool, StoreError> {
+        let mut c = self.lock();
+        let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let n = tx.execute(
+            "UPDATE incidents SET resolved_at = ?2, resolved_by = ?3 WHERE id = ?1 AND resolved_at IS NULL",
+            params![id, crate::now(), by],
+        )?;
+        if n > 0 {
+            append(
+                &tx,
+                "incident",
+                by,
+                id,
+                &serde_json::json!({"transition": "resolved"}).to_string(),
+            )?;
+        }
+        tx.commit()?;
+        Ok(n > 0)
+    }
+
+    pub fn open_incidents(&self) -> Result<Vec<Incident>, StoreError> {
+        let c = self.lock();
+        let mut st = c.prepare("SELECT id, source, title, opened_at, opened_by FROM incidents WHERE resolved_at IS NULL ORDER BY opened_at, id")?;
+        let rows = st.query_map([], |r| {
+            Ok(Incident {
+                id: r.get(0)?,
+                source: r.get(1)?,
+                title: r.get(2)?,
+                opened_at: r.get(3)?,
+                opened_by: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Record a webhook delivery; `false` if this (source, event id) was seen before:
+    /// a replay.
+    pub fn first_delivery(&self, source: &str, event_id: &str) -> Result<bool, StoreError> {
+        let c = self.lock();
+        let n = c.execute(
+            "INSERT OR IGNORE INTO webhook_events (source, event_id, received_at) VALUES (?1, ?2, ?3)",
+            params![source, event_id, crate::now()],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// Record a rejected webhook in the audit log (forgeries and replays are evidence).
+    pub fn audit_rejected_webhook(&self, source: &str, why: &str) -> Result<(), StoreError> {
+        let mut c = self.lock();
+        let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        append(
+            &tx,
+            "webhook_rejected",
+            &format!("webhook:{source}"),
+            source,
+            &serde_json::json!({"why": why}).to_string(),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn add_pin(&self, p: &StoredPin) -> Result<StoredPin, StoreError> {
+        let mut c = self.lock();
+        let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let taken: Option<String> = tx
+            .query_row(
+                "SELECT id FROM pins WHERE id = ?1 AND removed_at IS NULL",
+                [&p.id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if taken.is_some() {
+            return Err(StoreError::Conflict(format!(
+                "pin {} already exists; remove it first",
+                p.id
+            )));
+        }
+        tx.execute(
+            "INSERT INTO pins (id, resource, attribute, value, mode, reason, incident, expires, created_by, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+             ON CONFLICT (id) DO UPDATE SET resource = excluded.resource, attribute = excluded.attribute, value = excluded.value,
+               mode = excluded.mode, reason = excluded.reason, incident = excluded.incident, expires = excluded.expires,
+               created_by = excluded.created_by, created_at = excluded.created_at, removed_at = NULL",
+            params![p.id, p.resource, p.attribute, p.value, p.mode, p.reason, p.incident, p.expires, p.created_by, p.created_at],
+        )?;
+        append(
+            &tx,
+            "pin",
+            &p.created_by,
+            &p.id,
+            &serde_json::to_string(p).expect("pin serialises"),
+        )?;
+        tx.commit()?;
+        Ok(p.clone())
+    }
+
+    pub fn remove_pin(&self, id: &str, by: &str) -> Result<bool, StoreError> {
+        let mut c = self.lock();
+        let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let n = tx.execute(
+            "UPDATE pins SET removed_at = ?2 WHERE id = ?1 AND removed_at IS NULL",
+            params![id, crate::now()],
+        )?;
+        if n > 0 {
+            append(
+                &tx,
+                "pin",
+                by,
+                id,
+                &serde_json::json!({"transition": "removed"}).to_string(),
+            )?;
+        }
+        tx.commit()?;
+        Ok(n > 0)
+    }
+
+    /// Pins not removed (expiry is judged by the analysis, which names expired pins).
+    pub fn pins(&self) -> Result<Vec<StoredPin>, StoreError> {
+        let c = self.lock();
+        let mut st = c.prepare(
+            "SELECT id, resource, attribute, value, mode, reason, incident, expires, created_by, created_at FROM pins WHERE removed_at IS NULL ORDER BY created_at, id",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok(StoredPin {
+                id: r.get(0)?,
+                resource: r.get(1)?,
+                attribute: r.get(2)?,
+                value: r.get(3)?,
+                mode: r.get(4)?,
+                reason: r.get(5)?,
+                incident: r.get(6)?,
+                expires: r.get(7)?,
+                created_by: r.get(8)?,
+                created_at: r.get(9)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> SqliteStore {
+        let dir = std::env::temp_dir().join(format!(
+            "parapet-ops-{}-{}",
+            std::process::id(),
+            crate::new_secret()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        SqliteStore::open(&dir.join("p.db")).unwrap()
+    }
+
+    #[test]
+    fn incidents_open_resolve_and_audit() {
+        let s = store();
+        s.open_incident("INC-1", "manual", "db down", "human:dana")
+            .unwrap();
+        s.open_incident("INC-1", "manual", "db down", "human:dana")
+            .unwrap();
+        assert_eq!(s.open_incidents().unwrap().len(), 1);
+        assert!(s.resolve_incident("INC-1", "human:dana").unwrap());
+        assert!(!s.resolve_incident("INC-1", "human:dana").unwrap());
+        assert!(s.open_incidents().unwrap().is_empty());
+        s.open_incident("INC-1", "pagerduty", "again", "webhook:pagerduty")
+            .unwrap();
+        assert_eq!(s.open_incidents().unwrap()[0].source, "pagerduty");
+        let kinds: Vec<String> = s.audit().unwrap().into_iter().map(|e| e.kind).collect();
+        assert_eq!(kinds, ["incident", "incident", "incident"]);
+        assert!(s.verify().unwrap().problem.is_none());
+    }
+
+    #[test]
+    fn replays_are_recognised() {
+        let s = store();
+        assert!(s.first_delivery("pagerduty", "ev-1").unwrap());
+        assert!(!s.first_delivery("pagerduty", "ev-1").unwrap());
+        assert!(s.first_delivery("opsgenie", "ev-1").unwrap());
+    }
+
+    #[test]
+    fn pins_add_list_remove() {
+        let s = store();
+        let p = StoredPin {
+            id: "INC-1-sg".into(),
+            resource: "aws_security_group.api".into(),
+            attribute: "ingress".into(),
+            value: Some("{\"from_port\":22}".into()),
+            mode: Some("excludes".into()),
+            reason: "closed".into(),
+            incident: Some("INC-1".into()),
+            expires: None,
+            created_by: "human:dana".into(),
+            created_at: 1,
+        };
+        s.add_pin(&p).unwrap();
+        assert!(matches!(s.add_pin(&p), Err(StoreError::Conflict(_))));
+        assert_eq!(s.pins().unwrap().len(), 1);
+        assert!(s.remove_pin("INC-1-sg", "human:dana").unwrap());
+        assert!(s.pins().unwrap().is_empty());
+        s.add_pin(&p).unwrap();
+        assert_eq!(s.pins().unwrap().len(), 1);
+    }
+}
