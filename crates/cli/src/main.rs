@@ -4,6 +4,7 @@ mod call_cmd;
 mod ops_cmd;
 mod plan_cmd;
 mod policy_cmd;
+mod remote;
 mod serve_cmd;
 
 use clap::{Parser, Subcommand};

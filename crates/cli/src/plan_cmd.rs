@@ -100,6 +100,21 @@ pub struct CheckArgs {
     /// Refuse plans larger than this many MiB.
     #[arg(long, value_name = "MIB", default_value_t = 2048)]
     max_size: u64,
+
+    /// Submit the plan to a decision service (`parapet serve`) instead of judging it
+    /// here, and wait for its outcome (approvals, cooling-off). The actor is the
+    /// token's. Exit 0 when executable, 1 when denied, rejected, expired or still
+    /// waiting after --max-wait.
+    #[arg(long, value_name = "URL", env = "PARAPET_SERVER")]
+    server: Option<String>,
+
+    /// API token for --server (role agent).
+    #[arg(long, env = "PARAPET_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+
+    /// How long to wait for approvals with --server (e.g. 30m, 2h).
+    #[arg(long, default_value = "1h")]
+    max_wait: String,
 }
 
 fn parse_actor(s: &str) -> Result<Actor, String> {
@@ -154,6 +169,21 @@ fn check(args: CheckArgs) -> Result<u8> {
         plan_opts.pins = load_pins(p)?;
     }
     let (bytes, name) = read_input(&args.plan, args.max_size)?;
+    if let Some(server) = &args.server {
+        let token = args
+            .token
+            .as_deref()
+            .context("--server needs --token (or PARAPET_TOKEN)")?;
+        let text = parapet_plan::decode_text(&bytes).with_context(|| format!("plan {name}"))?;
+        let wait = parapet_policy::parse_duration(&args.max_wait)
+            .with_context(|| format!("--max-wait {}: use 30m, 2h (at most 30d)", args.max_wait))?;
+        return crate::remote::submit_plan(
+            server,
+            token,
+            &text,
+            std::time::Duration::from_secs(wait),
+        );
+    }
     let opts = GateOptions {
         actor: args.actor.clone(),
         incident: args.incident.clone().filter(|s| !s.trim().is_empty()),

@@ -721,3 +721,89 @@ fn incident_mode_from_webhooks_and_the_manual_switch_and_pins() {
     assert_eq!(o.status.code(), Some(2));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn plan_check_against_the_server_waits_for_approval() {
+    let dir = tmpdir("remote");
+    let db = dir.join("parapet.db");
+    let agent = token(&db, "ci", "agent", "pipeline:deploy");
+    let alice = token(&db, "alice", "approver", "human:alice");
+    let srv = start(&dir, None);
+    let url = format!("http://127.0.0.1:{}", srv.port);
+    // Denied: exit 1 at once.
+    let o = bin()
+        .args(["plan", "check", "demo/incident-plan.json", "--server", &url])
+        .env("PARAPET_TOKEN", &agent)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("denied"));
+    // Needs one approval: the client waits, an approver approves, the client proceeds.
+    let child = bin()
+        .args([
+            "plan",
+            "check",
+            "testdata/plans/checkov/plan_nested_child_modules/tfplan.json",
+            "--server",
+            &url,
+            "--max-wait",
+            "60s",
+        ])
+        .env("PARAPET_TOKEN", &agent)
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pending = Value::Null;
+    for _ in 0..100 {
+        let (s, v) = http(
+            srv.port,
+            "GET",
+            "/v1/decisions?state=pending",
+            Some(&alice),
+            None,
+        );
+        assert_eq!(s, 200, "{v}");
+        if v.as_array().is_some_and(|a| !a.is_empty()) {
+            pending = v[0].clone();
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let id = pending["id"].as_str().expect("the plan reached the queue");
+    let body = json!({"content_hash": pending["content_hash"]}).to_string();
+    let (s, v) = http(
+        srv.port,
+        "POST",
+        &format!("/v1/decisions/{id}/approve"),
+        Some(&alice),
+        Some(&body),
+    );
+    assert_eq!(s, 200, "{v}");
+    let o = child.wait_with_output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains("approved by human:alice"), "{out}");
+    // Without a token: a usage error, not a decision.
+    let o = bin()
+        .args(["plan", "check", "demo/incident-plan.json", "--server", &url])
+        .env_remove("PARAPET_TOKEN")
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    drop(srv);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -73,6 +73,12 @@ pub struct PlanAnalysis {
     pub notes: Vec<String>,
 }
 
+/// Decode plan bytes (UTF-8, UTF-8 with BOM, UTF-16) to text, with the same errors
+/// `analyze` gives.
+pub fn decode_text(bytes: &[u8]) -> Result<std::borrow::Cow<'_, str>, PlanError> {
+    decode::decode(bytes)
+}
+
 /// Analyse a plan given as raw bytes (any supported encoding).
 pub fn analyze(bytes: &[u8], opts: &Options) -> Result<PlanAnalysis, PlanError> {
     let text = decode::decode(bytes)?;

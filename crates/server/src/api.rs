@@ -35,6 +35,7 @@ pub struct App {
     pub webhooks: crate::ops::WebhookSecrets,
     pub engine: PolicyEngine,
     pub config: ServerConfig,
+    pub metrics: crate::metrics::Metrics,
     /// Wakes long-polling readers in this process when a request changes.
     changed: tokio::sync::Notify,
 }
@@ -51,6 +52,7 @@ impl App {
             engine,
             config,
             webhooks,
+            metrics: Default::default(),
             changed: tokio::sync::Notify::new(),
         }
     }
@@ -61,7 +63,11 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
-        .route("/v1/decisions", post(create))
+        .route(
+            "/metrics",
+            get(|State(app): State<Arc<App>>| async move { app.metrics.render() }),
+        )
+        .route("/v1/decisions", post(create).get(queue))
         .route("/v1/decisions/{id}", get(fetch))
         .route("/v1/decisions/{id}/approve", post(approve))
         .route("/v1/decisions/{id}/reject", post(reject))
@@ -198,6 +204,28 @@ async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
+    let started = std::time::Instant::now();
+    let result = create_inner(&app, headers, body).await;
+    match &result {
+        Ok((_, outcome)) => app
+            .metrics
+            .observe_decision(outcome, started.elapsed().as_secs_f64()),
+        Err(e) => {
+            app.metrics
+                .decision_errors
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::warn!(status = e.0.as_u16(), error = %e.1, "decision request failed");
+        }
+    }
+    result.map(|(r, _)| r)
+}
+
+async fn create_inner(
+    app: &Arc<App>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<(Response, String)> {
+    let app = app.clone();
     let token = auth(&app, &headers, &[Role::Agent, Role::Admin]).await?;
     let actor =
         Actor::parse(&token.actor).map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e))?;
@@ -258,7 +286,12 @@ async fn create(
     .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("internal error, failing closed: {e}")))??;
     let a = app.clone();
     let req = blocking(move || a.store.create_request(&outcome)).await?;
-    Ok((StatusCode::CREATED, Json(view(&req, true))).into_response())
+    tracing::info!(id = %req.id, requester = %req.requester, kind = %req.kind, outcome = %req.outcome, "decision");
+    let outcome = req.outcome.clone();
+    Ok((
+        (StatusCode::CREATED, Json(view(&req, true))).into_response(),
+        outcome,
+    ))
 }
 
 fn view(r: &Request, with_report: bool) -> Value {
@@ -288,6 +321,28 @@ fn view(r: &Request, with_report: bool) -> Value {
         v["report"] = r.report.clone();
     }
     v
+}
+
+#[derive(Deserialize)]
+struct QueueQuery {
+    state: Option<String>,
+}
+
+/// `GET /v1/decisions?state=pending`: the approvers' queue.
+async fn queue(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Query(q): Query<QueueQuery>,
+) -> ApiResult<Json<Value>> {
+    auth(&app, &headers, &[Role::Approver, Role::Admin]).await?;
+    if q.state.as_deref().is_some_and(|s| s != "pending") {
+        return Err(bad("only state=pending is listed; fetch others by id"));
+    }
+    let a = app.clone();
+    let pending = blocking(move || a.store.pending()).await?;
+    Ok(Json(Value::Array(
+        pending.iter().map(|r| view(r, false)).collect(),
+    )))
 }
 
 #[derive(Deserialize)]
@@ -352,6 +407,7 @@ async fn vote(
         ))
     })?;
     let a = app.clone();
+    let who = token.actor.clone();
     let r = blocking(move || {
         a.store.vote(
             &id,
@@ -363,6 +419,13 @@ async fn vote(
     })
     .await?;
     app.changed.notify_waiters();
+    let counter = if approve {
+        &app.metrics.approvals
+    } else {
+        &app.metrics.rejections
+    };
+    counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    tracing::info!(id = %r.id, approver = %who, approve, "vote");
     Ok(Json(view(&r, false)))
 }
 

@@ -6,11 +6,13 @@
 //! - `POST /v1/decisions` (agent, admin): `{"plan": <terraform show -json>}` or
 //!   `{"call": {"action": "iam:PutRolePolicy", "resource": "...", "params": {...}}}`.
 //!   201 with the decision; the requester is the token's actor, never the body's.
+//! - `GET /v1/decisions?state=pending` (approver, admin): the review queue.
 //! - `GET /v1/decisions/{id}?wait=N` (any role): the request; waits up to N seconds
 //!   (max 60) for a pending or cooling-off request to change.
 //! - `POST /v1/decisions/{id}/approve|reject` (approver, admin):
 //!   `{"content_hash": "...", "reason": "..."}`; bound to the content the approver saw.
-//! - `GET /v1/audit/verify` (admin), `GET /healthz`, `GET /readyz`.
+//! - `GET /v1/audit/verify` (admin), `GET /healthz`, `GET /readyz`, `GET /metrics`
+//!   (Prometheus text).
 //! - Incident mode: `POST /v1/incidents` `{"id", "title"}` and
 //!   `POST /v1/incidents/{id}/resolve` (admin), `GET /v1/incidents`;
 //!   `POST /v1/webhooks/pagerduty` (v3, HMAC-SHA256 `X-PagerDuty-Signature`) and
@@ -23,6 +25,7 @@
 //! outcome deny.
 
 mod api;
+mod metrics;
 mod ops;
 
 pub use api::{router, App, ServerConfig};

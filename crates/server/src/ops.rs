@@ -185,6 +185,10 @@ pub async fn pagerduty(
         }
         _ => "ignored",
     };
+    app.metrics
+        .webhooks_accepted
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    tracing::info!(source = "pagerduty", %incident, action, "incident webhook");
     Ok(Json(json!({"incident": incident, "action": action})))
 }
 
@@ -273,6 +277,10 @@ pub async fn opsgenie(
         }
         _ => "ignored",
     };
+    app.metrics
+        .webhooks_accepted
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    tracing::info!(source = "opsgenie", %incident, action = done, "incident webhook");
     Ok(Json(json!({"incident": incident, "action": done})))
 }
 

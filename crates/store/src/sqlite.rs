@@ -316,6 +316,21 @@ impl SqliteStore {
         Ok(r)
     }
 
+    /// Reviews still waiting for approvals, oldest first: the approvers' queue.
+    pub fn pending(&self) -> Result<Vec<Request>, StoreError> {
+        let c = self.lock();
+        let ids: Vec<String> = {
+            let mut st = c.prepare(
+                "SELECT id FROM requests WHERE outcome = 'review' AND rejected = 0 AND approved_at IS NULL AND expires_at > ?1 ORDER BY created_at, id LIMIT 500",
+            )?;
+            let rows = st.query_map([crate::now()], |r| r.get(0))?;
+            rows.collect::<Result<Vec<_>, _>>()?
+        };
+        ids.iter()
+            .filter_map(|id| load(&c, id).transpose())
+            .collect()
+    }
+
     pub fn audit(&self) -> Result<Vec<AuditEntry>, StoreError> {
         let c = self.lock();
         let mut st = c.prepare("SELECT seq, at, kind, actor, subject, payload, prev_hash, hash FROM audit ORDER BY rowid")?;
