@@ -42,9 +42,27 @@ pub struct ServeArgs {
     /// Secret Opsgenie sends in X-Opsgenie-Secret: enables POST /v1/webhooks/opsgenie.
     #[arg(long, env = "PARAPET_OPSGENIE_SECRET", hide_env_values = true)]
     opsgenie_secret: Option<String>,
+
+    /// Log format on standard error: text or json (one object per line).
+    #[arg(long, default_value = "text", env = "PARAPET_LOG_FORMAT")]
+    log_format: String,
+
+    /// Log filter, e.g. info, parapet_server=debug (RUST_LOG syntax).
+    #[arg(long, default_value = "info", env = "PARAPET_LOG")]
+    log: String,
 }
 
 pub fn serve(args: ServeArgs) -> Result<u8> {
+    let filter = tracing_subscriber::EnvFilter::try_new(&args.log)
+        .with_context(|| format!("--log {}", args.log))?;
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match args.log_format.as_str() {
+        "json" => logs.json().init(),
+        "text" => logs.init(),
+        other => bail!("--log-format {other}: use text or json"),
+    }
     let engine = PolicyEngine::load(args.policies.as_deref()).context("loading policies")?;
     let mut config = ServerConfig {
         ttl_seconds: parse_duration(&args.review_ttl).with_context(|| {
