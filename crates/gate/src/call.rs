@@ -39,13 +39,7 @@ pub fn check_call(call: &ApiCall, opts: &CallOptions, engine: &PolicyEngine) -> 
             });
         }
     }
-    let mut labels: Vec<String> = effects
-        .iter()
-        .flat_map(|e| e.labels())
-        .map(String::from)
-        .collect();
-    labels.sort();
-    labels.dedup();
+    let (labels, max_severity) = parapet_model::policy_facts(&effects);
     let facts = Facts {
         actor: opts.actor.clone(),
         action: "call".into(),
@@ -57,11 +51,7 @@ pub fn check_call(call: &ApiCall, opts: &CallOptions, engine: &PolicyEngine) -> 
             data_bearing: a.data_bearing,
         },
         effects: labels,
-        max_severity: effects
-            .iter()
-            .map(|e| e.severity().rank())
-            .max()
-            .unwrap_or(0),
+        max_severity,
         writes: a.writes,
         incident: opts.incident.clone(),
         source: "api".into(),

@@ -43,20 +43,7 @@ pub fn check_plan(
     let mut changes = Vec::with_capacity(analysis.changes.len());
     let mut counts = Counts::default();
     for change in analysis.changes {
-        let mut labels: Vec<String> = change
-            .effects
-            .iter()
-            .flat_map(|e| e.labels())
-            .map(String::from)
-            .collect();
-        labels.sort();
-        labels.dedup();
-        let max_severity = change
-            .effects
-            .iter()
-            .map(|e| e.severity().rank())
-            .max()
-            .unwrap_or(0);
+        let (labels, max_severity) = parapet_model::policy_facts(&change.effects);
         let facts = Facts {
             actor: opts.actor.clone(),
             action: change.kind.action_name().to_string(),

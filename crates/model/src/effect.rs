@@ -134,6 +134,42 @@ pub struct Grant {
     pub certainty: Certainty,
 }
 
+impl Grant {
+    /// A grant whose permissions parapet cannot enumerate (an attachment of an unknown
+    /// policy, a membership, a document known only after apply).
+    pub fn opaque(holder: String, via: Option<String>, certainty: Certainty) -> Grant {
+        Grant {
+            holder,
+            via,
+            added: 0,
+            removed: 0,
+            added_by_level: [0; 5],
+            patterns: Vec::new(),
+            resources: "unknown resources".into(),
+            admin: false,
+            escalations: Vec::new(),
+            certainty,
+        }
+    }
+}
+
+/// The sorted, distinct policy labels of some effects, and their highest severity rank.
+pub fn policy_facts(effects: &[Effect]) -> (Vec<String>, i64) {
+    let mut labels: Vec<String> = effects
+        .iter()
+        .flat_map(|e| e.labels())
+        .map(String::from)
+        .collect();
+    labels.sort();
+    labels.dedup();
+    let max = effects
+        .iter()
+        .map(|e| e.severity().rank())
+        .max()
+        .unwrap_or(0);
+    (labels, max)
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DefenseEvasion {
     /// CloudTrail, GuardDuty, AWS Config, VPC Flow Logs, Security Hub, Bedrock invocation logging...

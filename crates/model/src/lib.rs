@@ -14,8 +14,8 @@ mod sentence;
 pub use actor::{Actor, ActorKind};
 pub use decision::{Approval, DecidingPolicy, Decision, Outcome};
 pub use effect::{
-    Certainty, DataFate, DefenseEvasion, Effect, EscalationHit, ExposureScope, Grant, PortRange,
-    Severity, ShareTarget,
+    policy_facts, Certainty, DataFate, DefenseEvasion, Effect, EscalationHit, ExposureScope, Grant,
+    PortRange, Severity, ShareTarget,
 };
 pub use report::{
     CallReport, Counts, DecidedChange, Finding, InputInfo, PlanReport, ToolInfo,

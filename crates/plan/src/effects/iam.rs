@@ -123,7 +123,7 @@ pub fn effects(ctx: &Ctx, out: &mut Vec<Effect>, notes: &mut Vec<String>) {
                     out.push(Effect::PrivilegeGrant(Grant {
                         holder: format!("user {u}"),
                         via: Some(format!("membership of group {g}")),
-                        ..empty_grant(Certainty::Known)
+                        ..Grant::opaque(String::new(), None, Certainty::Known)
                     }));
                 }
             }
@@ -140,21 +140,6 @@ fn referenced(ctx: &Ctx, attr: &str) -> String {
     }
 }
 
-fn empty_grant(certainty: Certainty) -> Grant {
-    Grant {
-        holder: String::new(),
-        via: None,
-        added: 0,
-        removed: 0,
-        added_by_level: [0; 5],
-        patterns: Vec::new(),
-        resources: "unknown resources".into(),
-        admin: false,
-        escalations: Vec::new(),
-        certainty,
-    }
-}
-
 fn doc_grant(ctx: &Ctx, key: &str, holder: &str, out: &mut Vec<Effect>, notes: &mut Vec<String>) {
     let after = read_doc(ctx.after, key, ctx.address, notes);
     let before = read_doc(ctx.old_side(), key, ctx.address, notes);
@@ -167,7 +152,7 @@ fn push_grant(holder: &str, via: Option<String>, before: Doc, after: Doc, out: &
         Doc::Unknown => Grant {
             holder: holder.to_string(),
             via,
-            ..empty_grant(Certainty::UnknownUntilApply)
+            ..Grant::opaque(String::new(), None, Certainty::UnknownUntilApply)
         },
         Doc::Known(st) => {
             let after = Permissions::from_statements(&st);
@@ -318,7 +303,7 @@ fn attach(
                 holder: holder.into(),
                 via: Some(format!("AWS managed policy {short}")),
                 resources: "what that policy allows".into(),
-                ..empty_grant(Certainty::Known)
+                ..Grant::opaque(String::new(), None, Certainty::Known)
             }));
             return;
         }
@@ -338,7 +323,7 @@ fn attach(
             holder: holder.into(),
             via: Some(format!("policy {short} (not in this plan)")),
             resources: "what that policy allows".into(),
-            ..empty_grant(Certainty::Known)
+            ..Grant::opaque(String::new(), None, Certainty::Known)
         }));
         return;
     }
@@ -360,7 +345,7 @@ fn attach(
         out.push(Effect::PrivilegeGrant(Grant {
             holder: holder.into(),
             via: Some("a policy whose ARN is known only after apply".into()),
-            ..empty_grant(Certainty::UnknownUntilApply)
+            ..Grant::opaque(String::new(), None, Certainty::UnknownUntilApply)
         }));
     }
 }

@@ -43,7 +43,7 @@ pub(super) fn iam_document(c: &Ctx, out: &mut Out) {
         ),
         None => Grant {
             holder,
-            ..empty_grant(Certainty::UnknownUntilApply)
+            ..Grant::opaque(String::new(), None, Certainty::UnknownUntilApply)
         },
     };
     out.effects.push(Effect::PrivilegeGrant(g));
@@ -69,7 +69,7 @@ pub(super) fn iam_attach(c: &Ctx, out: &mut Out) {
             holder,
             via: Some(format!("policy {short}")),
             resources: "what that policy allows".into(),
-            ..empty_grant(Certainty::Known)
+            ..Grant::opaque(String::new(), None, Certainty::Known)
         },
     };
     out.effects.push(Effect::PrivilegeGrant(g));

@@ -143,7 +143,7 @@ pub fn apply(c: &Ctx, out: &mut Out) {
             out.effects.push(Effect::PrivilegeGrant(Grant {
                 holder: format!("user {user}"),
                 via: Some(format!("membership of group {group}")),
-                ..empty_grant(Certainty::Known)
+                ..Grant::opaque(String::new(), None, Certainty::Known)
             }));
         }
         ("iam", "CreateAccessKey") => credential(c, out, |u| {
@@ -333,21 +333,6 @@ pub fn apply(c: &Ctx, out: &mut Out) {
     }
 }
 
-pub(super) fn empty_grant(certainty: Certainty) -> Grant {
-    Grant {
-        holder: String::new(),
-        via: None,
-        added: 0,
-        removed: 0,
-        added_by_level: [0; 5],
-        patterns: Vec::new(),
-        resources: "unknown resources".into(),
-        admin: false,
-        escalations: Vec::new(),
-        certainty,
-    }
-}
-
 pub(super) fn public(out: &mut Out, resource: String, how: String) {
     out.effects.push(Effect::PublicAccess {
         resource,
@@ -370,7 +355,7 @@ fn fallback(c: &Ctx, out: &mut Out) {
                 "{}:{op} (a permissions-management call)",
                 c.service
             )),
-            ..empty_grant(Certainty::UnknownUntilApply)
+            ..Grant::opaque(String::new(), None, Certainty::UnknownUntilApply)
         }));
     } else if op.starts_with("Delete")
         || op.starts_with("Terminate")
