@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Load the decision service's decide endpoint with wrk on loopback (SQLite, every
+# decision durably recorded and audited before it is acknowledged).
+# Usage: bench/server.sh [seconds] [connections]     (needs wrk: apt-get install wrk)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-10}; conns=${2:-32}
+command -v wrk >/dev/null || { echo "install wrk (apt-get install wrk)" >&2; exit 2; }
+cargo build --release --locked -q -p parapet-cli
+dir=$(mktemp -d); trap 'kill $pid 2>/dev/null; rm -rf "$dir"' EXIT
+bin=target/release/parapet
+export PARAPET_TOKEN=$($bin token create --database "$dir/p.db" --name bench --role agent --actor agent:bench 2>/dev/null)
+$bin serve --database "$dir/p.db" --listen 127.0.0.1:18080 --log warn > "$dir/serve.out" 2>&1 &
+pid=$!
+for _ in $(seq 50); do curl -sf http://127.0.0.1:18080/healthz >/dev/null 2>&1 && break; sleep 0.1; done
+echo "== allowed single action (s3:PutObject), $conns connections, ${secs}s"
+wrk -t2 -c"$conns" -d"${secs}s" --latency -s bench/decide.lua http://127.0.0.1:18080/v1/decisions
+echo "== review (iam:CreateAccessKey: held for two approvers)"
+BODY='{"call": {"action": "iam:CreateAccessKey", "params": {"UserName": "u"}}}' \
+  wrk -t2 -c"$conns" -d"${secs}s" --latency -s bench/decide.lua http://127.0.0.1:18080/v1/decisions
+echo "== decisions recorded: $($bin audit verify --database "$dir/p.db")"
