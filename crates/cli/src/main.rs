@@ -6,6 +6,7 @@ mod plan_cmd;
 mod policy_cmd;
 mod remote;
 mod serve_cmd;
+mod trail_cmd;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -54,6 +55,9 @@ enum Command {
     /// Pins: manual emergency changes no decision may revert.
     #[command(subcommand)]
     Pin(ops_cmd::PinCommand),
+    /// CloudTrail: explain recorded calls with the same knowledge.
+    #[command(subcommand)]
+    Trail(trail_cmd::TrailCommand),
     /// Inspect and validate Cedar policy packs.
     #[command(subcommand)]
     Policy(policy_cmd::PolicyCommand),
@@ -75,6 +79,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Plan(c) => plan_cmd::run(c),
         Command::Policy(c) => policy_cmd::run(c),
+        Command::Trail(c) => trail_cmd::run(c),
         Command::Call(c) => call_cmd::run(c),
         Command::Serve(a) => serve_cmd::serve(a),
         Command::Token(c) => serve_cmd::token(c),

@@ -130,6 +130,9 @@ impl Effect {
                 };
                 format!("{maybe} {who} assume {role}")
             }
+            Effect::NewCredential { resource, what } if what.contains(resource.as_str()) => {
+                what.clone()
+            }
             Effect::NewCredential { resource, what } => format!("{what} ({resource})"),
             Effect::CodeChange {
                 resource,

@@ -1,0 +1,112 @@
+//! Real attack detonations (Stratus Red Team) through the same knowledge layer that
+//! gates plans and calls: every state-changing technique shows the effect it has.
+
+use std::path::Path;
+
+fn effects_of(file: &str) -> Vec<(&'static str, String)> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/cloudtrail/stratus")
+        .join(file);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let parsed = parapet_trail::parse(&text).unwrap();
+    assert!(parsed.skipped.is_empty(), "{file}: {:?}", parsed.skipped);
+    parsed
+        .records
+        .iter()
+        .filter_map(|r| r.analyze())
+        .flat_map(|a| a.effects.into_iter().map(|e| (e.id(), e.summary())))
+        .collect()
+}
+
+fn has(file: &str, id: &str) -> String {
+    let effects = effects_of(file);
+    let hit = effects.iter().find(|(i, _)| *i == id);
+    assert!(hit.is_some(), "{file}: no {id} in {effects:#?}");
+    hit.unwrap().1.clone()
+}
+
+#[test]
+fn defence_evasion() {
+    assert!(has(
+        "aws.defense-evasion.cloudtrail-stop.json",
+        "defense-evasion"
+    )
+    .contains("stops recording API activity"));
+    assert!(has(
+        "aws.defense-evasion.dns-delete-logs.json",
+        "defense-evasion"
+    )
+    .contains("DNS"));
+}
+
+#[test]
+fn exfiltration_by_sharing() {
+    let s = has(
+        "aws.exfiltration.ec2-share-ebs-snapshot.json",
+        "share.external-account",
+    );
+    assert!(
+        s.contains("EBS snapshot") && s.contains("with AWS account"),
+        "{s}"
+    );
+}
+
+#[test]
+fn persistence() {
+    has(
+        "aws.persistence.iam-create-admin-user.json",
+        "privilege.admin",
+    );
+    has(
+        "aws.persistence.iam-create-admin-user.json",
+        "privilege.new-credential",
+    );
+    has(
+        "aws.persistence.iam-create-backdoor-role.json",
+        "privilege.trust-opened",
+    );
+    has(
+        "aws.persistence.iam-create-backdoor-role.json",
+        "privilege.admin",
+    );
+    assert!(has(
+        "aws.persistence.iam-create-user-login-profile.json",
+        "privilege.new-credential"
+    )
+    .contains("console password"));
+    has("aws.persistence.lambda-overwrite-code.json", "code.change");
+    assert!(has(
+        "aws.persistence.rolesanywhere-create-trust-anchor.json",
+        "privilege.new-credential"
+    )
+    .contains("Roles Anywhere"));
+}
+
+#[test]
+fn failed_attempts_change_nothing() {
+    // ec2-launch-unusual-instances' only RunInstances failed; GetPasswordData calls failed.
+    assert!(effects_of("aws.credential-access.ec2-get-password-data.json").is_empty());
+}
+
+#[test]
+fn every_sample_reads() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/cloudtrail/stratus");
+    let mut n = 0;
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "json") {
+            let parsed = parapet_trail::parse(&std::fs::read_to_string(&p).unwrap()).unwrap();
+            assert!(!parsed.records.is_empty());
+            for r in &parsed.records {
+                assert!(
+                    r.call().is_some(),
+                    "{}: {} has no call",
+                    p.display(),
+                    r.event_name
+                );
+            }
+            n += 1;
+        }
+    }
+    assert_eq!(n, 17);
+}
