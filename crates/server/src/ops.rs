@@ -131,65 +131,28 @@ pub async fn pagerduty(
         ));
     };
     let occurred = ev["occurred_at"].as_str().and_then(parse_rfc3339);
-    match occurred {
-        Some(t) if parapet_store::now() - t <= MAX_AGE_SECONDS => {}
-        _ => {
-            return Err(reject_webhook(
-                &app,
-                "pagerduty",
-                StatusCode::CONFLICT,
-                format!(
-                    "event {event_id} is older than 15 minutes or undated: treated as a replay"
-                ),
-            )
-            .await)
-        }
-    }
-    let a = app.clone();
-    let id = event_id.to_string();
-    if !blocking(move || a.store.first_delivery("pagerduty", &id)).await? {
-        return Err(reject_webhook(
-            &app,
-            "pagerduty",
-            StatusCode::CONFLICT,
-            format!("event {event_id} was already delivered: replay"),
-        )
-        .await);
-    }
     let data = &ev["data"];
-    let incident = format!("PD-{}", data["id"].as_str().unwrap_or(event_id));
-    let title = data["title"]
-        .as_str()
-        .unwrap_or("PagerDuty incident")
-        .to_string();
-    let a = app.clone();
-    let inc = incident.clone();
-    let action = match (event_type, data["urgency"].as_str()) {
-        ("incident.triggered", Some("high")) => {
-            blocking(move || {
-                a.store
-                    .open_incident(&inc, "pagerduty", &title, "webhook:pagerduty")
-                    .map(|_| ())
-            })
-            .await?;
-            "opened"
-        }
-        ("incident.resolved", _) => {
-            blocking(move || {
-                a.store
-                    .resolve_incident(&inc, "webhook:pagerduty")
-                    .map(|_| ())
-            })
-            .await?;
-            "resolved"
-        }
-        _ => "ignored",
+    let transition = match (event_type, data["urgency"].as_str()) {
+        ("incident.triggered", Some("high")) => Transition::Open,
+        ("incident.resolved", _) => Transition::Resolve,
+        _ => Transition::Ignore,
     };
-    app.metrics
-        .webhooks_accepted
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    tracing::info!(source = "pagerduty", %incident, action, "incident webhook");
-    Ok(Json(json!({"incident": incident, "action": action})))
+    apply_event(
+        &app,
+        "pagerduty",
+        Delivery {
+            id: event_id.to_string(),
+            described: format!("event {event_id}"),
+            at: occurred,
+        },
+        format!("PD-{}", data["id"].as_str().unwrap_or(event_id)),
+        data["title"]
+            .as_str()
+            .unwrap_or("PagerDuty incident")
+            .to_string(),
+        transition,
+    )
+    .await
 }
 
 /// Opsgenie outgoing webhooks with a shared secret in `X-Opsgenie-Secret`. A created
@@ -234,54 +197,86 @@ pub async fn opsgenie(
     let stamp = v["alert"]["updatedAt"]
         .as_i64()
         .or(v["alert"]["createdAt"].as_i64());
-    match stamp {
-        Some(ms) if parapet_store::now() - ms / 1000 <= MAX_AGE_SECONDS => {}
-        _ => return Err(reject_webhook(&app, "opsgenie", StatusCode::CONFLICT, format!("alert {alert_id} {action} is older than 15 minutes or undated: treated as a replay")).await),
+    let transition = match (action, v["alert"]["priority"].as_str()) {
+        ("Create", Some("P1" | "P2")) => Transition::Open,
+        ("Close", _) => Transition::Resolve,
+        _ => Transition::Ignore,
+    };
+    apply_event(
+        &app,
+        "opsgenie",
+        Delivery {
+            id: format!("{alert_id}:{action}:{}", stamp.unwrap_or_default()),
+            described: format!("alert {alert_id} {action}"),
+            at: stamp.map(|ms| ms / 1000),
+        },
+        format!("OG-{}", v["alert"]["tinyId"].as_str().unwrap_or(alert_id)),
+        v["alert"]["message"]
+            .as_str()
+            .unwrap_or("Opsgenie alert")
+            .to_string(),
+        transition,
+    )
+    .await
+}
+
+enum Transition {
+    Open,
+    Resolve,
+    Ignore,
+}
+
+/// One webhook delivery: its unique id, how to name it in errors, when it happened.
+struct Delivery {
+    id: String,
+    described: String,
+    at: Option<i64>,
+}
+
+/// What every authenticated incident webhook does: refuse stale and replayed
+/// deliveries (audited), then open, resolve or ignore the incident.
+async fn apply_event(
+    app: &Arc<App>,
+    source: &'static str,
+    delivery: Delivery,
+    incident: String,
+    title: String,
+    transition: Transition,
+) -> ApiResult<Json<Value>> {
+    let described = &delivery.described;
+    match delivery.at {
+        Some(t) if parapet_store::now() - t <= MAX_AGE_SECONDS => {}
+        _ => {
+            let why =
+                format!("{described} is older than 15 minutes or undated: treated as a replay");
+            return Err(reject_webhook(app, source, StatusCode::CONFLICT, why).await);
+        }
     }
-    let delivery = format!("{alert_id}:{action}:{}", stamp.unwrap_or_default());
     let a = app.clone();
-    if !blocking(move || a.store.first_delivery("opsgenie", &delivery)).await? {
-        return Err(reject_webhook(
-            &app,
-            "opsgenie",
-            StatusCode::CONFLICT,
-            format!("alert {alert_id} {action} was already delivered: replay"),
-        )
-        .await);
+    let id = delivery.id.clone();
+    if !blocking(move || a.store.first_delivery(source, &id)).await? {
+        let why = format!("{described} was already delivered: replay");
+        return Err(reject_webhook(app, source, StatusCode::CONFLICT, why).await);
     }
-    let incident = format!("OG-{}", v["alert"]["tinyId"].as_str().unwrap_or(alert_id));
-    let title = v["alert"]["message"]
-        .as_str()
-        .unwrap_or("Opsgenie alert")
-        .to_string();
     let a = app.clone();
     let inc = incident.clone();
-    let done = match (action, v["alert"]["priority"].as_str()) {
-        ("Create", Some("P1" | "P2")) => {
-            blocking(move || {
-                a.store
-                    .open_incident(&inc, "opsgenie", &title, "webhook:opsgenie")
-                    .map(|_| ())
-            })
-            .await?;
+    let by = format!("webhook:{source}");
+    let action = match transition {
+        Transition::Open => {
+            blocking(move || a.store.open_incident(&inc, source, &title, &by).map(|_| ())).await?;
             "opened"
         }
-        ("Close", _) => {
-            blocking(move || {
-                a.store
-                    .resolve_incident(&inc, "webhook:opsgenie")
-                    .map(|_| ())
-            })
-            .await?;
+        Transition::Resolve => {
+            blocking(move || a.store.resolve_incident(&inc, &by).map(|_| ())).await?;
             "resolved"
         }
-        _ => "ignored",
+        Transition::Ignore => "ignored",
     };
     app.metrics
         .webhooks_accepted
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    tracing::info!(source = "opsgenie", %incident, action = done, "incident webhook");
-    Ok(Json(json!({"incident": incident, "action": done})))
+    tracing::info!(source, %incident, action, "incident webhook");
+    Ok(Json(json!({"incident": incident, "action": action})))
 }
 
 #[derive(Deserialize)]
