@@ -41,10 +41,6 @@ fn primitives() -> &'static [Resolved] {
     })
 }
 
-pub fn all_primitives() -> impl Iterator<Item = &'static Primitive> {
-    primitives().iter().map(|r| &r.p)
-}
-
 /// Every primitive whose actions are all in `set`.
 pub fn find_escalations(set: &ActionSet) -> Vec<EscalationHit> {
     primitives()

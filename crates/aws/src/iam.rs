@@ -1,6 +1,6 @@
 //! IAM policy documents: what a permissions policy grants, and whom a trust policy admits.
 
-use crate::catalog::{catalog, AccessLevel, ActionSet};
+use crate::catalog::{catalog, ActionSet};
 use crate::escalation::find_escalations;
 use parapet_model::{Certainty, EscalationHit};
 use serde_json::Value;
@@ -231,11 +231,6 @@ impl Permissions {
         } else {
             format!("{} specific resources", self.resource_count)
         }
-    }
-
-    pub fn has_level(&self, level: AccessLevel) -> bool {
-        let cat = catalog();
-        self.allowed.iter().any(|i| cat.actions[i].level == level)
     }
 }
 

@@ -1,10 +1,9 @@
 //! `parapet incident ...` and `parapet pin ...` on the decision service's database.
 
+use crate::serve_cmd::Database;
 use crate::EXIT_ALLOW;
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
-use parapet_store::SqliteStore;
-use std::path::PathBuf;
 
 #[derive(Subcommand)]
 pub enum IncidentCommand {
@@ -16,21 +15,21 @@ pub enum IncidentCommand {
         /// Who opens it (recorded in the audit log).
         #[arg(long, default_value = "human:cli", value_parser = parapet_model::Actor::parse)]
         by: parapet_model::Actor,
-        #[arg(long, default_value = "parapet.db", env = "PARAPET_DATABASE")]
-        database: PathBuf,
+        #[command(flatten)]
+        database: Database,
     },
     /// Resolve an open incident.
     Resolve {
         id: String,
         #[arg(long, default_value = "human:cli", value_parser = parapet_model::Actor::parse)]
         by: parapet_model::Actor,
-        #[arg(long, default_value = "parapet.db", env = "PARAPET_DATABASE")]
-        database: PathBuf,
+        #[command(flatten)]
+        database: Database,
     },
     /// List open incidents.
     List {
-        #[arg(long, default_value = "parapet.db", env = "PARAPET_DATABASE")]
-        database: PathBuf,
+        #[command(flatten)]
+        database: Database,
     },
 }
 
@@ -61,26 +60,22 @@ pub enum PinCommand {
         id: Option<String>,
         #[arg(long, default_value = "human:cli", value_parser = parapet_model::Actor::parse)]
         by: parapet_model::Actor,
-        #[arg(long, default_value = "parapet.db", env = "PARAPET_DATABASE")]
-        database: PathBuf,
+        #[command(flatten)]
+        database: Database,
     },
     /// List live pins.
     List {
-        #[arg(long, default_value = "parapet.db", env = "PARAPET_DATABASE")]
-        database: PathBuf,
+        #[command(flatten)]
+        database: Database,
     },
     /// Remove a pin.
     Remove {
         id: String,
         #[arg(long, default_value = "human:cli", value_parser = parapet_model::Actor::parse)]
         by: parapet_model::Actor,
-        #[arg(long, default_value = "parapet.db", env = "PARAPET_DATABASE")]
-        database: PathBuf,
+        #[command(flatten)]
+        database: Database,
     },
-}
-
-fn open(path: &std::path::Path) -> Result<SqliteStore> {
-    SqliteStore::open(path).with_context(|| format!("opening database {}", path.display()))
 }
 
 pub fn incident(cmd: IncidentCommand) -> Result<u8> {
@@ -91,20 +86,22 @@ pub fn incident(cmd: IncidentCommand) -> Result<u8> {
             by,
             database,
         } => {
-            let i = open(&database)?.open_incident(&id, "manual", &title, &by.to_string())?;
+            let i = database
+                .open()?
+                .open_incident(&id, "manual", &title, &by.to_string())?;
             println!(
                 "incident {} open since {} (automation may not write)",
                 i.id, i.opened_at
             );
         }
         IncidentCommand::Resolve { id, by, database } => {
-            if !open(&database)?.resolve_incident(&id, &by.to_string())? {
+            if !database.open()?.resolve_incident(&id, &by.to_string())? {
                 bail!("no open incident {id}");
             }
             println!("incident {id} resolved");
         }
         IncidentCommand::List { database } => {
-            for i in open(&database)?.open_incidents()? {
+            for i in database.open()?.open_incidents()? {
                 println!("{}\t{}\t{}\t{}", i.id, i.source, i.opened_at, i.title);
             }
         }
@@ -147,11 +144,11 @@ pub fn pin(cmd: PinCommand) -> Result<u8> {
                 &by.to_string(),
             )
             .map_err(anyhow::Error::msg)?;
-            let p = open(&database)?.add_pin(&p)?;
+            let p = database.open()?.add_pin(&p)?;
             println!("pinned {} ({}.{})", p.id, p.resource, p.attribute);
         }
         PinCommand::List { database } => {
-            for p in open(&database)?.pins()? {
+            for p in database.open()?.pins()? {
                 println!(
                     "{}\t{}.{}\t{}\t{}",
                     p.id,
@@ -163,7 +160,7 @@ pub fn pin(cmd: PinCommand) -> Result<u8> {
             }
         }
         PinCommand::Remove { id, by, database } => {
-            if !open(&database)?.remove_pin(&id, &by.to_string())? {
+            if !database.open()?.remove_pin(&id, &by.to_string())? {
                 bail!("no pin {id}");
             }
             println!("removed pin {id}");

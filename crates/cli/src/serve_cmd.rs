@@ -10,9 +10,8 @@ use std::sync::Arc;
 
 #[derive(Args)]
 pub struct ServeArgs {
-    /// The SQLite database file (created and migrated if needed).
-    #[arg(long, default_value = "parapet.db", env = "PARAPET_DATABASE")]
-    database: PathBuf,
+    #[command(flatten)]
+    database: Database,
 
     /// Address to listen on; port 0 picks a free port (printed on the first line).
     #[arg(long, default_value = "127.0.0.1:8080", env = "PARAPET_LISTEN")]
@@ -79,8 +78,7 @@ pub fn serve(args: ServeArgs) -> Result<u8> {
             config.critical = rules;
         }
     }
-    let store = SqliteStore::open(&args.database)
-        .with_context(|| format!("opening database {}", args.database.display()))?;
+    let store = args.database.open()?;
     let webhooks = parapet_server::WebhookSecrets {
         pagerduty: args.pagerduty_secret.filter(|s| !s.is_empty()),
         opsgenie: args.opsgenie_secret.filter(|s| !s.is_empty()),
@@ -99,8 +97,8 @@ pub fn serve(args: ServeArgs) -> Result<u8> {
 pub enum TokenCommand {
     /// Create an API token. The secret is printed once; only its hash is stored.
     Create {
-        #[arg(long, default_value = "parapet.db", env = "PARAPET_DATABASE")]
-        database: PathBuf,
+        #[command(flatten)]
+        database: Database,
         /// A label for the token (who or what holds it).
         #[arg(long)]
         name: String,
@@ -126,8 +124,7 @@ pub fn token(cmd: TokenCommand) -> Result<u8> {
     if role != Role::Agent && !matches!(actor.kind, parapet_model::ActorKind::Human) {
         bail!("approver and admin tokens must act as a human (--actor human:NAME), so automation can never approve");
     }
-    let store = SqliteStore::open(&database)
-        .with_context(|| format!("opening database {}", database.display()))?;
+    let store = database.open()?;
     let (info, secret) = store.create_token(&name, role, &actor.to_string(), "cli:token-create")?;
     eprintln!(
         "created token {} ({}, acts as {}); the secret is shown once:",
@@ -143,20 +140,20 @@ pub fn token(cmd: TokenCommand) -> Result<u8> {
 pub enum AuditCommand {
     /// Check the hash chain: exit 0 intact, 1 tampered (names the first bad entry).
     Verify {
-        #[arg(long, default_value = "parapet.db", env = "PARAPET_DATABASE")]
-        database: PathBuf,
+        #[command(flatten)]
+        database: Database,
     },
     /// Write every audit entry as a JSON line.
     Export {
-        #[arg(long, default_value = "parapet.db", env = "PARAPET_DATABASE")]
-        database: PathBuf,
+        #[command(flatten)]
+        database: Database,
     },
 }
 
 pub fn audit(cmd: AuditCommand) -> Result<u8> {
     match cmd {
         AuditCommand::Verify { database } => {
-            let store = open_existing(&database)?;
+            let store = database.open_existing()?;
             let v = store.verify()?;
             match v.problem {
                 None => {
@@ -170,7 +167,7 @@ pub fn audit(cmd: AuditCommand) -> Result<u8> {
             }
         }
         AuditCommand::Export { database } => {
-            let store = open_existing(&database)?;
+            let store = database.open_existing()?;
             let mut out = String::new();
             for e in store.audit()? {
                 out.push_str(&serde_json::to_string(&e)?);
@@ -182,9 +179,31 @@ pub fn audit(cmd: AuditCommand) -> Result<u8> {
     }
 }
 
-fn open_existing(path: &std::path::Path) -> Result<SqliteStore> {
-    if !path.exists() {
-        bail!("no database at {}", path.display());
+/// `--database`: the decision service's SQLite file, shared by every command that
+/// reads or writes its state.
+#[derive(Args)]
+pub struct Database {
+    /// The decision service's SQLite database file (created and migrated if needed).
+    #[arg(
+        long = "database",
+        value_name = "FILE",
+        default_value = "parapet.db",
+        env = "PARAPET_DATABASE"
+    )]
+    pub path: PathBuf,
+}
+
+impl Database {
+    pub fn open(&self) -> Result<SqliteStore> {
+        SqliteStore::open(&self.path)
+            .with_context(|| format!("opening database {}", self.path.display()))
     }
-    SqliteStore::open(path).with_context(|| format!("opening database {}", path.display()))
+
+    /// For commands that only read: a missing file is an error, not a new database.
+    pub fn open_existing(&self) -> Result<SqliteStore> {
+        if !self.path.exists() {
+            bail!("no database at {}", self.path.display());
+        }
+        self.open()
+    }
 }

@@ -55,6 +55,15 @@ fn to_pin(p: StoredPin) -> Pin {
     }
 }
 
+fn payload(body: &[u8], source: &str) -> ApiResult<Value> {
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("{source} payload is not JSON: {e}"),
+        )
+    })
+}
+
 fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
@@ -117,12 +126,7 @@ pub async fn pagerduty(
         )
         .await);
     }
-    let v: Value = serde_json::from_slice(&body).map_err(|e| {
-        ApiError(
-            StatusCode::BAD_REQUEST,
-            format!("PagerDuty payload is not JSON: {e}"),
-        )
-    })?;
+    let v = payload(&body, "PagerDuty")?;
     let ev = &v["event"];
     let (Some(event_id), Some(event_type)) = (ev["id"].as_str(), ev["event_type"].as_str()) else {
         return Err(ApiError(
@@ -181,12 +185,7 @@ pub async fn opsgenie(
         )
         .await);
     }
-    let v: Value = serde_json::from_slice(&body).map_err(|e| {
-        ApiError(
-            StatusCode::BAD_REQUEST,
-            format!("Opsgenie payload is not JSON: {e}"),
-        )
-    })?;
+    let v = payload(&body, "Opsgenie")?;
     let (Some(action), Some(alert_id)) = (v["action"].as_str(), v["alert"]["alertId"].as_str())
     else {
         return Err(ApiError(

@@ -67,15 +67,7 @@ impl SqliteStore {
         let inc = tx.query_row(
             "SELECT id, source, title, opened_at, opened_by FROM incidents WHERE id = ?1",
             [id],
-            |r| {
-                Ok(Incident {
-                    id: r.get(0)?,
-                    source: r.get(1)?,
-                    title: r.get(2)?,
-                    opened_at: r.get(3)?,
-                    opened_by: r.get(4)?,
-                })
-            },
+            incident_row,
         )?;
         tx.commit()?;
         Ok(inc)
@@ -105,15 +97,7 @@ impl SqliteStore {
     pub fn open_incidents(&self) -> Result<Vec<Incident>, StoreError> {
         let c = self.lock();
         let mut st = c.prepare("SELECT id, source, title, opened_at, opened_by FROM incidents WHERE resolved_at IS NULL ORDER BY opened_at, id")?;
-        let rows = st.query_map([], |r| {
-            Ok(Incident {
-                id: r.get(0)?,
-                source: r.get(1)?,
-                title: r.get(2)?,
-                opened_at: r.get(3)?,
-                opened_by: r.get(4)?,
-            })
-        })?;
+        let rows = st.query_map([], incident_row)?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
@@ -204,22 +188,36 @@ impl SqliteStore {
         let mut st = c.prepare(
             "SELECT id, resource, attribute, value, mode, reason, incident, expires, created_by, created_at FROM pins WHERE removed_at IS NULL ORDER BY created_at, id",
         )?;
-        let rows = st.query_map([], |r| {
-            Ok(StoredPin {
-                id: r.get(0)?,
-                resource: r.get(1)?,
-                attribute: r.get(2)?,
-                value: r.get(3)?,
-                mode: r.get(4)?,
-                reason: r.get(5)?,
-                incident: r.get(6)?,
-                expires: r.get(7)?,
-                created_by: r.get(8)?,
-                created_at: r.get(9)?,
-            })
-        })?;
+        let rows = st.query_map([], pin_row)?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
+}
+
+/// Columns: id, source, title, opened_at, opened_by.
+fn incident_row(r: &rusqlite::Row) -> rusqlite::Result<Incident> {
+    Ok(Incident {
+        id: r.get(0)?,
+        source: r.get(1)?,
+        title: r.get(2)?,
+        opened_at: r.get(3)?,
+        opened_by: r.get(4)?,
+    })
+}
+
+/// Columns: id, resource, attribute, value, mode, reason, incident, expires, created_by, created_at.
+fn pin_row(r: &rusqlite::Row) -> rusqlite::Result<StoredPin> {
+    Ok(StoredPin {
+        id: r.get(0)?,
+        resource: r.get(1)?,
+        attribute: r.get(2)?,
+        value: r.get(3)?,
+        mode: r.get(4)?,
+        reason: r.get(5)?,
+        incident: r.get(6)?,
+        expires: r.get(7)?,
+        created_by: r.get(8)?,
+        created_at: r.get(9)?,
+    })
 }
 
 #[cfg(test)]
