@@ -4,92 +4,229 @@ use clap::{Args, Subcommand};
 use parapet_gate::Config;
 use parapet_policy::{parse_duration, PolicyEngine};
 use parapet_server::{App, ServerConfig};
-use parapet_store::{Role, SqliteStore};
+use parapet_store::{redact, Role, Store};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+/// Every setting can come from a flag, an environment variable or the `[server]`
+/// table of the --config file, in that order of precedence.
 #[derive(Args)]
+#[command(after_help = SERVE_EXAMPLE)]
 pub struct ServeArgs {
-    #[command(flatten)]
-    database: Database,
+    /// The database: a SQLite file (default parapet.db) or a PostgreSQL URL
+    /// (postgres://user@host:5432/db) shared by several replicas. [file: database]
+    #[arg(
+        long,
+        value_name = "FILE|URL",
+        env = "PARAPET_DATABASE",
+        hide_env_values = true
+    )]
+    database: Option<String>,
 
-    /// Address to listen on; port 0 picks a free port (printed on the first line).
-    #[arg(long, default_value = "127.0.0.1:8080", env = "PARAPET_LISTEN")]
-    listen: String,
+    /// Address to listen on (default 127.0.0.1:8080); port 0 picks a free port
+    /// (printed on the first line of stdout). [file: listen]
+    #[arg(long, env = "PARAPET_LISTEN")]
+    listen: Option<String>,
 
     /// Directory of .cedar files added to (or replacing) the built-in pack.
+    /// [file: policies]
     #[arg(long, value_name = "DIR", env = "PARAPET_POLICIES")]
     policies: Option<PathBuf>,
 
-    /// Team settings (parapet.toml).
+    /// Team settings (parapet.toml): [critical] rules and the [server] table.
     #[arg(long, value_name = "FILE", env = "PARAPET_CONFIG")]
     config: Option<PathBuf>,
 
-    /// How long a review waits for approvals before it expires (e.g. 24h, 90m).
-    #[arg(long, default_value = "24h", env = "PARAPET_REVIEW_TTL")]
-    review_ttl: String,
+    /// How long a review waits for approvals before it expires, e.g. 24h (default),
+    /// 90m. [file: review_ttl]
+    #[arg(long, env = "PARAPET_REVIEW_TTL")]
+    review_ttl: Option<String>,
 
-    /// Largest request body accepted, in MiB.
-    #[arg(long, default_value_t = 256)]
-    max_body_mib: usize,
+    /// Largest request body accepted, in MiB (default 256). [file: max_body_mib]
+    #[arg(long, env = "PARAPET_MAX_BODY_MIB")]
+    max_body_mib: Option<usize>,
+
+    /// The address people reach this service at, for links in chat messages
+    /// (default http://LISTEN). [file: public_url]
+    #[arg(long, value_name = "URL", env = "PARAPET_PUBLIC_URL")]
+    public_url: Option<String>,
+
+    /// Slack (or compatible) incoming-webhook URL: each new review is posted there
+    /// with its explanation and a link to approve. [file: slack_webhook]
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "PARAPET_SLACK_WEBHOOK",
+        hide_env_values = true
+    )]
+    slack_webhook: Option<String>,
 
     /// Shared secret of a PagerDuty v3 webhook subscription: enables
     /// POST /v1/webhooks/pagerduty (signatures verified with HMAC-SHA256).
+    /// [file: pagerduty.secret; pagerduty.urgencies, default ["high"]]
     #[arg(long, env = "PARAPET_PAGERDUTY_SECRET", hide_env_values = true)]
     pagerduty_secret: Option<String>,
 
     /// Secret Opsgenie sends in X-Opsgenie-Secret: enables POST /v1/webhooks/opsgenie.
+    /// [file: opsgenie.secret; opsgenie.priorities, default ["P1", "P2"]]
     #[arg(long, env = "PARAPET_OPSGENIE_SECRET", hide_env_values = true)]
     opsgenie_secret: Option<String>,
 
-    /// Log format on standard error: text or json (one object per line).
-    #[arg(long, default_value = "text", env = "PARAPET_LOG_FORMAT")]
-    log_format: String,
+    /// Log format on standard error: text (default) or json (one object per line).
+    /// [file: log_format]
+    #[arg(long, env = "PARAPET_LOG_FORMAT")]
+    log_format: Option<String>,
 
-    /// Log filter, e.g. info, parapet_server=debug (RUST_LOG syntax).
-    #[arg(long, default_value = "info", env = "PARAPET_LOG")]
-    log: String,
+    /// Log filter, e.g. info (default), parapet_server=debug (RUST_LOG syntax).
+    /// [file: log]
+    #[arg(long, env = "PARAPET_LOG")]
+    log: Option<String>,
+}
+
+const SERVE_EXAMPLE: &str = "Example parapet.toml:
+  [server]
+  listen = \"0.0.0.0:8080\"
+  database = \"postgres://parapet@db:5432/parapet\"
+  public_url = \"https://parapet.example.com\"
+  slack_webhook = \"https://hooks.slack.com/services/...\"
+  review_ttl = \"24h\"
+  [server.pagerduty]
+  secret = \"...\"
+  urgencies = [\"high\"]
+  [server.opsgenie]
+  secret = \"...\"
+  priorities = [\"P1\", \"P2\"]
+
+The web UI is at /ui (log in with an approver or admin token); the API at /v1.";
+
+/// The `[server]` table.
+#[derive(Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServerFile {
+    database: Option<String>,
+    listen: Option<String>,
+    policies: Option<PathBuf>,
+    review_ttl: Option<String>,
+    max_body_mib: Option<usize>,
+    public_url: Option<String>,
+    slack_webhook: Option<String>,
+    log_format: Option<String>,
+    log: Option<String>,
+    #[serde(default)]
+    pagerduty: SourceFile,
+    #[serde(default)]
+    opsgenie: SourceFile,
+}
+
+#[derive(Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SourceFile {
+    secret: Option<String>,
+    urgencies: Option<Vec<String>>,
+    priorities: Option<Vec<String>>,
 }
 
 pub fn serve(args: ServeArgs) -> Result<u8> {
-    let filter = tracing_subscriber::EnvFilter::try_new(&args.log)
-        .with_context(|| format!("--log {}", args.log))?;
+    let team = match &args.config {
+        Some(c) => Config::load(c)?,
+        None => Config::default(),
+    };
+    let file: ServerFile = match team.server {
+        Some(t) => t.try_into().with_context(|| {
+            format!(
+                "[server] in {}",
+                args.config
+                    .as_deref()
+                    .unwrap_or_else(|| "".as_ref())
+                    .display()
+            )
+        })?,
+        None => ServerFile::default(),
+    };
+    let log = args.log.or(file.log).unwrap_or_else(|| "info".into());
+    let filter = tracing_subscriber::EnvFilter::try_new(&log)
+        .with_context(|| format!("log filter {log}"))?;
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    match args.log_format.as_str() {
+    match args
+        .log_format
+        .or(file.log_format)
+        .as_deref()
+        .unwrap_or("text")
+    {
         "json" => logs.json().init(),
         "text" => logs.init(),
-        other => bail!("--log-format {other}: use text or json"),
+        other => bail!("log format {other}: use text or json"),
     }
-    let engine = PolicyEngine::load(args.policies.as_deref()).context("loading policies")?;
+    let policies = args.policies.or(file.policies);
+    let engine = PolicyEngine::load(policies.as_deref()).context("loading policies")?;
+    let review_ttl = args
+        .review_ttl
+        .or(file.review_ttl)
+        .unwrap_or_else(|| "24h".into());
+    let listen = args
+        .listen
+        .or(file.listen)
+        .unwrap_or_else(|| "127.0.0.1:8080".into());
     let mut config = ServerConfig {
-        ttl_seconds: parse_duration(&args.review_ttl).with_context(|| {
-            format!(
-                "--review-ttl {}: use 30m, 24h, 7d (at most 30d)",
-                args.review_ttl
-            )
-        })? as i64,
-        max_body_bytes: args.max_body_mib.saturating_mul(1024 * 1024),
+        ttl_seconds: parse_duration(&review_ttl)
+            .with_context(|| format!("review TTL {review_ttl}: use 30m, 24h, 7d (at most 30d)"))?
+            as i64,
+        max_body_bytes: args
+            .max_body_mib
+            .or(file.max_body_mib)
+            .unwrap_or(256)
+            .saturating_mul(1024 * 1024),
+        public_url: args
+            .public_url
+            .or(file.public_url)
+            .unwrap_or_else(|| format!("http://{listen}"))
+            .trim_end_matches('/')
+            .to_string(),
+        slack_webhook: args
+            .slack_webhook
+            .or(file.slack_webhook)
+            .filter(|s| !s.is_empty()),
         ..Default::default()
     };
-    if let Some(c) = &args.config {
-        if let Some(rules) = Config::load(c)?.critical {
-            config.critical = rules;
-        }
+    if let Some(rules) = team.critical {
+        config.critical = rules;
     }
-    let store = args.database.open()?;
-    let webhooks = parapet_server::WebhookSecrets {
-        pagerduty: args.pagerduty_secret.filter(|s| !s.is_empty()),
-        opsgenie: args.opsgenie_secret.filter(|s| !s.is_empty()),
+    let database = Database {
+        location: args
+            .database
+            .or(file.database)
+            .unwrap_or_else(|| "parapet.db".into()),
     };
+    let store = database.open()?;
+    let defaults = parapet_server::WebhookSecrets::default();
+    let webhooks = parapet_server::WebhookSecrets {
+        pagerduty: args
+            .pagerduty_secret
+            .or(file.pagerduty.secret)
+            .filter(|s| !s.is_empty()),
+        opsgenie: args
+            .opsgenie_secret
+            .or(file.opsgenie.secret)
+            .filter(|s| !s.is_empty()),
+        pagerduty_urgencies: file
+            .pagerduty
+            .urgencies
+            .unwrap_or(defaults.pagerduty_urgencies),
+        opsgenie_priorities: file
+            .opsgenie
+            .priorities
+            .unwrap_or(defaults.opsgenie_priorities),
+    };
+    tracing::info!(backend = store.backend(), database = %redact(&database.location), "database ready");
     let app = Arc::new(App::new(store, engine, config, webhooks));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    rt.block_on(parapet_server::serve(app, &args.listen))
-        .with_context(|| format!("serving on {}", args.listen))?;
+    rt.block_on(parapet_server::serve(app, &listen))
+        .with_context(|| format!("serving on {listen}"))?;
     Ok(EXIT_ALLOW)
 }
 
@@ -179,30 +316,38 @@ pub fn audit(cmd: AuditCommand) -> Result<u8> {
     }
 }
 
-/// `--database`: the decision service's SQLite file, shared by every command that
-/// reads or writes its state.
+/// `--database`: where the decision service keeps its state, shared by every command
+/// that reads or writes it.
 #[derive(Args)]
 pub struct Database {
-    /// The decision service's SQLite database file (created and migrated if needed).
+    /// The decision service's database: a SQLite file (created and migrated if
+    /// needed) or a PostgreSQL URL (postgres://user[:password]@host:port/db), which
+    /// several `parapet serve` replicas can share.
     #[arg(
         long = "database",
-        value_name = "FILE",
+        value_name = "FILE|URL",
         default_value = "parapet.db",
-        env = "PARAPET_DATABASE"
+        env = "PARAPET_DATABASE",
+        hide_env_values = true
     )]
-    pub path: PathBuf,
+    pub location: String,
 }
 
 impl Database {
-    pub fn open(&self) -> Result<SqliteStore> {
-        SqliteStore::open(&self.path)
-            .with_context(|| format!("opening database {}", self.path.display()))
+    pub fn is_postgres(&self) -> bool {
+        self.location.starts_with("postgres://") || self.location.starts_with("postgresql://")
     }
 
-    /// For commands that only read: a missing file is an error, not a new database.
-    pub fn open_existing(&self) -> Result<SqliteStore> {
-        if !self.path.exists() {
-            bail!("no database at {}", self.path.display());
+    pub fn open(&self) -> Result<Box<dyn Store>> {
+        parapet_store::open(&self.location)
+            .with_context(|| format!("opening database {}", redact(&self.location)))
+    }
+
+    /// For commands that only read: a missing SQLite file is an error, not a new
+    /// database.
+    pub fn open_existing(&self) -> Result<Box<dyn Store>> {
+        if !self.is_postgres() && !std::path::Path::new(&self.location).exists() {
+            bail!("no database at {}", self.location);
         }
         self.open()
     }

@@ -5,111 +5,11 @@
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Stdio;
 
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_parapet"));
-    c.env_remove("PARAPET_DATABASE").env_remove("PARAPET_ACTOR");
-    c
-}
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn token(db: &Path, name: &str, role: &str, actor: &str) -> String {
-    let o = bin()
-        .args([
-            "token",
-            "create",
-            "--database",
-            db.to_str().unwrap(),
-            "--name",
-            name,
-            "--role",
-            role,
-            "--actor",
-            actor,
-        ])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8(o.stdout).unwrap().trim().to_string()
-}
-
-fn start(dir: &Path, policies: Option<&Path>) -> Server {
-    let db = dir.join("parapet.db");
-    let mut args = vec![
-        "serve".to_string(),
-        "--database".into(),
-        db.display().to_string(),
-        "--listen".into(),
-        "127.0.0.1:0".into(),
-    ];
-    if let Some(p) = policies {
-        args.extend(["--policies".into(), p.display().to_string()]);
-    }
-    let mut child = bin()
-        .args(&args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line
-        .trim()
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap_or_else(|_| panic!("no port in {line:?}"));
-    Server { child, port }
-}
-
-/// A minimal HTTP/1.1 client: enough for JSON requests on loopback.
-fn http(
-    port: u16,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<&str>,
-) -> (u16, Value) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let body = body.unwrap_or("");
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    write!(s, "{method} {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).unwrap();
-    let (head, payload) = resp.split_once("\r\n\r\n").unwrap();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    let v = serde_json::from_str(payload).unwrap_or(Value::String(payload.to_string()));
-    (status, v)
-}
-
-fn tmpdir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("parapet-srv-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+mod common;
+use common::*;
 
 #[test]
 fn decide_approve_and_audit() {

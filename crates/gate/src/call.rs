@@ -80,3 +80,51 @@ pub fn check_call(call: &ApiCall, opts: &CallOptions, engine: &PolicyEngine) -> 
         notes,
     }
 }
+
+/// The call's parameters as they may be shown and stored: values under secret-looking
+/// names (SecretString, Password, UserData, ...) replaced by `(sensitive)`.
+pub fn masked_params(v: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, x)| {
+                    let shown = if secret_param(k) && !x.is_null() {
+                        Value::String("(sensitive)".into())
+                    } else {
+                        masked_params(x)
+                    };
+                    (k.clone(), shown)
+                })
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(masked_params).collect()),
+        other => other.clone(),
+    }
+}
+
+/// A secret-looking name that is not a reference to the secret (SecretId, SecretArn).
+fn secret_param(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    let reference = ["id", "ids", "arn", "arns", "name", "names"]
+        .iter()
+        .any(|s| n.ends_with(s));
+    parapet_plan::is_secret_name(name) && !reference
+}
+
+#[cfg(test)]
+mod mask_tests {
+    #[test]
+    fn secrets_in_params_are_masked() {
+        let v = serde_json::json!({"SecretId": "db", "SecretString": "hunter2",
+            "Tags": [{"Key": "a", "Value": "b"}], "UserData": "IyEvYmlu", "LoginProfile": {"Password": "x"}});
+        let m = super::masked_params(&v);
+        let text = m.to_string();
+        assert!(
+            !text.contains("hunter2") && !text.contains("IyEvYmlu") && !text.contains("\"x\""),
+            "{text}"
+        );
+        assert_eq!(m["SecretId"], "db");
+        assert_eq!(m["Tags"][0]["Value"], "b");
+    }
+}

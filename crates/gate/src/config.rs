@@ -17,6 +17,8 @@ use std::path::Path;
 pub struct Config {
     /// Replaces the built-in rules for what is critical.
     pub critical: Option<CriticalRules>,
+    /// `[server]`: settings of `parapet serve`, read by the CLI.
+    pub server: Option<toml::Table>,
 }
 
 #[derive(Debug, thiserror::Error)]

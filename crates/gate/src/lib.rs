@@ -4,7 +4,7 @@
 
 mod call;
 mod config;
-pub use call::{check_call, CallOptions};
+pub use call::{check_call, masked_params, CallOptions};
 pub use config::{Config, ConfigError};
 pub use parapet_aws::api::{ApiCall, CallError};
 

@@ -26,9 +26,14 @@ const SECRET_WORDS: &[&str] = &[
     "connection_string",
 ];
 
+/// Does an attribute or parameter name suggest a secret value? Matches snake_case
+/// (`master_password`) and the APIs' CamelCase (`SecretString`, `UserData`).
 pub fn is_secret_name(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    SECRET_WORDS.iter().any(|w| n.contains(w))
+    let squashed = n.replace('_', "");
+    SECRET_WORDS
+        .iter()
+        .any(|w| n.contains(w) || squashed.contains(&w.replace('_', "")))
 }
 
 pub fn change_kind(actions: &[String], mode: &str) -> Result<ChangeKind, String> {
@@ -86,7 +91,8 @@ pub fn normalise(
         None
     };
     let data_bearing = managed && effects::data::is_data_bearing(&rc.resource_type);
-    let diff = if matches!(kind, ChangeKind::Update) || kind.is_replace() {
+    // Creates too: what a reviewer approves is the attributes being set.
+    let diff = if matches!(kind, ChangeKind::Update | ChangeKind::Create) || kind.is_replace() {
         diff(before, after)
     } else {
         Vec::new()

@@ -12,6 +12,7 @@ mod pins;
 mod raw;
 mod side;
 
+pub use change::is_secret_name;
 pub use pins::{load_pins, parse_pins, parse_rfc3339, Pin, PinError, PinMode};
 
 use parapet_aws::CriticalRules;

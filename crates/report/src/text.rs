@@ -1,7 +1,7 @@
 //! The human report: denials first, then reviews, then allowed changes with findings;
 //! quiet changes are counted, not listed (unless verbose).
 
-use parapet_model::{DecidedChange, Outcome, PlanReport, Severity};
+use parapet_model::{ChangeKind, DecidedChange, Outcome, PlanReport, Severity};
 use std::fmt::Write;
 
 #[derive(Debug, Clone, Default)]
@@ -162,18 +162,19 @@ fn change(out: &mut String, p: &Paint, c: &DecidedChange) {
         let _ = writeln!(out, "  {} {}", p.severity(f.severity), f.summary);
         let _ = writeln!(out, "           {}", p.dim(&f.explanation));
     }
-    for d in ch.diff.iter().take(8) {
+    // A create's attributes are in the JSON report; the terminal shows what changes.
+    let diff: &[_] = if ch.kind == ChangeKind::Create {
+        &[]
+    } else {
+        &ch.diff
+    };
+    for d in diff.iter().take(8) {
         let b = d.before.as_deref().unwrap_or("(none)");
         let a = d.after.as_deref().unwrap_or("(none)");
         let _ = writeln!(out, "  {} {}: {} -> {}", p.dim("~"), d.path, b, a);
     }
-    if ch.diff.len() > 8 {
-        let _ = writeln!(
-            out,
-            "  {} {} more attribute(s)",
-            p.dim("~"),
-            ch.diff.len() - 8
-        );
+    if diff.len() > 8 {
+        let _ = writeln!(out, "  {} {} more attribute(s)", p.dim("~"), diff.len() - 8);
     }
     // The policies that carry the outcome; the JSON report lists every satisfied one.
     for pol in c

@@ -4,10 +4,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use parapet_gate::{check_call, check_plan, ApiCall, CallOptions, GateOptions};
+use parapet_gate::{check_call, check_plan, masked_params, ApiCall, CallOptions, GateOptions};
 use parapet_model::{Actor, Outcome};
 use parapet_policy::PolicyEngine;
-use parapet_store::{hex_sha256, NewRequest, Request, Role, SqliteStore, StoreError, TokenInfo};
+use parapet_store::{hex_sha256, NewRequest, Request, Role, Store, StoreError, TokenInfo};
 use serde::Deserialize;
 use serde_json::{json, value::RawValue, Value};
 use std::sync::Arc;
@@ -18,6 +18,10 @@ pub struct ServerConfig {
     pub ttl_seconds: i64,
     pub max_body_bytes: usize,
     pub critical: parapet_aws::CriticalRules,
+    /// Base of links to the web UI in chat messages.
+    pub public_url: String,
+    /// Incoming-webhook URL that new reviews are posted to.
+    pub slack_webhook: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -26,12 +30,14 @@ impl Default for ServerConfig {
             ttl_seconds: 24 * 3600,
             max_body_bytes: 256 * 1024 * 1024,
             critical: Default::default(),
+            public_url: "http://127.0.0.1:8080".into(),
+            slack_webhook: None,
         }
     }
 }
 
 pub struct App {
-    pub store: SqliteStore,
+    pub store: Box<dyn Store>,
     pub webhooks: crate::ops::WebhookSecrets,
     pub engine: PolicyEngine,
     pub config: ServerConfig,
@@ -42,7 +48,7 @@ pub struct App {
 
 impl App {
     pub fn new(
-        store: SqliteStore,
+        store: Box<dyn Store>,
         engine: PolicyEngine,
         config: ServerConfig,
         webhooks: crate::ops::WebhookSecrets,
@@ -61,6 +67,7 @@ impl App {
 pub fn router(app: Arc<App>) -> Router {
     let limit = app.config.max_body_bytes;
     Router::new()
+        .route("/", get(|| async { axum::response::Redirect::to("/ui") }))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route(
@@ -90,6 +97,7 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route("/v1/webhooks/pagerduty", post(crate::ops::pagerduty))
         .route("/v1/webhooks/opsgenie", post(crate::ops::opsgenie))
+        .merge(crate::ui::routes())
         .layer(DefaultBodyLimit::max(limit))
         .with_state(app)
 }
@@ -149,6 +157,11 @@ pub async fn auth(app: &Arc<App>, headers: &HeaderMap, allowed: &[Role]) -> ApiR
             )
         })?
         .to_string();
+    token_for(app, secret, allowed).await
+}
+
+/// The token behind `secret`, if its role is one of `allowed`.
+pub async fn token_for(app: &Arc<App>, secret: String, allowed: &[Role]) -> ApiResult<TokenInfo> {
     let a = app.clone();
     let token = blocking(move || a.store.token(&secret))
         .await?
@@ -258,10 +271,14 @@ async fn create_inner(
             }
             (None, Some(c)) => {
                 let canonical = serde_json::to_vec(&json!({"action": c.action, "resource": c.resource, "params": c.params})).expect("json");
+                let shown = masked_params(&c.params);
                 let call = ApiCall::new(&c.action, c.resource.clone(), c.params).map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
                 let opts = CallOptions { actor: actor.clone(), incident: incident.clone(), critical: a.config.critical.clone(), account: c.account };
                 let report = check_call(&call, &opts, &a.engine);
-                ("call", hex_sha256(&canonical), serde_json::to_value(&report).expect("report serialises"))
+                let mut report = serde_json::to_value(&report).expect("report serialises");
+                // What the approver sees of the call itself, secrets masked.
+                report["request"] = json!({"params": shown});
+                ("call", hex_sha256(&canonical), report)
             }
             _ => return Err(bad("give exactly one of \"plan\" (terraform show -json output) or \"call\" ({action, resource, params})")),
         };
@@ -287,6 +304,9 @@ async fn create_inner(
     let a = app.clone();
     let req = blocking(move || a.store.create_request(&outcome)).await?;
     tracing::info!(id = %req.id, requester = %req.requester, kind = %req.kind, outcome = %req.outcome, "decision");
+    if req.outcome == "review" {
+        crate::notify::review_created(&app, &req);
+    }
     let outcome = req.outcome.clone();
     Ok((
         (StatusCode::CREATED, Json(view(&req, true))).into_response(),
@@ -294,7 +314,7 @@ async fn create_inner(
     ))
 }
 
-fn view(r: &Request, with_report: bool) -> Value {
+pub(crate) fn view(r: &Request, with_report: bool) -> Value {
     let now = parapet_store::now();
     let state = r.state(now);
     let mut v = json!({
@@ -406,16 +426,25 @@ async fn vote(
             "body must be {{\"content_hash\": \"...\", \"reason\": \"...\"}}: {e}"
         ))
     })?;
+    let r = cast_vote(&app, token, id, approve, b.content_hash, b.reason).await?;
+    Ok(Json(view(&r, false)))
+}
+
+/// Record a vote (API and web UI alike) and wake whoever waits on the request.
+pub(crate) async fn cast_vote(
+    app: &Arc<App>,
+    token: TokenInfo,
+    id: String,
+    approve: bool,
+    content_hash: String,
+    reason: Option<String>,
+) -> ApiResult<Request> {
     let a = app.clone();
     let who = token.actor.clone();
+    let reason = reason.filter(|r| !r.trim().is_empty());
     let r = blocking(move || {
-        a.store.vote(
-            &id,
-            &token.actor,
-            approve,
-            &b.content_hash,
-            b.reason.as_deref(),
-        )
+        a.store
+            .vote(&id, &token.actor, approve, &content_hash, reason.as_deref())
     })
     .await?;
     app.changed.notify_waiters();
@@ -426,7 +455,7 @@ async fn vote(
     };
     counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     tracing::info!(id = %r.id, approver = %who, approve, "vote");
-    Ok(Json(view(&r, false)))
+    Ok(r)
 }
 
 async fn approve(

@@ -26,7 +26,9 @@
 
 mod api;
 mod metrics;
+mod notify;
 mod ops;
+mod ui;
 
 pub use api::{router, App, ServerConfig};
 pub use ops::{stored_pin, NewPin, WebhookSecrets};

@@ -18,6 +18,7 @@ pub struct Metrics {
     pub rejections: AtomicU64,
     pub webhooks_accepted: AtomicU64,
     pub webhooks_rejected: AtomicU64,
+    pub notifications_sent: AtomicU64,
     pub notifications_failed: AtomicU64,
     latency_buckets: [AtomicU64; 10],
     latency_count: AtomicU64,
@@ -78,6 +79,11 @@ impl Metrics {
                 "parapet_webhooks_rejected_total",
                 "Incident webhooks rejected (forged, replayed, stale).",
                 &self.webhooks_rejected,
+            ),
+            (
+                "parapet_notifications_sent_total",
+                "Reviews posted to the chat webhook.",
+                &self.notifications_sent,
             ),
             (
                 "parapet_notifications_failed_total",

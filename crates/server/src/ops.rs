@@ -16,9 +16,28 @@ use std::sync::Arc;
 /// Webhook deliveries older than this are treated as replays.
 const MAX_AGE_SECONDS: i64 = 15 * 60;
 
+/// Where incidents come from and which ones put the service in incident mode.
+#[derive(Clone)]
 pub struct WebhookSecrets {
+    /// PagerDuty v3 webhook subscription secret; `None` disables the endpoint.
     pub pagerduty: Option<String>,
+    /// Opsgenie `X-Opsgenie-Secret`; `None` disables the endpoint.
     pub opsgenie: Option<String>,
+    /// PagerDuty urgencies that open incident mode (default: high).
+    pub pagerduty_urgencies: Vec<String>,
+    /// Opsgenie priorities that open incident mode (default: P1, P2).
+    pub opsgenie_priorities: Vec<String>,
+}
+
+impl Default for WebhookSecrets {
+    fn default() -> Self {
+        WebhookSecrets {
+            pagerduty: None,
+            opsgenie: None,
+            pagerduty_urgencies: vec!["high".into()],
+            opsgenie_priorities: vec!["P1".into(), "P2".into()],
+        }
+    }
 }
 
 /// Open incidents' ids, joined, for the decision's incident mode.
@@ -64,7 +83,8 @@ fn payload(body: &[u8], source: &str) -> ApiResult<Value> {
     })
 }
 
-fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+/// Constant-time equality for secrets.
+pub(crate) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -87,12 +107,20 @@ async fn reject_webhook(
     tracing::warn!(source, %why, "webhook rejected");
     let a = app.clone();
     let w = why.clone();
-    let _ = blocking(move || a.store.audit_rejected_webhook(source, &w)).await;
+    let _ = blocking(move || {
+        a.store.audit_event(
+            "webhook_rejected",
+            &format!("webhook:{source}"),
+            source,
+            &json!({"why": w}).to_string(),
+        )
+    })
+    .await;
     ApiError(status, why)
 }
 
 /// PagerDuty v3 webhooks: `X-PagerDuty-Signature: v1=<hex HMAC-SHA256 of the body>`.
-/// High-urgency `incident.triggered` opens incident mode; `incident.resolved` ends it.
+/// `incident.triggered` of a configured urgency (default high) opens incident mode; `incident.resolved` ends it.
 pub async fn pagerduty(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
@@ -136,8 +164,9 @@ pub async fn pagerduty(
     };
     let occurred = ev["occurred_at"].as_str().and_then(parse_rfc3339);
     let data = &ev["data"];
+    let urgent = |u: &str| app.webhooks.pagerduty_urgencies.iter().any(|x| x == u);
     let transition = match (event_type, data["urgency"].as_str()) {
-        ("incident.triggered", Some("high")) => Transition::Open,
+        ("incident.triggered", Some(u)) if urgent(u) => Transition::Open,
         ("incident.resolved", _) => Transition::Resolve,
         _ => Transition::Ignore,
     };
@@ -160,7 +189,7 @@ pub async fn pagerduty(
 }
 
 /// Opsgenie outgoing webhooks with a shared secret in `X-Opsgenie-Secret`. A created
-/// P1 or P2 alert opens incident mode; a closed one ends it.
+/// alert of a configured priority (default P1, P2) opens incident mode; a closed one ends it.
 pub async fn opsgenie(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
@@ -196,8 +225,9 @@ pub async fn opsgenie(
     let stamp = v["alert"]["updatedAt"]
         .as_i64()
         .or(v["alert"]["createdAt"].as_i64());
+    let severe = |p: &str| app.webhooks.opsgenie_priorities.iter().any(|x| x == p);
     let transition = match (action, v["alert"]["priority"].as_str()) {
-        ("Create", Some("P1" | "P2")) => Transition::Open,
+        ("Create", Some(p)) if severe(p) => Transition::Open,
         ("Close", _) => Transition::Resolve,
         _ => Transition::Ignore,
     };

@@ -97,6 +97,29 @@ pub fn verify_chain(entries: &[AuditEntry]) -> Option<ChainProblem> {
     None
 }
 
+/// [`verify_chain`], then check the chain ends where the head record (written with
+/// every append) says: removing entries from the end shows only there.
+pub fn verify_with_head(
+    entries: &[AuditEntry],
+    head: Option<(i64, String)>,
+) -> Option<ChainProblem> {
+    if let Some(p) = verify_chain(entries) {
+        return Some(p);
+    }
+    let last = entries.last().map(|e| (e.seq, e.hash.clone()));
+    if head == last {
+        return None;
+    }
+    let seq = head.as_ref().map_or(0, |h| h.0);
+    Some(ChainProblem {
+        seq,
+        what: format!(
+            "the log ends at entry {} but the head record says {seq}: entries were removed from the end, or the head was edited",
+            last.map_or(0, |l| l.0)
+        ),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,7 @@
 //! Durable state of the decision service: decision requests and their approvals, API
-//! tokens, and a hash-chained audit log. SQLite today (one file, WAL); the `Store`
-//! methods are what a PostgreSQL implementation must provide with the same guarantees.
+//! tokens, incidents, pins and a hash-chained audit log, behind one interface
+//! ([`Store`]) with two implementations: SQLite (embedded default: one file, WAL) and
+//! PostgreSQL (several replicas share one database with the same guarantees).
 //!
 //! Every write is one transaction that also appends its audit entry, so an
 //! acknowledged decision or approval is never without its record, and the record
@@ -9,19 +10,24 @@
 mod audit;
 mod hash;
 mod ops;
+mod pg;
 mod sqlite;
+mod sqlite_trait;
+mod vote;
 
 pub use audit::{verify_chain, AuditEntry, ChainProblem, GENESIS};
 pub use hash::{hex_sha256, new_secret};
 pub use ops::{Incident, StoredPin};
-pub use sqlite::{SqliteStore, Verification};
+pub use pg::{redact, PgStore};
+pub use sqlite::SqliteStore;
 
 use serde::Serialize;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The database could not be reached or failed the statement: callers fail closed.
     #[error("database error: {0}")]
-    Db(#[from] rusqlite::Error),
+    Db(String),
     #[error("no decision request {0}")]
     NotFound(String),
     #[error("{0}")]
@@ -177,4 +183,148 @@ pub fn now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Db(e.to_string())
+    }
+}
+
+impl From<postgres::Error> for StoreError {
+    fn from(e: postgres::Error) -> Self {
+        // `Display` of a server error is only its severity; the detail names the cause.
+        match e.as_db_error() {
+            Some(db) => StoreError::Db(format!("{}: {}", db.code().code(), db.message())),
+            None => StoreError::Db(e.to_string()),
+        }
+    }
+}
+
+/// The result of [`Store::verify`].
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Verification {
+    pub entries: usize,
+    pub problem: Option<ChainProblem>,
+}
+
+/// What the decision service keeps. Every write is one transaction that also appends
+/// its audit entry; implementations serialise appends so the chain has one order.
+pub trait Store: Send + Sync {
+    /// Is the database reachable?
+    fn ping(&self) -> Result<(), StoreError>;
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+
+    /// Create an API token; returns its info and the secret (shown once, stored hashed).
+    fn create_token(
+        &self,
+        name: &str,
+        role: Role,
+        actor: &str,
+        by: &str,
+    ) -> Result<(TokenInfo, String), StoreError>;
+    /// The token a secret belongs to, if not revoked.
+    fn token(&self, secret: &str) -> Result<Option<TokenInfo>, StoreError>;
+
+    fn create_request(&self, n: &NewRequest) -> Result<Request, StoreError>;
+    fn request(&self, id: &str) -> Result<Option<Request>, StoreError>;
+    /// Approve or reject, bound to `content_hash`; see [`vote::check`] for the rules.
+    fn vote(
+        &self,
+        id: &str,
+        approver: &str,
+        approve: bool,
+        content_hash: &str,
+        reason: Option<&str>,
+    ) -> Result<Request, StoreError>;
+    /// Reviews still waiting for approvals, oldest first: the approvers' queue.
+    fn pending(&self) -> Result<Vec<Request>, StoreError>;
+    /// The latest requests of any state, newest first (without votes).
+    fn recent(&self, limit: usize) -> Result<Vec<Request>, StoreError>;
+
+    /// Every audit entry in stored order.
+    fn audit(&self) -> Result<Vec<AuditEntry>, StoreError>;
+    /// The head record: the last entry's seq and hash as written with it.
+    fn audit_head(&self) -> Result<Option<(i64, String)>, StoreError>;
+    /// Check the whole chain and that it ends where the head record says.
+    fn verify(&self) -> Result<Verification, StoreError> {
+        let entries = self.audit()?;
+        let head = self.audit_head()?.filter(|h| h.0 > 0);
+        Ok(Verification {
+            entries: entries.len(),
+            problem: audit::verify_with_head(&entries, head),
+        })
+    }
+    /// Record a security-relevant event that changes no other state (a rejected
+    /// webhook, a failed login).
+    fn audit_event(
+        &self,
+        kind: &str,
+        actor: &str,
+        subject: &str,
+        payload: &str,
+    ) -> Result<(), StoreError>;
+
+    /// Open an incident; opening one already open changes nothing.
+    fn open_incident(
+        &self,
+        id: &str,
+        source: &str,
+        title: &str,
+        by: &str,
+    ) -> Result<Incident, StoreError>;
+    /// Resolve an open incident; `false` if it was not open.
+    fn resolve_incident(&self, id: &str, by: &str) -> Result<bool, StoreError>;
+    fn open_incidents(&self) -> Result<Vec<Incident>, StoreError>;
+    /// Record a webhook delivery; `false` if this (source, event id) was seen: a replay.
+    fn first_delivery(&self, source: &str, event_id: &str) -> Result<bool, StoreError>;
+
+    fn add_pin(&self, p: &StoredPin) -> Result<StoredPin, StoreError>;
+    fn remove_pin(&self, id: &str, by: &str) -> Result<bool, StoreError>;
+    /// Pins not removed (expiry is judged by the analysis, which names expired pins).
+    fn pins(&self) -> Result<Vec<StoredPin>, StoreError>;
+}
+
+/// Open a store: a `postgres://` or `postgresql://` URL, else a SQLite file path
+/// (optionally written `sqlite://PATH`). Migrations run here.
+pub fn open(location: &str) -> Result<Box<dyn Store>, StoreError> {
+    if location.starts_with("postgres://") || location.starts_with("postgresql://") {
+        Ok(Box::new(PgStore::connect(location)?))
+    } else {
+        let path = location.strip_prefix("sqlite://").unwrap_or(location);
+        Ok(Box::new(SqliteStore::open(std::path::Path::new(path))?))
+    }
+}
+
+/// `2026-11-22T09:30:00Z` for a Unix time (UTC; days from the civil calendar).
+pub fn rfc3339(epoch: i64) -> String {
+    let days = epoch.div_euclid(86_400);
+    let secs = epoch.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+#[cfg(test)]
+mod time_tests {
+    #[test]
+    fn rfc3339_formats_utc() {
+        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::rfc3339(1_795_000_000), "2026-11-18T11:06:40Z");
+        assert_eq!(super::rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+    }
 }

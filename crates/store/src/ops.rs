@@ -112,17 +112,17 @@ impl SqliteStore {
         Ok(n == 1)
     }
 
-    /// Record a rejected webhook in the audit log (forgeries and replays are evidence).
-    pub fn audit_rejected_webhook(&self, source: &str, why: &str) -> Result<(), StoreError> {
+    /// Append an entry that changes no other state.
+    pub fn audit_event(
+        &self,
+        kind: &str,
+        actor: &str,
+        subject: &str,
+        payload: &str,
+    ) -> Result<(), StoreError> {
         let mut c = self.lock();
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        append(
-            &tx,
-            "webhook_rejected",
-            &format!("webhook:{source}"),
-            source,
-            &serde_json::json!({"why": why}).to_string(),
-        )?;
+        append(&tx, kind, actor, subject, payload)?;
         tx.commit()?;
         Ok(())
     }
@@ -218,70 +218,4 @@ fn pin_row(r: &rusqlite::Row) -> rusqlite::Result<StoredPin> {
         created_by: r.get(8)?,
         created_at: r.get(9)?,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn store() -> SqliteStore {
-        let dir = std::env::temp_dir().join(format!(
-            "parapet-ops-{}-{}",
-            std::process::id(),
-            crate::new_secret()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        SqliteStore::open(&dir.join("p.db")).unwrap()
-    }
-
-    #[test]
-    fn incidents_open_resolve_and_audit() {
-        let s = store();
-        s.open_incident("INC-1", "manual", "db down", "human:dana")
-            .unwrap();
-        s.open_incident("INC-1", "manual", "db down", "human:dana")
-            .unwrap();
-        assert_eq!(s.open_incidents().unwrap().len(), 1);
-        assert!(s.resolve_incident("INC-1", "human:dana").unwrap());
-        assert!(!s.resolve_incident("INC-1", "human:dana").unwrap());
-        assert!(s.open_incidents().unwrap().is_empty());
-        s.open_incident("INC-1", "pagerduty", "again", "webhook:pagerduty")
-            .unwrap();
-        assert_eq!(s.open_incidents().unwrap()[0].source, "pagerduty");
-        let kinds: Vec<String> = s.audit().unwrap().into_iter().map(|e| e.kind).collect();
-        assert_eq!(kinds, ["incident", "incident", "incident"]);
-        assert!(s.verify().unwrap().problem.is_none());
-    }
-
-    #[test]
-    fn replays_are_recognised() {
-        let s = store();
-        assert!(s.first_delivery("pagerduty", "ev-1").unwrap());
-        assert!(!s.first_delivery("pagerduty", "ev-1").unwrap());
-        assert!(s.first_delivery("opsgenie", "ev-1").unwrap());
-    }
-
-    #[test]
-    fn pins_add_list_remove() {
-        let s = store();
-        let p = StoredPin {
-            id: "INC-1-sg".into(),
-            resource: "aws_security_group.api".into(),
-            attribute: "ingress".into(),
-            value: Some("{\"from_port\":22}".into()),
-            mode: Some("excludes".into()),
-            reason: "closed".into(),
-            incident: Some("INC-1".into()),
-            expires: None,
-            created_by: "human:dana".into(),
-            created_at: 1,
-        };
-        s.add_pin(&p).unwrap();
-        assert!(matches!(s.add_pin(&p), Err(StoreError::Conflict(_))));
-        assert_eq!(s.pins().unwrap().len(), 1);
-        assert!(s.remove_pin("INC-1-sg", "human:dana").unwrap());
-        assert!(s.pins().unwrap().is_empty());
-        s.add_pin(&p).unwrap();
-        assert_eq!(s.pins().unwrap().len(), 1);
-    }
 }

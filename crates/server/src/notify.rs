@@ -1,0 +1,199 @@
+//! Chat-ops: each new review is posted to a Slack-compatible incoming webhook as Block
+//! Kit, with the plain-language explanation and a link to the approval page. Delivery
+//! never delays or changes a decision; failures are retried, then logged and counted.
+
+use crate::api::App;
+use parapet_store::Request;
+use serde_json::{json, Value};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Slack rejects section text over 3,000 characters.
+const SECTION_LIMIT: usize = 2900;
+
+/// Post a new review in the background, if a webhook is configured.
+pub fn review_created(app: &Arc<App>, r: &Request) {
+    let Some(url) = app.config.slack_webhook.clone() else {
+        return;
+    };
+    let message = message(r, &app.config.public_url);
+    let app = app.clone();
+    let id = r.id.clone();
+    tokio::task::spawn_blocking(move || {
+        let body = message.to_string();
+        for attempt in 0..3u32 {
+            if attempt > 0 {
+                std::thread::sleep(Duration::from_millis(500 << attempt));
+            }
+            match post(&url, &body) {
+                Ok(()) => {
+                    app.metrics
+                        .notifications_sent
+                        .fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(%id, "review posted to chat");
+                    return;
+                }
+                // The URL is a credential: log the failure, never the URL.
+                Err(e) => tracing::warn!(%id, attempt, error = %e, "chat webhook failed"),
+            }
+        }
+        app.metrics
+            .notifications_failed
+            .fetch_add(1, Ordering::Relaxed);
+    });
+}
+
+fn post(url: &str, body: &str) -> Result<(), String> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(10)))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let resp = agent
+        .post(url)
+        .header("content-type", "application/json")
+        .send(body)
+        .map_err(|e| format!("delivery failed: {}", strip_url(&e.to_string())))?;
+    match resp.status().as_u16() {
+        200..=299 => Ok(()),
+        s => Err(format!("the webhook answered HTTP {s}")),
+    }
+}
+
+/// Error texts can carry the request URL, which holds the webhook's secret path.
+fn strip_url(s: &str) -> String {
+    s.split_whitespace()
+        .map(|w| {
+            if w.contains("://") {
+                "<webhook url>"
+            } else {
+                w
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Slack mrkdwn needs &, < and > escaped; everything else is literal.
+fn mrkdwn(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn clip(mut s: String) -> String {
+    if s.len() > SECTION_LIMIT {
+        let mut cut = SECTION_LIMIT;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+        s.push_str("\n…");
+    }
+    s
+}
+
+/// The Block Kit message for a new review.
+pub fn message(r: &Request, public_url: &str) -> Value {
+    let report = &r.report;
+    let what = match report["action"].as_str() {
+        Some(action) => format!(
+            "call {action} on {}",
+            report["resource"].as_str().unwrap_or("(no resource)")
+        ),
+        None => format!(
+            "Terraform plan with {} changes",
+            report["counts"]["changes"].as_u64().unwrap_or(0)
+        ),
+    };
+    let link = format!("{public_url}/ui/decisions/{}", r.id);
+    let mut findings: Vec<&Value> = report["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .collect();
+    for c in report["changes"].as_array().into_iter().flatten() {
+        findings.extend(c["findings"].as_array().into_iter().flatten());
+    }
+    let mut explained = String::new();
+    for f in &findings {
+        explained.push_str(&format!(
+            "• *{}* {}\n    _{}_\n",
+            mrkdwn(f["severity"].as_str().unwrap_or("info")),
+            mrkdwn(f["summary"].as_str().unwrap_or("")),
+            mrkdwn(f["explanation"].as_str().unwrap_or("")),
+        ));
+    }
+    if explained.is_empty() {
+        explained = "No effects beyond the change itself.".into();
+    }
+    let why: Vec<String> = report["decision"]["policies"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| p["outcome"] == "review")
+        .filter_map(|p| p["reason"].as_str().map(mrkdwn))
+        .collect();
+    let delay = if r.delay_seconds > 0 {
+        format!(
+            ", then a {}-minute cooling-off",
+            r.delay_seconds.div_ceil(60)
+        )
+    } else {
+        String::new()
+    };
+    json!({
+        "text": format!("parapet: review needed for {what} requested by {}", r.requester),
+        "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": clip(format!("Review needed: {what}")).chars().take(150).collect::<String>()}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": clip(format!(
+                "*Requested by* {}\n*Needs* {} approvals from people other than the requester{delay}\n*Why*: {}",
+                mrkdwn(&r.requester), r.approvers_required, why.join(" ")))}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": clip(explained)}},
+            {"type": "actions", "elements": [
+                {"type": "button", "style": "primary", "text": {"type": "plain_text", "text": "Review and approve"}, "url": link}
+            ]},
+            {"type": "context", "elements": [
+                {"type": "mrkdwn", "text": format!("{} · content sha256 {} · expires {}", r.id, &r.content_hash[..12.min(r.content_hash.len())], parapet_store::rfc3339(r.expires_at))}
+            ]}
+        ]
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_and_links() {
+        let r = Request {
+            id: "dec_1".into(),
+            created_at: 0,
+            requester: "agent:<kiro>".into(),
+            kind: "call".into(),
+            content_hash: "abcdef0123456789".into(),
+            outcome: "review".into(),
+            approvers_required: 2,
+            delay_seconds: 900,
+            expires_at: 3600,
+            approved_at: None,
+            rejected: false,
+            votes: vec![],
+            report: json!({"action": "iam:AttachUserPolicy", "resource": "arn:aws:iam::1:user/x",
+                "decision": {"policies": [{"outcome": "review", "reason": "two & more"}]},
+                "findings": [{"severity": "critical", "summary": "grants <admin>", "explanation": "full control"}]}),
+        };
+        let m = message(&r, "https://parapet.example.com");
+        let text = m.to_string();
+        assert!(text.contains("https://parapet.example.com/ui/decisions/dec_1"));
+        assert!(text.contains("grants &lt;admin&gt;"));
+        assert!(text.contains("two &amp; more"));
+        assert!(text.contains("15-minute cooling-off"));
+        assert_eq!(m["blocks"][0]["type"], "header");
+        assert!(
+            strip_url("error for https://hooks.slack.com/services/T/B/X: refused")
+                .contains("<webhook url>")
+        );
+    }
+}

@@ -1,0 +1,631 @@
+//! PostgreSQL: several `parapet serve` replicas behind a load balancer share one
+//! database with the same guarantees as SQLite. Row locks order the writes that must
+//! not interleave (votes on one request take its row; every audit append takes the
+//! head row), so the chain has one order and a vote race counts each approver once.
+
+use crate::audit::{entry_hash, AuditEntry, GENESIS};
+use crate::hash::{hex_sha256, new_secret};
+use crate::{Incident, NewRequest, Request, Role, Store, StoreError, StoredPin, TokenInfo, Vote};
+use postgres::{Client, GenericClient, NoTls, Row, Transaction};
+use std::sync::Mutex;
+use std::time::Duration;
+
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE requests (
+  id TEXT PRIMARY KEY,
+  created_at BIGINT NOT NULL,
+  requester TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  content_hash TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  approvers_required INTEGER NOT NULL,
+  delay_seconds BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  approved_at BIGINT,
+  rejected BOOLEAN NOT NULL DEFAULT FALSE,
+  report TEXT NOT NULL,
+  n BIGSERIAL
+);
+CREATE INDEX requests_queue ON requests (created_at) WHERE outcome = 'review' AND NOT rejected AND approved_at IS NULL;
+CREATE INDEX requests_recent ON requests (n);
+CREATE TABLE votes (
+  request_id TEXT NOT NULL REFERENCES requests(id),
+  approver TEXT NOT NULL,
+  approve BOOLEAN NOT NULL,
+  reason TEXT,
+  at BIGINT NOT NULL,
+  PRIMARY KEY (request_id, approver)
+);
+CREATE TABLE tokens (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  role TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  secret_hash TEXT NOT NULL UNIQUE,
+  created_at BIGINT NOT NULL,
+  revoked BOOLEAN NOT NULL DEFAULT FALSE
+);
+CREATE TABLE audit (
+  seq BIGINT PRIMARY KEY,
+  at BIGINT NOT NULL,
+  kind TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL
+);
+-- Always one row: appends lock it, so the chain has a single order across replicas.
+CREATE TABLE audit_head (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  seq BIGINT NOT NULL,
+  hash TEXT NOT NULL
+);
+INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
+CREATE TABLE incidents (
+  id TEXT PRIMARY KEY,
+  source TEXT NOT NULL,
+  title TEXT NOT NULL,
+  opened_at BIGINT NOT NULL,
+  opened_by TEXT NOT NULL,
+  resolved_at BIGINT,
+  resolved_by TEXT
+);
+CREATE TABLE webhook_events (
+  source TEXT NOT NULL,
+  event_id TEXT NOT NULL,
+  received_at BIGINT NOT NULL,
+  PRIMARY KEY (source, event_id)
+);
+CREATE TABLE pins (
+  id TEXT PRIMARY KEY,
+  resource TEXT NOT NULL,
+  attribute TEXT NOT NULL,
+  value TEXT,
+  mode TEXT,
+  reason TEXT NOT NULL,
+  incident TEXT,
+  expires BIGINT,
+  created_by TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  removed_at BIGINT
+);
+"#];
+
+/// Taken by `migrate` so replicas starting together migrate once.
+const MIGRATION_LOCK: i64 = 0x0070_6172_6170_6574;
+
+const REQUEST_COLUMNS: &str = "id, created_at, requester, kind, content_hash, outcome, approvers_required, delay_seconds, expires_at, approved_at, rejected, report";
+
+pub struct PgStore {
+    config: postgres::Config,
+    /// Idle connections; a broken one is dropped, not returned.
+    idle: Mutex<Vec<Client>>,
+    max_idle: usize,
+}
+
+impl PgStore {
+    /// Connect to `url` (`postgres://user@host:port/db?options=...`) and migrate.
+    pub fn connect(url: &str) -> Result<PgStore, StoreError> {
+        let mut config: postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError::Db(format!("database URL {}: {e}", redact(url))))?;
+        if config.get_connect_timeout().is_none() {
+            // Fail closed quickly rather than hang a decision on a dead database.
+            config.connect_timeout(Duration::from_secs(5));
+        }
+        config.application_name("parapet");
+        let store = PgStore {
+            config,
+            idle: Mutex::new(Vec::new()),
+            max_idle: 16,
+        };
+        store.with(migrate)?;
+        Ok(store)
+    }
+
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Client) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let mut client = match pooled {
+            Some(c) if !c.is_closed() => c,
+            _ => self.config.connect(NoTls)?,
+        };
+        let result = f(&mut client);
+        if !client.is_closed() {
+            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+            if idle.len() < self.max_idle {
+                idle.push(client);
+            }
+        }
+        result
+    }
+
+    /// A write transaction: `f` runs inside it and it commits only if `f` succeeds.
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&mut Transaction) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.with(|c| {
+            let mut tx = c.transaction()?;
+            let out = f(&mut tx)?;
+            tx.commit()?;
+            Ok(out)
+        })
+    }
+}
+
+/// The URL with its password hidden, for messages.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
+fn migrate(c: &mut Client) -> Result<(), StoreError> {
+    let mut tx = c.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")?;
+    let v: i32 = tx
+        .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_version", &[])?
+        .get(0);
+    for (i, m) in MIGRATIONS.iter().enumerate().skip(v as usize) {
+        tx.batch_execute(m)?;
+        tx.execute(
+            "INSERT INTO schema_version (version) VALUES ($1)",
+            &[&(i as i32 + 1)],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Append an audit entry inside the caller's transaction, locking the head.
+fn append(
+    tx: &mut Transaction,
+    kind: &str,
+    actor: &str,
+    subject: &str,
+    payload: &str,
+) -> Result<(), StoreError> {
+    let head = tx.query_one(
+        "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
+        &[],
+    )?;
+    let (prev_seq, prev_hash): (i64, String) = (head.get(0), head.get(1));
+    let seq = prev_seq + 1;
+    let at = crate::now();
+    let hash = entry_hash(seq, at, kind, actor, subject, payload, &prev_hash);
+    tx.execute(
+        "INSERT INTO audit (seq, at, kind, actor, subject, payload, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        &[&seq, &at, &kind, &actor, &subject, &payload, &prev_hash, &hash],
+    )?;
+    tx.execute(
+        "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1",
+        &[&seq, &hash],
+    )?;
+    Ok(())
+}
+
+/// Take the audit head lock first: for writes that read-then-write state other than
+/// one request row, so two replicas cannot interleave them.
+fn serialize(tx: &mut Transaction) -> Result<(), StoreError> {
+    tx.execute("SELECT 1 FROM audit_head WHERE id = 1 FOR UPDATE", &[])?;
+    Ok(())
+}
+
+fn request_row(r: &Row) -> Request {
+    Request {
+        id: r.get(0),
+        created_at: r.get(1),
+        requester: r.get(2),
+        kind: r.get(3),
+        content_hash: r.get(4),
+        outcome: r.get(5),
+        approvers_required: r.get::<_, i32>(6).max(0) as u32,
+        delay_seconds: r.get::<_, i64>(7).max(0) as u64,
+        expires_at: r.get(8),
+        approved_at: r.get(9),
+        rejected: r.get(10),
+        votes: Vec::new(),
+        report: crate::vote::report_json(r.get(11)),
+    }
+}
+
+fn load(
+    c: &mut impl GenericClient,
+    id: &str,
+    for_update: bool,
+) -> Result<Option<Request>, StoreError> {
+    let lock = if for_update { " FOR UPDATE" } else { "" };
+    let Some(row) = c.query_opt(
+        &format!("SELECT {REQUEST_COLUMNS} FROM requests WHERE id = $1{lock}"),
+        &[&id],
+    )?
+    else {
+        return Ok(None);
+    };
+    let mut req = request_row(&row);
+    req.votes = c
+        .query(
+            "SELECT approver, approve, at, reason FROM votes WHERE request_id = $1 ORDER BY at, approver",
+            &[&id],
+        )?
+        .iter()
+        .map(|r| Vote {
+            approver: r.get(0),
+            approve: r.get(1),
+            at: r.get(2),
+            reason: r.get(3),
+        })
+        .collect();
+    Ok(Some(req))
+}
+
+fn incident_row(r: &Row) -> Incident {
+    Incident {
+        id: r.get(0),
+        source: r.get(1),
+        title: r.get(2),
+        opened_at: r.get(3),
+        opened_by: r.get(4),
+    }
+}
+
+fn pin_row(r: &Row) -> StoredPin {
+    StoredPin {
+        id: r.get(0),
+        resource: r.get(1),
+        attribute: r.get(2),
+        value: r.get(3),
+        mode: r.get(4),
+        reason: r.get(5),
+        incident: r.get(6),
+        expires: r.get(7),
+        created_by: r.get(8),
+        created_at: r.get(9),
+    }
+}
+
+impl Store for PgStore {
+    fn ping(&self) -> Result<(), StoreError> {
+        self.with(|c| {
+            c.query_one("SELECT 1", &[])?;
+            Ok(())
+        })
+    }
+
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn create_token(
+        &self,
+        name: &str,
+        role: Role,
+        actor: &str,
+        by: &str,
+    ) -> Result<(TokenInfo, String), StoreError> {
+        let secret = format!("ppt_{}", new_secret());
+        let id = format!("tok_{}", &new_secret()[..16]);
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO tokens (id, name, role, actor, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                &[&id, &name, &role.as_str(), &actor, &hex_sha256(secret.as_bytes()), &crate::now()],
+            )?;
+            let payload =
+                serde_json::json!({"name": name, "role": role.as_str(), "actor": actor}).to_string();
+            append(tx, "token", by, &id, &payload)
+        })?;
+        Ok((
+            TokenInfo {
+                id,
+                name: name.into(),
+                role,
+                actor: actor.into(),
+            },
+            secret,
+        ))
+    }
+
+    fn token(&self, secret: &str) -> Result<Option<TokenInfo>, StoreError> {
+        let row = self.with(|c| {
+            Ok(c.query_opt(
+                "SELECT id, name, role, actor FROM tokens WHERE secret_hash = $1 AND NOT revoked",
+                &[&hex_sha256(secret.as_bytes())],
+            )?)
+        })?;
+        let Some(row) = row else { return Ok(None) };
+        let (id, role): (String, String) = (row.get(0), row.get(2));
+        let role = Role::parse(&role)
+            .ok_or_else(|| StoreError::Corrupt(format!("token {id} has role {role}")))?;
+        Ok(Some(TokenInfo {
+            id,
+            name: row.get(1),
+            role,
+            actor: row.get(3),
+        }))
+    }
+
+    fn create_request(&self, n: &NewRequest) -> Result<Request, StoreError> {
+        let id = format!("dec_{}", &new_secret()[..24]);
+        let now = crate::now();
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO requests (id, created_at, requester, kind, content_hash, outcome, approvers_required, delay_seconds, expires_at, report)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                &[&id, &now, &n.requester, &n.kind, &n.content_hash, &n.outcome, &(n.approvers_required as i32), &(n.delay_seconds as i64), &(now + n.ttl_seconds), &n.report.to_string()],
+            )?;
+            append(tx, "decision", &n.requester, &id, &crate::vote::decision_payload(n))?;
+            load(tx, &id, false)?.ok_or_else(|| StoreError::NotFound(id.clone()))
+        })
+    }
+
+    fn request(&self, id: &str) -> Result<Option<Request>, StoreError> {
+        self.with(|c| load(c, id, false))
+    }
+
+    fn vote(
+        &self,
+        id: &str,
+        approver: &str,
+        approve: bool,
+        content_hash: &str,
+        reason: Option<&str>,
+    ) -> Result<Request, StoreError> {
+        let now = crate::now();
+        self.write(|tx| {
+            // The row lock makes concurrent votes on one request take turns.
+            let r = load(tx, id, true)?.ok_or_else(|| StoreError::NotFound(id.into()))?;
+            if !crate::vote::check(&r, approver, approve, content_hash, now)? {
+                return Ok(r);
+            }
+            tx.execute(
+                "INSERT INTO votes (request_id, approver, approve, reason, at) VALUES ($1, $2, $3, $4, $5)",
+                &[&id, &approver, &approve, &reason, &now],
+            )?;
+            if approve {
+                let approvals: i64 = tx
+                    .query_one(
+                        "SELECT COUNT(*) FROM votes WHERE request_id = $1 AND approve",
+                        &[&id],
+                    )?
+                    .get(0);
+                if approvals >= i64::from(r.approvers_required) {
+                    tx.execute(
+                        "UPDATE requests SET approved_at = $2 WHERE id = $1 AND approved_at IS NULL",
+                        &[&id, &now],
+                    )?;
+                }
+            } else {
+                tx.execute("UPDATE requests SET rejected = TRUE WHERE id = $1", &[&id])?;
+            }
+            let payload =
+                serde_json::json!({"content_hash": content_hash, "reason": reason}).to_string();
+            let kind = if approve { "approval" } else { "rejection" };
+            append(tx, kind, approver, id, &payload)?;
+            load(tx, id, false)?.ok_or_else(|| StoreError::NotFound(id.into()))
+        })
+    }
+
+    fn pending(&self) -> Result<Vec<Request>, StoreError> {
+        self.with(|c| {
+            let ids: Vec<String> = c
+                .query(
+                    "SELECT id FROM requests WHERE outcome = 'review' AND NOT rejected AND approved_at IS NULL AND expires_at > $1 ORDER BY created_at, id LIMIT 500",
+                    &[&crate::now()],
+                )?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            ids.iter()
+                .filter_map(|id| load(c, id, false).transpose())
+                .collect()
+        })
+    }
+
+    fn recent(&self, limit: usize) -> Result<Vec<Request>, StoreError> {
+        self.with(|c| {
+            Ok(c.query(
+                &format!("SELECT {REQUEST_COLUMNS} FROM requests ORDER BY n DESC LIMIT $1"),
+                &[&(limit as i64)],
+            )?
+            .iter()
+            .map(request_row)
+            .collect())
+        })
+    }
+
+    fn audit(&self) -> Result<Vec<AuditEntry>, StoreError> {
+        self.with(|c| {
+            Ok(c.query(
+                "SELECT seq, at, kind, actor, subject, payload, prev_hash, hash FROM audit ORDER BY seq",
+                &[],
+            )?
+            .iter()
+            .map(|r| AuditEntry {
+                seq: r.get(0),
+                at: r.get(1),
+                kind: r.get(2),
+                actor: r.get(3),
+                subject: r.get(4),
+                payload: r.get(5),
+                prev_hash: r.get(6),
+                hash: r.get(7),
+            })
+            .collect())
+        })
+    }
+
+    fn audit_head(&self) -> Result<Option<(i64, String)>, StoreError> {
+        self.with(|c| {
+            Ok(
+                c.query_opt("SELECT seq, hash FROM audit_head WHERE id = 1", &[])?
+                    .map(|r| (r.get(0), r.get(1)))
+                    .filter(|(seq, hash): &(i64, String)| *seq > 0 || hash != GENESIS),
+            )
+        })
+    }
+
+    fn audit_event(
+        &self,
+        kind: &str,
+        actor: &str,
+        subject: &str,
+        payload: &str,
+    ) -> Result<(), StoreError> {
+        self.write(|tx| append(tx, kind, actor, subject, payload))
+    }
+
+    fn open_incident(
+        &self,
+        id: &str,
+        source: &str,
+        title: &str,
+        by: &str,
+    ) -> Result<Incident, StoreError> {
+        let now = crate::now();
+        self.write(|tx| {
+            serialize(tx)?;
+            let open = tx.query_opt(
+                "SELECT 1 FROM incidents WHERE id = $1 AND resolved_at IS NULL",
+                &[&id],
+            )?;
+            if open.is_none() {
+                tx.execute(
+                    "INSERT INTO incidents (id, source, title, opened_at, opened_by) VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (id) DO UPDATE SET source = excluded.source, title = excluded.title, opened_at = excluded.opened_at, opened_by = excluded.opened_by, resolved_at = NULL, resolved_by = NULL",
+                    &[&id, &source, &title, &now, &by],
+                )?;
+                let payload =
+                    serde_json::json!({"transition": "opened", "source": source, "title": title})
+                        .to_string();
+                append(tx, "incident", by, id, &payload)?;
+            }
+            let row = tx.query_one(
+                "SELECT id, source, title, opened_at, opened_by FROM incidents WHERE id = $1",
+                &[&id],
+            )?;
+            Ok(incident_row(&row))
+        })
+    }
+
+    fn resolve_incident(&self, id: &str, by: &str) -> Result<bool, StoreError> {
+        self.write(|tx| {
+            serialize(tx)?;
+            let n = tx.execute(
+                "UPDATE incidents SET resolved_at = $2, resolved_by = $3 WHERE id = $1 AND resolved_at IS NULL",
+                &[&id, &crate::now(), &by],
+            )?;
+            if n > 0 {
+                let payload = serde_json::json!({"transition": "resolved"}).to_string();
+                append(tx, "incident", by, id, &payload)?;
+            }
+            Ok(n > 0)
+        })
+    }
+
+    fn open_incidents(&self) -> Result<Vec<Incident>, StoreError> {
+        self.with(|c| {
+            Ok(c.query(
+                "SELECT id, source, title, opened_at, opened_by FROM incidents WHERE resolved_at IS NULL ORDER BY opened_at, id",
+                &[],
+            )?
+            .iter()
+            .map(incident_row)
+            .collect())
+        })
+    }
+
+    fn first_delivery(&self, source: &str, event_id: &str) -> Result<bool, StoreError> {
+        self.with(|c| {
+            let n = c.execute(
+                "INSERT INTO webhook_events (source, event_id, received_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                &[&source, &event_id, &crate::now()],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    fn add_pin(&self, p: &StoredPin) -> Result<StoredPin, StoreError> {
+        self.write(|tx| {
+            serialize(tx)?;
+            if tx
+                .query_opt(
+                    "SELECT 1 FROM pins WHERE id = $1 AND removed_at IS NULL",
+                    &[&p.id],
+                )?
+                .is_some()
+            {
+                return Err(StoreError::Conflict(format!(
+                    "pin {} already exists; remove it first",
+                    p.id
+                )));
+            }
+            tx.execute(
+                "INSERT INTO pins (id, resource, attribute, value, mode, reason, incident, expires, created_by, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                 ON CONFLICT (id) DO UPDATE SET resource = excluded.resource, attribute = excluded.attribute, value = excluded.value,
+                   mode = excluded.mode, reason = excluded.reason, incident = excluded.incident, expires = excluded.expires,
+                   created_by = excluded.created_by, created_at = excluded.created_at, removed_at = NULL",
+                &[&p.id, &p.resource, &p.attribute, &p.value, &p.mode, &p.reason, &p.incident, &p.expires, &p.created_by, &p.created_at],
+            )?;
+            let payload = serde_json::to_string(p).expect("pin serialises");
+            append(tx, "pin", &p.created_by, &p.id, &payload)?;
+            Ok(p.clone())
+        })
+    }
+
+    fn remove_pin(&self, id: &str, by: &str) -> Result<bool, StoreError> {
+        self.write(|tx| {
+            serialize(tx)?;
+            let n = tx.execute(
+                "UPDATE pins SET removed_at = $2 WHERE id = $1 AND removed_at IS NULL",
+                &[&id, &crate::now()],
+            )?;
+            if n > 0 {
+                let payload = serde_json::json!({"transition": "removed"}).to_string();
+                append(tx, "pin", by, id, &payload)?;
+            }
+            Ok(n > 0)
+        })
+    }
+
+    fn pins(&self) -> Result<Vec<StoredPin>, StoreError> {
+        self.with(|c| {
+            Ok(c.query(
+                "SELECT id, resource, attribute, value, mode, reason, incident, expires, created_by, created_at FROM pins WHERE removed_at IS NULL ORDER BY created_at, id",
+                &[],
+            )?
+            .iter()
+            .map(pin_row)
+            .collect())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_never_shown() {
+        assert_eq!(
+            redact("postgres://app:s3cret@db:5432/parapet"),
+            "postgres://app:***@db:5432/parapet"
+        );
+        assert_eq!(
+            redact("postgres://root@127.0.0.1/test"),
+            "postgres://root@127.0.0.1/test"
+        );
+    }
+}

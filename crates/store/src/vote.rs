@@ -1,0 +1,61 @@
+//! The approval rules, shared by every backend so they cannot drift apart.
+
+use crate::{Request, State, StoreError};
+
+/// May `approver` cast this vote on `r` at `now`? `Ok(false)`: they already voted, and
+/// a second click changes nothing. The requester can never vote, votes are bound to the
+/// content the approver saw, and once approved only a rejection still counts (the
+/// cooling-off period is for second thoughts).
+pub(crate) fn check(
+    r: &Request,
+    approver: &str,
+    approve: bool,
+    content_hash: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let id = &r.id;
+    if r.outcome != "review" {
+        return Err(StoreError::Conflict(format!(
+            "request {id} was decided {} by policy; there is nothing to approve",
+            r.outcome
+        )));
+    }
+    if r.requester == approver {
+        return Err(StoreError::Forbidden(format!(
+            "{approver} requested {id} and cannot approve or reject it"
+        )));
+    }
+    if r.content_hash != content_hash {
+        return Err(StoreError::Conflict(format!(
+            "request {id} is for content {}, not {content_hash}: approvals are bound to the exact content",
+            r.content_hash
+        )));
+    }
+    if r.votes.iter().any(|v| v.approver == approver) {
+        return Ok(false);
+    }
+    match r.state(now) {
+        State::Pending => Ok(true),
+        State::CoolingOff if !approve => Ok(true),
+        s => Err(StoreError::Conflict(
+            format!("request {id} is {s:?}; it takes no more votes").to_lowercase(),
+        )),
+    }
+}
+
+/// The stored report; a report that no longer parses is shown as such rather than
+/// failing every read of the request.
+pub(crate) fn report_json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text)
+        .unwrap_or_else(|e| serde_json::json!({"error": format!("stored report unreadable: {e}")}))
+}
+
+/// The audit payload of a new decision.
+pub(crate) fn decision_payload(n: &crate::NewRequest) -> String {
+    serde_json::json!({
+        "kind": n.kind, "outcome": n.outcome, "content_hash": n.content_hash,
+        "approvers_required": n.approvers_required, "delay_seconds": n.delay_seconds,
+        "policies": n.report.pointer("/decision/policies").cloned().unwrap_or_default(),
+    })
+    .to_string()
+}

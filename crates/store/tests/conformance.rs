@@ -1,0 +1,302 @@
+//! One behaviour, two backends: every test here runs against SQLite (a temp file) and
+//! the machine's PostgreSQL (a fresh schema in database `test`; set
+//! `PARAPET_TEST_POSTGRES` to use another server).
+
+use parapet_store::{
+    new_secret, open, NewRequest, Request, Role, State, Store, StoreError, StoredPin,
+};
+use std::sync::Arc;
+
+fn pg_base() -> String {
+    std::env::var("PARAPET_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".into())
+}
+
+/// A fresh PostgreSQL schema; returns the URL that uses it and the schema name.
+fn pg_schema() -> (String, String) {
+    let schema = format!("parapet_t_{}", &new_secret()[..12]);
+    let mut c = postgres::Client::connect(&pg_base(), postgres::NoTls)
+        .expect("PostgreSQL at 127.0.0.1:5432 (database test) must be running for these tests");
+    c.batch_execute(&format!("CREATE SCHEMA {schema}")).unwrap();
+    let sep = if pg_base().contains('?') { '&' } else { '?' };
+    (
+        format!("{}{sep}options=-c%20search_path%3D{schema}", pg_base()),
+        schema,
+    )
+}
+
+fn sqlite() -> Box<dyn Store> {
+    let dir = std::env::temp_dir().join(format!("parapet-conf-{}", new_secret()));
+    std::fs::create_dir_all(&dir).unwrap();
+    open(dir.join("p.db").to_str().unwrap()).unwrap()
+}
+
+fn drop_schema(schema: &str) {
+    if let Ok(mut c) = postgres::Client::connect(&pg_base(), postgres::NoTls) {
+        let _ = c.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"));
+    }
+}
+
+fn both(test: impl Fn(Box<dyn Store>)) {
+    test(sqlite());
+    let (url, schema) = pg_schema();
+    test(open(&url).unwrap());
+    drop_schema(&schema);
+}
+
+fn review(s: &dyn Store, approvers: u32, delay: u64) -> Request {
+    s.create_request(&NewRequest {
+        requester: "agent:kiro".into(),
+        kind: "call".into(),
+        content_hash: "h1".into(),
+        outcome: "review".into(),
+        approvers_required: approvers,
+        delay_seconds: delay,
+        ttl_seconds: 3600,
+        report: serde_json::json!({"decision": {"policies": ["review-iam"]}}),
+    })
+    .unwrap()
+}
+
+fn now() -> i64 {
+    parapet_store::now()
+}
+
+#[test]
+fn two_person_rule() {
+    both(|s| {
+        let r = review(&*s, 2, 0);
+        assert_eq!(r.state(now()), State::Pending);
+        assert!(matches!(
+            s.vote(&r.id, "agent:kiro", true, "h1", None),
+            Err(StoreError::Forbidden(_))
+        ));
+        assert!(matches!(
+            s.vote(&r.id, "human:a", true, "other", None),
+            Err(StoreError::Conflict(_))
+        ));
+        let r1 = s.vote(&r.id, "human:a", true, "h1", None).unwrap();
+        assert_eq!(r1.state(now()), State::Pending);
+        let again = s.vote(&r.id, "human:a", true, "h1", None).unwrap();
+        assert_eq!(again.votes.len(), 1, "counted once");
+        assert_eq!(s.pending().unwrap().len(), 1);
+        let r2 = s.vote(&r.id, "human:b", true, "h1", None).unwrap();
+        assert_eq!(r2.state(now()), State::Approved);
+        assert!(s.vote(&r.id, "human:c", true, "h1", None).is_err());
+        assert!(s.pending().unwrap().is_empty());
+        assert_eq!(s.recent(10).unwrap()[0].id, r.id);
+        assert!(s.verify().unwrap().problem.is_none());
+    });
+}
+
+#[test]
+fn cooling_off_and_reject_during_it() {
+    both(|s| {
+        let r = review(&*s, 1, 600);
+        let r = s.vote(&r.id, "human:a", true, "h1", None).unwrap();
+        let t = now();
+        assert_eq!(r.state(t), State::CoolingOff);
+        assert_eq!(r.state(t + 600), State::Approved);
+        let r = s
+            .vote(
+                &r.id,
+                "human:b",
+                false,
+                "h1",
+                Some("not during the incident"),
+            )
+            .unwrap();
+        assert_eq!(r.state(t + 600), State::Rejected);
+        assert_eq!(
+            r.votes[1].reason.as_deref(),
+            Some("not during the incident")
+        );
+    });
+}
+
+#[test]
+fn tokens_are_stored_hashed_and_resolved() {
+    both(|s| {
+        let (info, secret) = s
+            .create_token("kiro", Role::Agent, "agent:kiro", "admin:cli")
+            .unwrap();
+        let found = s.token(&secret).unwrap().unwrap();
+        assert_eq!((found.id, found.role), (info.id, Role::Agent));
+        assert!(s.token("ppt_wrong").unwrap().is_none());
+        let log = serde_json::to_string(&s.audit().unwrap()).unwrap();
+        assert!(!log.contains(&secret), "secret in the audit log");
+    });
+}
+
+#[test]
+fn incidents_pins_and_replays() {
+    both(|s| {
+        s.open_incident("INC-1", "manual", "db down", "human:dana")
+            .unwrap();
+        s.open_incident("INC-1", "manual", "db down", "human:dana")
+            .unwrap();
+        assert_eq!(s.open_incidents().unwrap().len(), 1);
+        assert!(s.resolve_incident("INC-1", "human:dana").unwrap());
+        assert!(!s.resolve_incident("INC-1", "human:dana").unwrap());
+        assert!(s.open_incidents().unwrap().is_empty());
+        s.open_incident("INC-1", "pagerduty", "again", "webhook:pagerduty")
+            .unwrap();
+        assert_eq!(s.open_incidents().unwrap()[0].source, "pagerduty");
+
+        assert!(s.first_delivery("pagerduty", "ev-1").unwrap());
+        assert!(!s.first_delivery("pagerduty", "ev-1").unwrap());
+        assert!(s.first_delivery("opsgenie", "ev-1").unwrap());
+
+        let p = StoredPin {
+            id: "INC-1-sg".into(),
+            resource: "aws_security_group.api".into(),
+            attribute: "ingress".into(),
+            value: Some("{\"from_port\":22}".into()),
+            mode: Some("excludes".into()),
+            reason: "closed".into(),
+            incident: Some("INC-1".into()),
+            expires: None,
+            created_by: "human:dana".into(),
+            created_at: 1,
+        };
+        s.add_pin(&p).unwrap();
+        assert!(matches!(s.add_pin(&p), Err(StoreError::Conflict(_))));
+        assert_eq!(s.pins().unwrap().len(), 1);
+        assert!(s.remove_pin("INC-1-sg", "human:dana").unwrap());
+        assert!(s.pins().unwrap().is_empty());
+        s.add_pin(&p).unwrap();
+        s.audit_event("webhook_rejected", "webhook:pagerduty", "pagerduty", "{}")
+            .unwrap();
+        let kinds: Vec<String> = s.audit().unwrap().into_iter().map(|e| e.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                "incident",
+                "incident",
+                "incident",
+                "pin",
+                "pin",
+                "pin",
+                "webhook_rejected"
+            ]
+        );
+        assert!(s.verify().unwrap().problem.is_none());
+    });
+}
+
+#[test]
+fn concurrent_approvers_are_counted_exactly() {
+    both(|s| {
+        let s: Arc<dyn Store> = Arc::from(s);
+        let r = review(&*s, 3, 0);
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let s = s.clone();
+                let id = r.id.clone();
+                std::thread::spawn(move || {
+                    // Each approver clicks twice.
+                    let who = format!("human:{}", i % 4);
+                    let _ = s.vote(&id, &who, true, "h1", None);
+                    let _ = s.vote(&id, &who, true, "h1", None);
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        let r = s.request(&r.id).unwrap().unwrap();
+        let mut who: Vec<&str> = r.votes.iter().map(|v| v.approver.as_str()).collect();
+        who.sort();
+        who.dedup();
+        assert_eq!(who.len(), r.votes.len(), "nobody counted twice");
+        assert!(r.votes.len() >= 3);
+        assert_eq!(r.state(now()), State::Approved);
+        let v = s.verify().unwrap();
+        assert!(v.problem.is_none(), "{:?}", v.problem);
+        assert_eq!(v.entries, 1 + r.votes.len());
+    });
+}
+
+#[test]
+fn concurrent_writers_keep_one_chain() {
+    both(|s| {
+        let s: Arc<dyn Store> = Arc::from(s);
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let s = s.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..25 {
+                        review(&*s, 1, 0);
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        let v = s.verify().unwrap();
+        assert_eq!(v.entries, 100);
+        assert!(v.problem.is_none(), "{:?}", v.problem);
+    });
+}
+
+/// Two replicas (two stores on one database) racing on the same request.
+#[test]
+fn replicas_share_one_database() {
+    let (url, schema) = pg_schema();
+    let a: Arc<dyn Store> = Arc::from(open(&url).unwrap());
+    let b: Arc<dyn Store> = Arc::from(open(&url).unwrap());
+    let r = review(&*a, 2, 0);
+    let handles: Vec<_> = ["human:x", "human:y"]
+        .into_iter()
+        .zip([a.clone(), b.clone()])
+        .map(|(who, s)| {
+            let id = r.id.clone();
+            std::thread::spawn(move || s.vote(&id, who, true, "h1", None).unwrap())
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    assert_eq!(
+        b.request(&r.id).unwrap().unwrap().state(now()),
+        State::Approved
+    );
+    assert!(a.verify().unwrap().problem.is_none());
+    drop((a, b));
+    drop_schema(&schema);
+}
+
+#[test]
+fn postgres_tampering_is_detected() {
+    let (url, schema) = pg_schema();
+    let s = open(&url).unwrap();
+    let r = review(&*s, 2, 0);
+    s.vote(&r.id, "human:a", true, "h1", None).unwrap();
+    s.vote(&r.id, "human:b", false, "h1", None).unwrap();
+    assert!(s.verify().unwrap().problem.is_none());
+    let mut c = postgres::Client::connect(&pg_base(), postgres::NoTls).unwrap();
+    c.batch_execute(&format!(
+        "UPDATE {schema}.audit SET payload = '{{}}' WHERE seq = 2"
+    ))
+    .unwrap();
+    let p = s.verify().unwrap().problem.unwrap();
+    assert_eq!(p.seq, 2);
+    assert!(p.what.contains("edited"), "{}", p.what);
+    c.batch_execute(&format!("DELETE FROM {schema}.audit WHERE seq >= 2"))
+        .unwrap();
+    let p = s.verify().unwrap().problem.unwrap();
+    assert!(p.what.contains("removed from the end"), "{}", p.what);
+    drop(s);
+    drop_schema(&schema);
+}
+
+#[test]
+fn unreachable_postgres_is_a_clear_error() {
+    let e = open("postgres://app:hunter2@127.0.0.1:1/none?connect_timeout=2")
+        .err()
+        .expect("nothing listens on port 1");
+    let msg = e.to_string();
+    assert!(msg.starts_with("database error"), "{msg}");
+    assert!(!msg.contains("hunter2"), "password in {msg}");
+}
