@@ -95,9 +95,7 @@ async fn session(app: &Arc<App>, headers: &HeaderMap) -> Result<Session, UiError
             token,
             csrf: csrf_for(&secret),
         }),
-        Err(e) if e.0 == StatusCode::UNAUTHORIZED => {
-            Err(redirect_login())
-        }
+        Err(e) if e.0 == StatusCode::UNAUTHORIZED => Err(redirect_login()),
         Err(e) => Err(e.into()),
     }
 }
