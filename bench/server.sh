@@ -2,6 +2,8 @@
 # Load the decision service's decide endpoint with wrk on loopback (SQLite, every
 # decision durably recorded and audited before it is acknowledged).
 # Usage: bench/server.sh [seconds] [connections]     (needs wrk: apt-get install wrk)
+# PostgreSQL: BENCH_DATABASE=postgres://root@127.0.0.1:5432/test bench/server.sh
+#   (a fresh schema is made and dropped; needs psql)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}; conns=${2:-32}
@@ -9,8 +11,16 @@ command -v wrk >/dev/null || { echo "install wrk (apt-get install wrk)" >&2; exi
 cargo build --release --locked -q -p parapet-cli
 dir=$(mktemp -d); trap 'kill $pid 2>/dev/null; rm -rf "$dir"' EXIT
 bin=target/release/parapet
-export PARAPET_TOKEN=$($bin token create --database "$dir/p.db" --name bench --role agent --actor agent:bench 2>/dev/null)
-$bin serve --database "$dir/p.db" --listen 127.0.0.1:18080 --log warn > "$dir/serve.out" 2>&1 &
+db="$dir/p.db"
+if [ -n "${BENCH_DATABASE:-}" ]; then
+  schema="parapet_bench_$$"
+  psql "$BENCH_DATABASE" -qc "CREATE SCHEMA $schema"
+  trap 'kill $pid 2>/dev/null; psql "$BENCH_DATABASE" -qc "DROP SCHEMA $schema CASCADE"; rm -rf "$dir"' EXIT
+  db="$BENCH_DATABASE?options=-c%20search_path%3D$schema"
+fi
+echo "== database: ${BENCH_DATABASE:-SQLite file}"
+export PARAPET_TOKEN=$($bin token create --database "$db" --name bench --role agent --actor agent:bench 2>/dev/null)
+$bin serve --database "$db" --listen 127.0.0.1:18080 --log warn > "$dir/serve.out" 2>&1 &
 pid=$!
 for _ in $(seq 50); do curl -sf http://127.0.0.1:18080/healthz >/dev/null 2>&1 && break; sleep 0.1; done
 echo "== allowed single action (s3:PutObject), $conns connections, ${secs}s"
@@ -18,4 +28,4 @@ wrk -t2 -c"$conns" -d"${secs}s" --latency -s bench/decide.lua http://127.0.0.1:1
 echo "== review (iam:CreateAccessKey: held for two approvers)"
 BODY='{"call": {"action": "iam:CreateAccessKey", "params": {"UserName": "u"}}}' \
   wrk -t2 -c"$conns" -d"${secs}s" --latency -s bench/decide.lua http://127.0.0.1:18080/v1/decisions
-echo "== decisions recorded: $($bin audit verify --database "$dir/p.db")"
+echo "== decisions recorded: $($bin audit verify --database "$db")"

@@ -44,7 +44,23 @@ pub struct App {
     pub metrics: crate::metrics::Metrics,
     /// Wakes long-polling readers in this process when a request changes.
     changed: tokio::sync::Notify,
+    /// Token lookups, by secret hash: tokens are never edited, only created.
+    tokens: std::sync::Mutex<std::collections::HashMap<String, (TokenInfo, std::time::Instant)>>,
+    /// Incident mode and live pins as last read. Writes through this replica clear it
+    /// at once; other replicas' writes are seen within `STATE_TTL`.
+    state: std::sync::Mutex<Option<(std::time::Instant, DecisionState)>>,
 }
+
+/// What every decision reads besides its input.
+#[derive(Clone)]
+pub struct DecisionState {
+    pub incident: Option<String>,
+    pub pins: Vec<parapet_gate::Pin>,
+}
+
+const TOKEN_TTL: Duration = Duration::from_secs(60);
+/// How stale another replica's incident or pin change may be here.
+pub const STATE_TTL: Duration = Duration::from_secs(1);
 
 impl App {
     pub fn new(
@@ -60,7 +76,33 @@ impl App {
             webhooks,
             metrics: Default::default(),
             changed: tokio::sync::Notify::new(),
+            tokens: Default::default(),
+            state: Default::default(),
         }
+    }
+
+    /// After an incident or pin changes here: the next decision reads it fresh.
+    pub fn forget_state(&self) {
+        *self.state.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    async fn decision_state(self: &Arc<Self>) -> ApiResult<DecisionState> {
+        if let Some((at, s)) = &*self.state.lock().unwrap_or_else(|p| p.into_inner()) {
+            if at.elapsed() < STATE_TTL {
+                return Ok(s.clone());
+            }
+        }
+        let a = self.clone();
+        let fresh = blocking(move || {
+            Ok(DecisionState {
+                incident: crate::ops::incident_mode(&a)?,
+                pins: crate::ops::live_pins(&a)?,
+            })
+        })
+        .await?;
+        *self.state.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((std::time::Instant::now(), fresh.clone()));
+        Ok(fresh)
     }
 }
 
@@ -143,6 +185,16 @@ pub async fn blocking<T: Send + 'static>(
     }
 }
 
+/// A write to incidents or pins: afterwards this replica reads them fresh.
+pub async fn state_write<T: Send + 'static>(
+    app: &Arc<App>,
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> ApiResult<T> {
+    let r = blocking(f).await;
+    app.forget_state();
+    r
+}
+
 pub async fn auth(app: &Arc<App>, headers: &HeaderMap, allowed: &[Role]) -> ApiResult<TokenInfo> {
     let secret = headers
         .get("authorization")
@@ -162,10 +214,31 @@ pub async fn auth(app: &Arc<App>, headers: &HeaderMap, allowed: &[Role]) -> ApiR
 
 /// The token behind `secret`, if its role is one of `allowed`.
 pub async fn token_for(app: &Arc<App>, secret: String, allowed: &[Role]) -> ApiResult<TokenInfo> {
-    let a = app.clone();
-    let token = blocking(move || a.store.token(&secret))
-        .await?
-        .ok_or_else(|| ApiError(StatusCode::UNAUTHORIZED, "unknown or revoked token".into()))?;
+    let key = hex_sha256(secret.as_bytes());
+    let cached = app
+        .tokens
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&key)
+        .filter(|(_, at)| at.elapsed() < TOKEN_TTL)
+        .map(|(t, _)| t.clone());
+    let token = match cached {
+        Some(t) => t,
+        None => {
+            let a = app.clone();
+            let t = blocking(move || a.store.token(&secret))
+                .await?
+                .ok_or_else(|| {
+                    ApiError(StatusCode::UNAUTHORIZED, "unknown or revoked token".into())
+                })?;
+            let mut cache = app.tokens.lock().unwrap_or_else(|p| p.into_inner());
+            if cache.len() >= 10_000 {
+                cache.clear();
+            }
+            cache.insert(key, (t.clone(), std::time::Instant::now()));
+            t
+        }
+    };
     if !allowed.contains(&token.role) {
         let names: Vec<&str> = allowed.iter().map(|r| r.as_str()).collect();
         return Err(ApiError(
@@ -242,10 +315,9 @@ async fn create_inner(
     let token = auth(&app, &headers, &[Role::Agent, Role::Admin]).await?;
     let actor =
         Actor::parse(&token.actor).map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e))?;
-    let a = app.clone();
-    // Incident mode and pins are read at decision time, so every replica agrees.
-    let (incident, pins) =
-        blocking(move || Ok((crate::ops::incident_mode(&a)?, crate::ops::live_pins(&a)?))).await?;
+    // Incident mode and pins come from the database (at most STATE_TTL old), so every
+    // replica agrees.
+    let DecisionState { incident, pins } = app.decision_state().await?;
     let a = app.clone();
     // Parsing and judging are CPU work: off the async threads.
     let outcome = tokio::task::spawn_blocking(move || -> ApiResult<NewRequest> {

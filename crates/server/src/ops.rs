@@ -1,6 +1,6 @@
 //! Incident mode (PagerDuty, Opsgenie, manual) and pins, over HTTP.
 
-use crate::api::{auth, blocking, ApiError, ApiResult, App};
+use crate::api::{auth, blocking, state_write, ApiError, ApiResult, App};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -292,11 +292,14 @@ async fn apply_event(
     let by = format!("webhook:{source}");
     let action = match transition {
         Transition::Open => {
-            blocking(move || a.store.open_incident(&inc, source, &title, &by).map(|_| ())).await?;
+            state_write(app, move || {
+                a.store.open_incident(&inc, source, &title, &by).map(|_| ())
+            })
+            .await?;
             "opened"
         }
         Transition::Resolve => {
-            blocking(move || a.store.resolve_incident(&inc, &by).map(|_| ())).await?;
+            state_write(app, move || a.store.resolve_incident(&inc, &by).map(|_| ())).await?;
             "resolved"
         }
         Transition::Ignore => "ignored",
@@ -329,7 +332,7 @@ pub async fn open_incident(
         ));
     }
     let a = app.clone();
-    let inc = blocking(move || {
+    let inc = state_write(&app, move || {
         a.store
             .open_incident(&b.id, "manual", &b.title, &token.actor)
     })
@@ -344,7 +347,7 @@ pub async fn resolve_incident(
 ) -> ApiResult<Json<Value>> {
     let token = auth(&app, &headers, &[Role::Admin]).await?;
     let a = app.clone();
-    let was_open = blocking(move || a.store.resolve_incident(&id, &token.actor)).await?;
+    let was_open = state_write(&app, move || a.store.resolve_incident(&id, &token.actor)).await?;
     if !was_open {
         return Err(ApiError(
             StatusCode::NOT_FOUND,
@@ -387,7 +390,9 @@ pub async fn add_pin(
     let token = auth(&app, &headers, &[Role::Admin]).await?;
     let pin = stored_pin(b, &token.actor).map_err(|e| ApiError(StatusCode::BAD_REQUEST, e))?;
     let a = app.clone();
-    Ok(Json(json!(blocking(move || a.store.add_pin(&pin)).await?)))
+    Ok(Json(json!(
+        state_write(&app, move || a.store.add_pin(&pin)).await?
+    )))
 }
 
 /// Validate a pin given over the API or the CLI.
@@ -435,7 +440,7 @@ pub async fn remove_pin(
 ) -> ApiResult<Json<Value>> {
     let token = auth(&app, &headers, &[Role::Admin]).await?;
     let a = app.clone();
-    if !blocking(move || a.store.remove_pin(&id, &token.actor)).await? {
+    if !state_write(&app, move || a.store.remove_pin(&id, &token.actor)).await? {
         return Err(ApiError(StatusCode::NOT_FOUND, "no such pin".into()));
     }
     Ok(Json(json!({"removed": true})))

@@ -8,6 +8,7 @@
 //! never without the fact.
 
 mod audit;
+mod group;
 mod hash;
 mod ops;
 mod pg;
@@ -167,6 +168,7 @@ impl Request {
 }
 
 /// What a new decision request carries into the store.
+#[derive(Clone)]
 pub struct NewRequest {
     pub requester: String,
     pub kind: String,
@@ -200,6 +202,9 @@ impl From<postgres::Error> for StoreError {
         }
     }
 }
+
+/// Every audit entry and the head record (last seq and hash), read together.
+pub type AuditSnapshot = (Vec<AuditEntry>, Option<(i64, String)>);
 
 /// The result of [`Store::verify`].
 #[derive(Debug, Clone, serde::Serialize)]
@@ -245,12 +250,13 @@ pub trait Store: Send + Sync {
 
     /// Every audit entry in stored order.
     fn audit(&self) -> Result<Vec<AuditEntry>, StoreError>;
-    /// The head record: the last entry's seq and hash as written with it.
-    fn audit_head(&self) -> Result<Option<(i64, String)>, StoreError>;
+    /// Every entry and the head record (the last entry's seq and hash as written with
+    /// it), read in one snapshot so appends in flight cannot look like tampering.
+    fn audit_snapshot(&self) -> Result<AuditSnapshot, StoreError>;
     /// Check the whole chain and that it ends where the head record says.
     fn verify(&self) -> Result<Verification, StoreError> {
-        let entries = self.audit()?;
-        let head = self.audit_head()?.filter(|h| h.0 > 0);
+        let (entries, head) = self.audit_snapshot()?;
+        let head = head.filter(|h| h.0 > 0);
         Ok(Verification {
             entries: entries.len(),
             problem: audit::verify_with_head(&entries, head),

@@ -5,7 +5,10 @@
 
 use crate::audit::{entry_hash, AuditEntry, GENESIS};
 use crate::hash::{hex_sha256, new_secret};
-use crate::{Incident, NewRequest, Request, Role, Store, StoreError, StoredPin, TokenInfo, Vote};
+use crate::{
+    AuditSnapshot, Incident, NewRequest, Request, Role, Store, StoreError, StoredPin, TokenInfo,
+    Vote,
+};
 use postgres::{Client, GenericClient, NoTls, Row, Transaction};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -118,7 +121,7 @@ impl PgStore {
         let store = PgStore {
             config,
             idle: Mutex::new(Vec::new()),
-            max_idle: 16,
+            max_idle: 64,
         };
         store.with(migrate)?;
         Ok(store)
@@ -271,6 +274,25 @@ fn load(
     Ok(Some(req))
 }
 
+fn audit_entries(c: &mut impl GenericClient) -> Result<Vec<AuditEntry>, StoreError> {
+    Ok(c.query(
+        "SELECT seq, at, kind, actor, subject, payload, prev_hash, hash FROM audit ORDER BY seq",
+        &[],
+    )?
+    .iter()
+    .map(|r| AuditEntry {
+        seq: r.get(0),
+        at: r.get(1),
+        kind: r.get(2),
+        actor: r.get(3),
+        subject: r.get(4),
+        payload: r.get(5),
+        prev_hash: r.get(6),
+        hash: r.get(7),
+    })
+    .collect())
+}
+
 fn incident_row(r: &Row) -> Incident {
     Incident {
         id: r.get(0),
@@ -366,8 +388,10 @@ impl Store for PgStore {
                 &[&id, &now, &n.requester, &n.kind, &n.content_hash, &n.outcome, &(n.approvers_required as i32), &(n.delay_seconds as i64), &(now + n.ttl_seconds), &n.report.to_string()],
             )?;
             append(tx, "decision", &n.requester, &id, &crate::vote::decision_payload(n))?;
-            load(tx, &id, false)?.ok_or_else(|| StoreError::NotFound(id.clone()))
-        })
+            Ok(())
+        })?;
+        // As written: nothing to read back.
+        Ok(crate::group::request_of(n, &id, now))
     }
 
     fn request(&self, id: &str) -> Result<Option<Request>, StoreError> {
@@ -446,33 +470,24 @@ impl Store for PgStore {
     }
 
     fn audit(&self) -> Result<Vec<AuditEntry>, StoreError> {
-        self.with(|c| {
-            Ok(c.query(
-                "SELECT seq, at, kind, actor, subject, payload, prev_hash, hash FROM audit ORDER BY seq",
-                &[],
-            )?
-            .iter()
-            .map(|r| AuditEntry {
-                seq: r.get(0),
-                at: r.get(1),
-                kind: r.get(2),
-                actor: r.get(3),
-                subject: r.get(4),
-                payload: r.get(5),
-                prev_hash: r.get(6),
-                hash: r.get(7),
-            })
-            .collect())
-        })
+        self.with(audit_entries)
     }
 
-    fn audit_head(&self) -> Result<Option<(i64, String)>, StoreError> {
+    fn audit_snapshot(&self) -> Result<AuditSnapshot, StoreError> {
         self.with(|c| {
-            Ok(
-                c.query_opt("SELECT seq, hash FROM audit_head WHERE id = 1", &[])?
-                    .map(|r| (r.get(0), r.get(1)))
-                    .filter(|(seq, hash): &(i64, String)| *seq > 0 || hash != GENESIS),
-            )
+            // One snapshot for both reads: appends committing meanwhile are invisible.
+            let mut tx = c
+                .build_transaction()
+                .isolation_level(postgres::IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()?;
+            let entries = audit_entries(&mut tx)?;
+            let head = tx
+                .query_opt("SELECT seq, hash FROM audit_head WHERE id = 1", &[])?
+                .map(|r| (r.get(0), r.get(1)))
+                .filter(|(seq, hash): &(i64, String)| *seq > 0 || hash != GENESIS);
+            tx.commit()?;
+            Ok((entries, head))
         })
     }
 

@@ -1,9 +1,9 @@
 use crate::audit::{entry_hash, AuditEntry, GENESIS};
 use crate::hash::{hex_sha256, new_secret};
-use crate::{NewRequest, Request, Role, StoreError, TokenInfo, Vote};
+use crate::{AuditSnapshot, NewRequest, Request, Role, StoreError, TokenInfo, Vote};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 const MIGRATIONS: &[&str] = &[
     r#"
@@ -89,7 +89,9 @@ CREATE TABLE pins (
 ];
 
 pub struct SqliteStore {
-    conn: Mutex<Connection>,
+    conn: Arc<Mutex<Connection>>,
+    /// Decisions go through the group-commit writer.
+    writer: Mutex<Option<std::sync::mpsc::Sender<crate::group::Job>>>,
 }
 
 impl SqliteStore {
@@ -102,7 +104,8 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         let store = SqliteStore {
-            conn: Mutex::new(conn),
+            conn: Arc::new(Mutex::new(conn)),
+            writer: Mutex::new(None),
         };
         store.migrate()?;
         Ok(store)
@@ -206,25 +209,23 @@ impl SqliteStore {
     }
 
     pub fn create_request(&self, n: &NewRequest) -> Result<Request, StoreError> {
-        let id = format!("dec_{}", &new_secret()[..24]);
-        let now = crate::now();
-        let mut c = self.lock();
-        let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute(
-            "INSERT INTO requests (id, created_at, requester, kind, content_hash, outcome, approvers_required, delay_seconds, expires_at, report)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            params![id, now, n.requester, n.kind, n.content_hash, n.outcome, n.approvers_required, n.delay_seconds as i64, now + n.ttl_seconds, n.report.to_string()],
-        )?;
-        append(
-            &tx,
-            "decision",
-            &n.requester,
-            &id,
-            &crate::vote::decision_payload(n),
-        )?;
-        let r = load(&tx, &id)?.ok_or_else(|| StoreError::NotFound(id.clone()))?;
-        tx.commit()?;
-        Ok(r)
+        let (reply, answer) = std::sync::mpsc::sync_channel(1);
+        let job = crate::group::Job {
+            new: n.clone(),
+            id: format!("dec_{}", &new_secret()[..24]),
+            now: crate::now(),
+            reply,
+        };
+        {
+            let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            let sender = w.get_or_insert_with(|| crate::group::start(self.conn.clone()));
+            sender
+                .send(job)
+                .map_err(|_| StoreError::Db("the SQLite writer thread is gone".into()))?;
+        }
+        answer
+            .recv()
+            .map_err(|_| StoreError::Db("the SQLite writer thread is gone".into()))?
     }
 
     pub fn request(&self, id: &str) -> Result<Option<Request>, StoreError> {
@@ -299,30 +300,19 @@ impl SqliteStore {
     }
 
     pub fn audit(&self) -> Result<Vec<AuditEntry>, StoreError> {
-        let c = self.lock();
-        let mut st = c.prepare("SELECT seq, at, kind, actor, subject, payload, prev_hash, hash FROM audit ORDER BY rowid")?;
-        let rows = st.query_map([], |r| {
-            Ok(AuditEntry {
-                seq: r.get(0)?,
-                at: r.get(1)?,
-                kind: r.get(2)?,
-                actor: r.get(3)?,
-                subject: r.get(4)?,
-                payload: r.get(5)?,
-                prev_hash: r.get(6)?,
-                hash: r.get(7)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        audit_entries(&self.lock())
     }
 
-    pub fn audit_head(&self) -> Result<Option<(i64, String)>, StoreError> {
-        Ok(self
-            .lock()
+    /// Entries and head under one lock: one connection, so one consistent view.
+    pub fn audit_snapshot(&self) -> Result<AuditSnapshot, StoreError> {
+        let c = self.lock();
+        let entries = audit_entries(&c)?;
+        let head = c
             .query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })
-            .optional()?)
+            .optional()?;
+        Ok((entries, head))
     }
 
     /// The latest requests, newest first, without their votes.
@@ -334,6 +324,25 @@ impl SqliteStore {
         let rows = st.query_map([limit as i64], request_row)?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
+}
+
+fn audit_entries(c: &Connection) -> Result<Vec<AuditEntry>, StoreError> {
+    let mut st = c.prepare(
+        "SELECT seq, at, kind, actor, subject, payload, prev_hash, hash FROM audit ORDER BY rowid",
+    )?;
+    let rows = st.query_map([], |r| {
+        Ok(AuditEntry {
+            seq: r.get(0)?,
+            at: r.get(1)?,
+            kind: r.get(2)?,
+            actor: r.get(3)?,
+            subject: r.get(4)?,
+            payload: r.get(5)?,
+            prev_hash: r.get(6)?,
+            hash: r.get(7)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
 /// Append an audit entry inside the caller's transaction.

@@ -1,8 +1,8 @@
 //! [`Store`] for [`SqliteStore`]: the inherent methods are the implementation.
 
 use crate::{
-    AuditEntry, Incident, NewRequest, Request, Role, SqliteStore, Store, StoreError, StoredPin,
-    TokenInfo,
+    AuditEntry, AuditSnapshot, Incident, NewRequest, Request, Role, SqliteStore, Store, StoreError,
+    StoredPin, TokenInfo,
 };
 
 impl Store for SqliteStore {
@@ -49,8 +49,8 @@ impl Store for SqliteStore {
     fn audit(&self) -> Result<Vec<AuditEntry>, StoreError> {
         SqliteStore::audit(self)
     }
-    fn audit_head(&self) -> Result<Option<(i64, String)>, StoreError> {
-        SqliteStore::audit_head(self)
+    fn audit_snapshot(&self) -> Result<AuditSnapshot, StoreError> {
+        SqliteStore::audit_snapshot(self)
     }
     fn audit_event(
         &self,

@@ -8,7 +8,7 @@
 
 mod render;
 
-use crate::api::{blocking, cast_vote, token_for, ApiError, App};
+use crate::api::{blocking, cast_vote, state_write, token_for, ApiError, App};
 use axum::extract::{Form, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -299,7 +299,10 @@ async fn open_incident(
     }
     let title = f.get("title").cloned().unwrap_or_default();
     let a = app.clone();
-    blocking(move || a.store.open_incident(&id, "manual", &title, &s.token.actor)).await?;
+    state_write(&app, move || {
+        a.store.open_incident(&id, "manual", &title, &s.token.actor)
+    })
+    .await?;
     Ok(Redirect::to("/ui/incidents").into_response())
 }
 
@@ -312,7 +315,7 @@ async fn resolve_incident(
     let s = session_for_post(&app, &headers, &f).await?;
     admin_only(&s)?;
     let a = app.clone();
-    blocking(move || a.store.resolve_incident(&id, &s.token.actor)).await?;
+    state_write(&app, move || a.store.resolve_incident(&id, &s.token.actor)).await?;
     Ok(Redirect::to("/ui/incidents").into_response())
 }
 
@@ -363,7 +366,7 @@ async fn add_pin(
     let pin = crate::ops::stored_pin(new, &s.token.actor)
         .map_err(|e| ApiError(StatusCode::BAD_REQUEST, e))?;
     let a = app.clone();
-    blocking(move || a.store.add_pin(&pin)).await?;
+    state_write(&app, move || a.store.add_pin(&pin)).await?;
     Ok(Redirect::to("/ui/pins").into_response())
 }
 
@@ -376,7 +379,7 @@ async fn remove_pin(
     admin_only(&s)?;
     let id = f.get("id").cloned().unwrap_or_default();
     let a = app.clone();
-    blocking(move || a.store.remove_pin(&id, &s.token.actor)).await?;
+    state_write(&app, move || a.store.remove_pin(&id, &s.token.actor)).await?;
     Ok(Redirect::to("/ui/pins").into_response())
 }
 
