@@ -91,8 +91,10 @@ pub fn normalise(
         None
     };
     let data_bearing = managed && effects::data::is_data_bearing(&rc.resource_type);
-    // Creates too: what a reviewer approves is the attributes being set.
-    let diff = if matches!(kind, ChangeKind::Update | ChangeKind::Create) || kind.is_replace() {
+    let diff = if matches!(kind, ChangeKind::Update)
+        || kind.is_replace()
+        || (opts.create_diffs && kind == ChangeKind::Create)
+    {
         diff(before, after)
     } else {
         Vec::new()

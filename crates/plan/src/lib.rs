@@ -62,6 +62,10 @@ pub struct Options {
     pub critical: CriticalRules,
     /// Seconds since the epoch, for pin expiry. `None`: now.
     pub now: Option<i64>,
+    /// Also list the attributes of created resources in each change's diff (what a
+    /// reviewer approves). Off for command-line checks: it costs a third more time
+    /// and memory on large plans.
+    pub create_diffs: bool,
 }
 
 #[derive(Debug, Clone)]

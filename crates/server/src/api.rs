@@ -334,7 +334,8 @@ async fn create_inner(
                 let opts = GateOptions {
                     actor: actor.clone(),
                     incident: incident.clone(),
-                    plan: parapet_gate::PlanOptions { critical: a.config.critical.clone(), pins, ..Default::default() },
+                    // Reviewers see what a create sets, not only what an update changes.
+                    plan: parapet_gate::PlanOptions { critical: a.config.critical.clone(), pins, create_diffs: true, ..Default::default() },
                     input_name: "request".into(),
                 };
                 let report = check_plan(bytes, &opts, &a.engine)
