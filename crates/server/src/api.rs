@@ -375,16 +375,29 @@ async fn create_inner(
     .await
     .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("internal error, failing closed: {e}")))??;
     let a = app.clone();
-    let req = blocking(move || a.store.create_request(&outcome)).await?;
+    let req = blocking(move || a.store.create_request(outcome)).await?;
     tracing::info!(id = %req.id, requester = %req.requester, kind = %req.kind, outcome = %req.outcome, "decision");
     if req.outcome == "review" {
         crate::notify::review_created(&app, &req);
     }
-    let outcome = req.outcome.clone();
+    let mut body = view(&req, false);
+    // Moved, not cloned: the report is the bulk of the response.
+    body["report"] = req.report;
     Ok((
-        (StatusCode::CREATED, Json(view(&req, true))).into_response(),
-        outcome,
+        (StatusCode::CREATED, Json(body)).into_response(),
+        req.outcome,
     ))
+}
+
+/// Every finding in a stored report: a call's, or each change's of a plan, in order.
+pub(crate) fn findings(report: &Value) -> Vec<&Value> {
+    let changes = report["changes"].as_array().into_iter().flatten();
+    report["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .chain(changes.flat_map(|c| c["findings"].as_array().into_iter().flatten()))
+        .collect()
 }
 
 pub(crate) fn view(r: &Request, with_report: bool) -> Value {

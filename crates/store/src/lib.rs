@@ -8,17 +8,13 @@
 //! never without the fact.
 
 mod audit;
-mod group;
 mod hash;
-mod ops;
 mod pg;
+mod shared;
 mod sqlite;
-mod sqlite_trait;
-mod vote;
 
 pub use audit::{verify_chain, AuditEntry, ChainProblem, GENESIS};
 pub use hash::{hex_sha256, new_secret};
-pub use ops::{Incident, StoredPin};
 pub use pg::{redact, PgStore};
 pub use sqlite::SqliteStore;
 
@@ -167,8 +163,32 @@ impl Request {
     }
 }
 
+#[derive(Debug, Clone, Serialize)]
+pub struct Incident {
+    pub id: String,
+    /// `manual`, `pagerduty`, `opsgenie`.
+    pub source: String,
+    pub title: String,
+    pub opened_at: i64,
+    pub opened_by: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredPin {
+    pub id: String,
+    pub resource: String,
+    pub attribute: String,
+    /// JSON text of the protected value, if one was given.
+    pub value: Option<String>,
+    pub mode: Option<String>,
+    pub reason: String,
+    pub incident: Option<String>,
+    pub expires: Option<i64>,
+    pub created_by: String,
+    pub created_at: i64,
+}
+
 /// What a new decision request carries into the store.
-#[derive(Clone)]
 pub struct NewRequest {
     pub requester: String,
     pub kind: String,
@@ -178,6 +198,28 @@ pub struct NewRequest {
     pub delay_seconds: u64,
     pub ttl_seconds: i64,
     pub report: serde_json::Value,
+}
+
+impl NewRequest {
+    /// The request as stored under `id` at `now`: what a backend returns after the
+    /// insert, without reading it back.
+    pub(crate) fn into_request(self, id: String, now: i64) -> Request {
+        Request {
+            id,
+            created_at: now,
+            requester: self.requester,
+            kind: self.kind,
+            content_hash: self.content_hash,
+            outcome: self.outcome,
+            approvers_required: self.approvers_required,
+            delay_seconds: self.delay_seconds,
+            expires_at: now + self.ttl_seconds,
+            approved_at: None,
+            rejected: false,
+            votes: Vec::new(),
+            report: self.report,
+        }
+    }
 }
 
 pub fn now() -> i64 {
@@ -213,6 +255,16 @@ pub struct Verification {
     pub problem: Option<ChainProblem>,
 }
 
+/// Check a snapshot's chain and that it ends where its head record says. A head at
+/// seq 0 (PostgreSQL's initial row) means an empty log.
+pub fn verify_snapshot((entries, head): &AuditSnapshot) -> Verification {
+    let head = head.clone().filter(|h| h.0 > 0);
+    Verification {
+        entries: entries.len(),
+        problem: audit::verify_with_head(entries, head),
+    }
+}
+
 /// What the decision service keeps. Every write is one transaction that also appends
 /// its audit entry; implementations serialise appends so the chain has one order.
 pub trait Store: Send + Sync {
@@ -232,9 +284,9 @@ pub trait Store: Send + Sync {
     /// The token a secret belongs to, if not revoked.
     fn token(&self, secret: &str) -> Result<Option<TokenInfo>, StoreError>;
 
-    fn create_request(&self, n: &NewRequest) -> Result<Request, StoreError>;
+    fn create_request(&self, n: NewRequest) -> Result<Request, StoreError>;
     fn request(&self, id: &str) -> Result<Option<Request>, StoreError>;
-    /// Approve or reject, bound to `content_hash`; see [`vote::check`] for the rules.
+    /// Approve or reject, bound to `content_hash`; see `shared::check` for the rules.
     fn vote(
         &self,
         id: &str,
@@ -255,12 +307,7 @@ pub trait Store: Send + Sync {
     fn audit_snapshot(&self) -> Result<AuditSnapshot, StoreError>;
     /// Check the whole chain and that it ends where the head record says.
     fn verify(&self) -> Result<Verification, StoreError> {
-        let (entries, head) = self.audit_snapshot()?;
-        let head = head.filter(|h| h.0 > 0);
-        Ok(Verification {
-            entries: entries.len(),
-            problem: audit::verify_with_head(&entries, head),
-        })
+        Ok(verify_snapshot(&self.audit_snapshot()?))
     }
     /// Record a security-relevant event that changes no other state (a rejected
     /// webhook, a failed login).

@@ -3,7 +3,7 @@
 //! not interleave (votes on one request take its row; every audit append takes the
 //! head row), so the chain has one order and a vote race counts each approver once.
 
-use crate::audit::{entry_hash, AuditEntry, GENESIS};
+use crate::audit::{entry_hash, AuditEntry};
 use crate::hash::{hex_sha256, new_secret};
 use crate::{
     AuditSnapshot, Incident, NewRequest, Request, Role, Store, StoreError, StoredPin, TokenInfo,
@@ -240,7 +240,7 @@ fn request_row(r: &Row) -> Request {
         approved_at: r.get(9),
         rejected: r.get(10),
         votes: Vec::new(),
-        report: crate::vote::report_json(r.get(11)),
+        report: crate::shared::report_json(r.get(11)),
     }
 }
 
@@ -378,20 +378,22 @@ impl Store for PgStore {
         }))
     }
 
-    fn create_request(&self, n: &NewRequest) -> Result<Request, StoreError> {
+    fn create_request(&self, n: NewRequest) -> Result<Request, StoreError> {
         let id = format!("dec_{}", &new_secret()[..24]);
         let now = crate::now();
+        // Serialised before the transaction: the audit head lock is held only for SQL.
+        let (report, payload) = (n.report.to_string(), crate::shared::decision_payload(&n));
         self.write(|tx| {
             tx.execute(
                 "INSERT INTO requests (id, created_at, requester, kind, content_hash, outcome, approvers_required, delay_seconds, expires_at, report)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                &[&id, &now, &n.requester, &n.kind, &n.content_hash, &n.outcome, &(n.approvers_required as i32), &(n.delay_seconds as i64), &(now + n.ttl_seconds), &n.report.to_string()],
+                &[&id, &now, &n.requester, &n.kind, &n.content_hash, &n.outcome, &(n.approvers_required as i32), &(n.delay_seconds as i64), &(now + n.ttl_seconds), &report],
             )?;
-            append(tx, "decision", &n.requester, &id, &crate::vote::decision_payload(n))?;
+            append(tx, "decision", &n.requester, &id, &payload)?;
             Ok(())
         })?;
         // As written: nothing to read back.
-        Ok(crate::group::request_of(n, &id, now))
+        Ok(n.into_request(id, now))
     }
 
     fn request(&self, id: &str) -> Result<Option<Request>, StoreError> {
@@ -410,7 +412,7 @@ impl Store for PgStore {
         self.write(|tx| {
             // The row lock makes concurrent votes on one request take turns.
             let r = load(tx, id, true)?.ok_or_else(|| StoreError::NotFound(id.into()))?;
-            if !crate::vote::check(&r, approver, approve, content_hash, now)? {
+            if !crate::shared::check(&r, approver, approve, content_hash, now)? {
                 return Ok(r);
             }
             tx.execute(
@@ -484,8 +486,7 @@ impl Store for PgStore {
             let entries = audit_entries(&mut tx)?;
             let head = tx
                 .query_opt("SELECT seq, hash FROM audit_head WHERE id = 1", &[])?
-                .map(|r| (r.get(0), r.get(1)))
-                .filter(|(seq, hash): &(i64, String)| *seq > 0 || hash != GENESIS);
+                .map(|r| (r.get(0), r.get(1)));
             tx.commit()?;
             Ok((entries, head))
         })

@@ -25,10 +25,15 @@ fn pg_schema() -> (String, String) {
     )
 }
 
-fn sqlite() -> Box<dyn Store> {
+/// A new SQLite file's path.
+fn sqlite_path() -> String {
     let dir = std::env::temp_dir().join(format!("parapet-conf-{}", new_secret()));
     std::fs::create_dir_all(&dir).unwrap();
-    open(dir.join("p.db").to_str().unwrap()).unwrap()
+    dir.join("p.db").to_str().unwrap().to_string()
+}
+
+fn sqlite() -> Box<dyn Store> {
+    open(&sqlite_path()).unwrap()
 }
 
 fn drop_schema(schema: &str) {
@@ -45,7 +50,7 @@ fn both(test: impl Fn(Box<dyn Store>)) {
 }
 
 fn review(s: &dyn Store, approvers: u32, delay: u64) -> Request {
-    s.create_request(&NewRequest {
+    s.create_request(NewRequest {
         requester: "agent:kiro".into(),
         kind: "call".into(),
         content_hash: "h1".into(),
@@ -299,4 +304,39 @@ fn unreachable_postgres_is_a_clear_error() {
     let msg = e.to_string();
     assert!(msg.starts_with("database error"), "{msg}");
     assert!(!msg.contains("hunter2"), "password in {msg}");
+}
+
+#[test]
+fn sqlite_file_holds_no_token_secret() {
+    let path = sqlite_path();
+    let s = open(&path).unwrap();
+    let (_, secret) = s
+        .create_token("kiro", Role::Agent, "agent:kiro", "admin:cli")
+        .unwrap();
+    drop(s);
+    let raw = std::fs::read(&path).unwrap();
+    assert!(
+        !String::from_utf8_lossy(&raw).contains(&secret),
+        "secret stored in clear"
+    );
+}
+
+#[test]
+fn sqlite_tampering_is_detected() {
+    let path = sqlite_path();
+    let s = open(&path).unwrap();
+    let r = review(&*s, 2, 0);
+    s.vote(&r.id, "human:a", true, "h1", None).unwrap();
+    s.vote(&r.id, "human:b", false, "h1", None).unwrap();
+    let v = s.verify().unwrap();
+    assert_eq!(v.entries, 3);
+    assert!(v.problem.is_none());
+    let c = rusqlite::Connection::open(&path).unwrap();
+    c.execute("UPDATE audit SET payload = '{}' WHERE seq = 2", [])
+        .unwrap();
+    let p = s.verify().unwrap().problem.unwrap();
+    assert_eq!(p.seq, 2);
+    c.execute("DELETE FROM audit WHERE seq >= 2", []).unwrap();
+    let p = s.verify().unwrap().problem.unwrap();
+    assert!(p.what.contains("removed from the end"), "{}", p.what);
 }

@@ -1,9 +1,15 @@
 use crate::audit::{entry_hash, AuditEntry, GENESIS};
 use crate::hash::{hex_sha256, new_secret};
-use crate::{AuditSnapshot, NewRequest, Request, Role, StoreError, TokenInfo, Vote};
+use crate::{
+    AuditSnapshot, Incident, NewRequest, Request, Role, Store, StoreError, StoredPin, TokenInfo,
+    Vote,
+};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+
+mod group;
+mod ops;
 
 const MIGRATIONS: &[&str] = &[
     r#"
@@ -91,7 +97,7 @@ CREATE TABLE pins (
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
     /// Decisions go through the group-commit writer.
-    writer: Mutex<Option<std::sync::mpsc::Sender<crate::group::Job>>>,
+    writer: std::sync::mpsc::Sender<group::Job>,
 }
 
 impl SqliteStore {
@@ -103,15 +109,16 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let conn = Arc::new(Mutex::new(conn));
         let store = SqliteStore {
-            conn: Arc::new(Mutex::new(conn)),
-            writer: Mutex::new(None),
+            writer: group::start(conn.clone()),
+            conn,
         };
         store.migrate()?;
         Ok(store)
     }
 
-    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves SQLite consistent (transactions roll
         // back on drop), so a poisoned lock is safe to reuse.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
@@ -139,14 +146,16 @@ impl SqliteStore {
         tx.commit()?;
         Ok(())
     }
+}
 
+impl Store for SqliteStore {
     /// Is the database reachable and writable?
-    pub fn ping(&self) -> Result<(), StoreError> {
+    fn ping(&self) -> Result<(), StoreError> {
         self.lock().query_row("SELECT 1", [], |_| Ok(()))?;
         Ok(())
     }
 
-    pub fn create_token(
+    fn create_token(
         &self,
         name: &str,
         role: Role,
@@ -177,7 +186,7 @@ impl SqliteStore {
     }
 
     /// The token a secret belongs to; only its hash is stored.
-    pub fn token(&self, secret: &str) -> Result<Option<TokenInfo>, StoreError> {
+    fn token(&self, secret: &str) -> Result<Option<TokenInfo>, StoreError> {
         let c = self.lock();
         let row = c
             .query_row(
@@ -208,27 +217,18 @@ impl SqliteStore {
         }
     }
 
-    pub fn create_request(&self, n: &NewRequest) -> Result<Request, StoreError> {
-        let (reply, answer) = std::sync::mpsc::sync_channel(1);
-        let job = crate::group::Job {
-            new: n.clone(),
-            id: format!("dec_{}", &new_secret()[..24]),
-            now: crate::now(),
-            reply,
-        };
-        {
-            let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-            let sender = w.get_or_insert_with(|| crate::group::start(self.conn.clone()));
-            sender
-                .send(job)
-                .map_err(|_| StoreError::Db("the SQLite writer thread is gone".into()))?;
-        }
-        answer
-            .recv()
-            .map_err(|_| StoreError::Db("the SQLite writer thread is gone".into()))?
+    fn backend(&self) -> &'static str {
+        "sqlite"
     }
 
-    pub fn request(&self, id: &str) -> Result<Option<Request>, StoreError> {
+    fn create_request(&self, n: NewRequest) -> Result<Request, StoreError> {
+        let gone = || StoreError::Db("the SQLite writer thread is gone".into());
+        let (job, answer) = group::Job::new(n);
+        self.writer.send(job).map_err(|_| gone())?;
+        answer.recv().map_err(|_| gone())?
+    }
+
+    fn request(&self, id: &str) -> Result<Option<Request>, StoreError> {
         let c = self.lock();
         load(&c, id)
     }
@@ -236,7 +236,7 @@ impl SqliteStore {
     /// Approve or reject. Safe under races: one transaction at a time, one vote per
     /// approver (a second click changes nothing), the requester can never vote, and
     /// the vote is bound to the content the approver saw.
-    pub fn vote(
+    fn vote(
         &self,
         id: &str,
         approver: &str,
@@ -248,7 +248,7 @@ impl SqliteStore {
         let mut c = self.lock();
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let r = load(&tx, id)?.ok_or_else(|| StoreError::NotFound(id.into()))?;
-        if !crate::vote::check(&r, approver, approve, content_hash, now)? {
+        if !crate::shared::check(&r, approver, approve, content_hash, now)? {
             return Ok(r); // Counted once.
         }
         tx.execute(
@@ -285,7 +285,7 @@ impl SqliteStore {
     }
 
     /// Reviews still waiting for approvals, oldest first: the approvers' queue.
-    pub fn pending(&self) -> Result<Vec<Request>, StoreError> {
+    fn pending(&self) -> Result<Vec<Request>, StoreError> {
         let c = self.lock();
         let ids: Vec<String> = {
             let mut st = c.prepare(
@@ -299,12 +299,12 @@ impl SqliteStore {
             .collect()
     }
 
-    pub fn audit(&self) -> Result<Vec<AuditEntry>, StoreError> {
+    fn audit(&self) -> Result<Vec<AuditEntry>, StoreError> {
         audit_entries(&self.lock())
     }
 
     /// Entries and head under one lock: one connection, so one consistent view.
-    pub fn audit_snapshot(&self) -> Result<AuditSnapshot, StoreError> {
+    fn audit_snapshot(&self) -> Result<AuditSnapshot, StoreError> {
         let c = self.lock();
         let entries = audit_entries(&c)?;
         let head = c
@@ -316,13 +316,61 @@ impl SqliteStore {
     }
 
     /// The latest requests, newest first, without their votes.
-    pub fn recent(&self, limit: usize) -> Result<Vec<Request>, StoreError> {
+    fn recent(&self, limit: usize) -> Result<Vec<Request>, StoreError> {
         let c = self.lock();
         let mut st = c.prepare(&format!(
             "SELECT {REQUEST_COLUMNS} FROM requests ORDER BY created_at DESC, rowid DESC LIMIT ?1"
         ))?;
         let rows = st.query_map([limit as i64], request_row)?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn audit_event(
+        &self,
+        kind: &str,
+        actor: &str,
+        subject: &str,
+        payload: &str,
+    ) -> Result<(), StoreError> {
+        let mut c = self.lock();
+        let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        append(&tx, kind, actor, subject, payload)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn open_incident(
+        &self,
+        id: &str,
+        source: &str,
+        title: &str,
+        by: &str,
+    ) -> Result<Incident, StoreError> {
+        ops::open_incident(&mut self.lock(), id, source, title, by)
+    }
+
+    fn resolve_incident(&self, id: &str, by: &str) -> Result<bool, StoreError> {
+        ops::resolve_incident(&mut self.lock(), id, by)
+    }
+
+    fn open_incidents(&self) -> Result<Vec<Incident>, StoreError> {
+        ops::open_incidents(&self.lock())
+    }
+
+    fn first_delivery(&self, source: &str, event_id: &str) -> Result<bool, StoreError> {
+        ops::first_delivery(&self.lock(), source, event_id)
+    }
+
+    fn add_pin(&self, p: &StoredPin) -> Result<StoredPin, StoreError> {
+        ops::add_pin(&mut self.lock(), p)
+    }
+
+    fn remove_pin(&self, id: &str, by: &str) -> Result<bool, StoreError> {
+        ops::remove_pin(&mut self.lock(), id, by)
+    }
+
+    fn pins(&self) -> Result<Vec<StoredPin>, StoreError> {
+        ops::pins(&self.lock())
     }
 }
 
@@ -346,7 +394,7 @@ fn audit_entries(c: &Connection) -> Result<Vec<AuditEntry>, StoreError> {
 }
 
 /// Append an audit entry inside the caller's transaction.
-pub(crate) fn append(
+pub(super) fn append(
     tx: &rusqlite::Transaction,
     kind: &str,
     actor: &str,
@@ -373,7 +421,7 @@ pub(crate) fn append(
     Ok(())
 }
 
-pub(crate) const REQUEST_COLUMNS: &str = "id, created_at, requester, kind, content_hash, outcome, approvers_required, delay_seconds, expires_at, approved_at, rejected, report";
+const REQUEST_COLUMNS: &str = "id, created_at, requester, kind, content_hash, outcome, approvers_required, delay_seconds, expires_at, approved_at, rejected, report";
 
 /// Columns: [`REQUEST_COLUMNS`].
 fn request_row(r: &rusqlite::Row) -> rusqlite::Result<Request> {
@@ -390,7 +438,7 @@ fn request_row(r: &rusqlite::Row) -> rusqlite::Result<Request> {
         approved_at: r.get(9)?,
         rejected: r.get(10)?,
         votes: Vec::new(),
-        report: crate::vote::report_json(&r.get::<_, String>(11)?),
+        report: crate::shared::report_json(&r.get::<_, String>(11)?),
     })
 }
 
@@ -415,79 +463,4 @@ fn load(c: &Connection, id: &str) -> Result<Option<Request>, StoreError> {
         })?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Some(req))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::Store;
-
-    fn store() -> (SqliteStore, std::path::PathBuf) {
-        let dir = std::env::temp_dir().join(format!(
-            "parapet-store-{}-{}",
-            std::process::id(),
-            new_secret()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("p.db");
-        (SqliteStore::open(&path).unwrap(), path)
-    }
-
-    fn review(s: &SqliteStore, approvers: u32, delay: u64) -> Request {
-        s.create_request(&NewRequest {
-            requester: "agent:kiro".into(),
-            kind: "call".into(),
-            content_hash: "h1".into(),
-            outcome: "review".into(),
-            approvers_required: approvers,
-            delay_seconds: delay,
-            ttl_seconds: 3600,
-            report: serde_json::json!({"decision": {"policies": []}}),
-        })
-        .unwrap()
-    }
-
-    #[test]
-    fn tokens_are_stored_hashed() {
-        let (s, path) = store();
-        let (info, secret) = s
-            .create_token("kiro", Role::Agent, "agent:kiro", "admin:cli")
-            .unwrap();
-        assert_eq!(s.token(&secret).unwrap().unwrap().id, info.id);
-        assert!(s.token("ppt_wrong").unwrap().is_none());
-        drop(s);
-        let raw = std::fs::read(&path).unwrap();
-        let text = String::from_utf8_lossy(&raw);
-        assert!(!text.contains(&secret), "secret stored in clear");
-    }
-
-    #[test]
-    fn audit_chain_detects_tampering() {
-        let (s, path) = store();
-        let r = review(&s, 2, 0);
-        s.vote(&r.id, "human:a", true, "h1", None).unwrap();
-        s.vote(&r.id, "human:b", false, "h1", None).unwrap();
-        let v = s.verify().unwrap();
-        assert_eq!(v.entries, 3);
-        assert!(v.problem.is_none());
-        drop(s);
-        let c = Connection::open(&path).unwrap();
-        c.execute("UPDATE audit SET payload = '{}' WHERE seq = 2", [])
-            .unwrap();
-        drop(c);
-        let s = SqliteStore::open(&path).unwrap();
-        let p = s.verify().unwrap().problem.unwrap();
-        assert_eq!(p.seq, 2);
-        drop(s);
-        let c = Connection::open(&path).unwrap();
-        c.execute("DELETE FROM audit WHERE seq >= 2", []).unwrap();
-        drop(c);
-        let p = SqliteStore::open(&path)
-            .unwrap()
-            .verify()
-            .unwrap()
-            .problem
-            .unwrap();
-        assert!(p.what.contains("removed from the end"), "{}", p.what);
-    }
 }

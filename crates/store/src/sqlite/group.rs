@@ -3,7 +3,8 @@
 //! only after that transaction is durable. Under load this turns N fsyncs into one
 //! without acknowledging anything early.
 
-use crate::sqlite::append;
+use super::append;
+use crate::hash::new_secret;
 use crate::{NewRequest, Request, StoreError};
 use rusqlite::{params, Connection, TransactionBehavior};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
@@ -12,14 +13,33 @@ use std::sync::{Arc, Mutex};
 /// Most decisions in one transaction.
 const MAX_BATCH: usize = 512;
 
-pub(crate) struct Job {
-    pub new: NewRequest,
-    pub id: String,
-    pub now: i64,
-    pub reply: SyncSender<Result<Request, StoreError>>,
+/// One decision waiting for the writer. Its text is serialised by the caller, so the
+/// writer thread does nothing under the lock but SQL.
+pub(super) struct Job {
+    id: String,
+    now: i64,
+    report: String,
+    audit_payload: String,
+    new: NewRequest,
+    reply: SyncSender<Result<Request, StoreError>>,
 }
 
-pub(crate) fn start(conn: Arc<Mutex<Connection>>) -> Sender<Job> {
+impl Job {
+    pub(super) fn new(new: NewRequest) -> (Job, Receiver<Result<Request, StoreError>>) {
+        let (reply, answer) = mpsc::sync_channel(1);
+        let job = Job {
+            id: format!("dec_{}", &new_secret()[..24]),
+            now: crate::now(),
+            report: new.report.to_string(),
+            audit_payload: crate::shared::decision_payload(&new),
+            new,
+            reply,
+        };
+        (job, answer)
+    }
+}
+
+pub(super) fn start(conn: Arc<Mutex<Connection>>) -> Sender<Job> {
     let (tx, rx) = mpsc::channel::<Job>();
     std::thread::Builder::new()
         .name("parapet-sqlite-writer".into())
@@ -38,20 +58,14 @@ fn run(conn: Arc<Mutex<Connection>>, rx: Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let mut c = conn.lock().unwrap_or_else(|p| p.into_inner());
-        match write(&mut c, &batch) {
-            Ok(()) => {
-                for j in batch {
-                    let r = request_of(&j.new, &j.id, j.now);
-                    let _ = j.reply.send(Ok(r));
-                }
-            }
-            // The batch rolled back: nobody is acknowledged, everyone fails closed.
-            Err(e) => {
-                for j in batch {
-                    let _ = j.reply.send(Err(StoreError::Db(e.to_string())));
-                }
-            }
+        let written = write(&mut conn.lock().unwrap_or_else(|p| p.into_inner()), &batch);
+        for j in batch {
+            let answer = match &written {
+                Ok(()) => Ok(j.new.into_request(j.id, j.now)),
+                // The batch rolled back: nobody is acknowledged, everyone fails closed.
+                Err(e) => Err(StoreError::Db(e.to_string())),
+            };
+            let _ = j.reply.send(answer);
         }
     }
 }
@@ -75,36 +89,11 @@ fn write(c: &mut Connection, batch: &[Job]) -> Result<(), StoreError> {
                 n.approvers_required,
                 n.delay_seconds as i64,
                 j.now + n.ttl_seconds,
-                n.report.to_string()
+                j.report
             ])?;
-            append(
-                &tx,
-                "decision",
-                &n.requester,
-                &j.id,
-                &crate::vote::decision_payload(n),
-            )?;
+            append(&tx, "decision", &n.requester, &j.id, &j.audit_payload)?;
         }
     }
     tx.commit()?;
     Ok(())
-}
-
-/// The stored request, as the rows just written say (no read back needed).
-pub(crate) fn request_of(n: &NewRequest, id: &str, now: i64) -> Request {
-    Request {
-        id: id.to_string(),
-        created_at: now,
-        requester: n.requester.clone(),
-        kind: n.kind.clone(),
-        content_hash: n.content_hash.clone(),
-        outcome: n.outcome.clone(),
-        approvers_required: n.approvers_required,
-        delay_seconds: n.delay_seconds,
-        expires_at: now + n.ttl_seconds,
-        approved_at: None,
-        rejected: false,
-        votes: Vec::new(),
-        report: n.report.clone(),
-    }
 }

@@ -1,4 +1,5 @@
-//! The approval rules, shared by every backend so they cannot drift apart.
+//! What every backend must do the same way, so they cannot drift apart: the approval
+//! rules, the audit payload of a decision, reading a stored report.
 
 use crate::{Request, State, StoreError};
 
