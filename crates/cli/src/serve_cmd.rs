@@ -127,21 +127,18 @@ struct SourceFile {
 }
 
 pub fn serve(args: ServeArgs) -> Result<u8> {
-    let team = match &args.config {
-        Some(c) => Config::load(c)?,
-        None => Config::default(),
-    };
-    let file: ServerFile = match team.server {
-        Some(t) => t.try_into().with_context(|| {
-            format!(
-                "[server] in {}",
-                args.config
-                    .as_deref()
-                    .unwrap_or_else(|| "".as_ref())
-                    .display()
-            )
-        })?,
-        None => ServerFile::default(),
+    let (team, file) = match &args.config {
+        Some(path) => {
+            let mut team = Config::load(path)?;
+            let file: ServerFile = match team.server.take() {
+                Some(t) => t
+                    .try_into()
+                    .with_context(|| format!("[server] in {}", path.display()))?,
+                None => ServerFile::default(),
+            };
+            (team, file)
+        }
+        None => (Config::default(), ServerFile::default()),
     };
     let log = args.log.or(file.log).unwrap_or_else(|| "info".into());
     let filter = tracing_subscriber::EnvFilter::try_new(&log)

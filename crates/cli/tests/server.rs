@@ -3,10 +3,9 @@
 //! socket, and `parapet audit verify` on the result.
 
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::Stdio;
 
 mod common;
 use common::*;
@@ -299,33 +298,7 @@ fn cooling_off_then_executable() {
     assert!(srv_db_cleanup(&dir).is_ok());
 }
 
-fn rfc3339(epoch: i64) -> String {
-    // Civil from days (Howard Hinnant), UTC.
-    let days = epoch.div_euclid(86_400);
-    let secs = epoch.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
+use parapet_store::{now, rfc3339};
 
 fn signed(port: u16, path: &str, header: &str, body: &str) -> (u16, Value) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -357,21 +330,19 @@ fn incident_mode_from_webhooks_and_the_manual_switch_and_pins() {
     let agent = token(&db, "bot", "agent", "pipeline:drift-bot");
     let admin = token(&db, "root", "admin", "human:root");
     let db_s = db.display().to_string();
-    let mut child = bin()
-        .args(["serve", "--database", &db_s, "--listen", "127.0.0.1:0"])
-        .env("PARAPET_PAGERDUTY_SECRET", "pd-s3cret")
-        .env("PARAPET_OPSGENIE_SECRET", "og-s3cret")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let srv = Server {
-        child,
-        port: line.trim().rsplit(':').next().unwrap().parse().unwrap(),
-    };
+    let srv = start_env(
+        &[
+            "serve".into(),
+            "--database".into(),
+            db_s.clone(),
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+        ],
+        &[
+            ("PARAPET_PAGERDUTY_SECRET", "pd-s3cret"),
+            ("PARAPET_OPSGENIE_SECRET", "og-s3cret"),
+        ],
+    );
     let p = srv.port;
     let write = json!({"call": {"action": "s3:PutObject", "params": {"Bucket": "b", "Key": "k"}}})
         .to_string();
@@ -645,22 +616,12 @@ fn plan_check_against_the_server_waits_for_approval() {
     );
     assert!(String::from_utf8_lossy(&o.stdout).contains("denied"));
     // Needs one approval: the client waits, an approver approves, the client proceeds.
-    let child = bin()
-        .args([
-            "plan",
-            "check",
-            "testdata/plans/checkov/plan_nested_child_modules/tfplan.json",
-            "--server",
-            &url,
-            "--max-wait",
-            "60s",
-        ])
-        .env("PARAPET_TOKEN", &agent)
-        .current_dir(root())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = pipeline(
+        "testdata/plans/checkov/plan_nested_child_modules/tfplan.json",
+        &url,
+        &agent,
+        "60s",
+    );
     let mut pending = Value::Null;
     for _ in 0..100 {
         let (s, v) = http(
@@ -687,14 +648,7 @@ fn plan_check_against_the_server_waits_for_approval() {
         Some(&body),
     );
     assert_eq!(s, 200, "{v}");
-    let o = child.wait_with_output().unwrap();
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{out}{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let out = exited(child.wait_with_output().unwrap(), 0);
     assert!(out.contains("approved by human:alice"), "{out}");
     // Without a token: a usage error, not a decision.
     let o = bin()

@@ -80,6 +80,13 @@ impl Driver {
     }
 
     fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let v = self.raw(method, path, body);
+        assert!(v.get("error").is_none(), "WebDriver {method} {path}: {v}");
+        v
+    }
+
+    /// The command's `value`, errors included.
+    fn raw(&self, method: &str, path: &str, body: Option<Value>) -> Value {
         let url = if path == "/session" {
             format!("{}{path}", self.base)
         } else {
@@ -96,11 +103,6 @@ impl Driver {
         };
         let text = resp.body_mut().read_to_string().unwrap();
         let v: Value = serde_json::from_str(&text).unwrap();
-        assert!(
-            v["value"].get("error").is_none(),
-            "WebDriver {method} {path}: {}",
-            v["value"]
-        );
         v["value"].clone()
     }
 
@@ -139,9 +141,21 @@ impl Driver {
         );
     }
 
+    /// Click something that navigates (every click in these tests posts a form or
+    /// follows a link), and wait until the old page is gone so the next lookup reads
+    /// the new one.
     fn click(&self, css: &str) {
+        let old = self.find("html");
         let e = self.find(css);
         self.call("POST", &format!("/element/{e}/click"), None);
+        for _ in 0..200 {
+            let v = self.raw("GET", &format!("/element/{old}/name"), None);
+            if v["error"] == "stale element reference" {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("clicking {css} did not leave the page");
     }
 
     fn url(&self) -> String {
@@ -223,22 +237,12 @@ fn reviewer_approves_in_the_browser_and_the_pipeline_proceeds() {
     assert_eq!(srv.port, port);
 
     // The pipeline submits a plan that needs one approval and waits.
-    let pipeline = bin()
-        .args([
-            "plan",
-            "check",
-            "testdata/plans/checkov/plan_nested_child_modules/tfplan.json",
-            "--server",
-            &public,
-            "--max-wait",
-            "120s",
-        ])
-        .env("PARAPET_TOKEN", &agent)
-        .current_dir(root())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let pipeline = pipeline(
+        "testdata/plans/checkov/plan_nested_child_modules/tfplan.json",
+        &public,
+        &agent,
+        "120s",
+    );
 
     // Chat: the review arrives as Block Kit with a link to its page.
     let msg = posted
@@ -323,14 +327,7 @@ fn reviewer_approves_in_the_browser_and_the_pipeline_proceeds() {
     b.click("#approve");
     assert_eq!(b.text("#state"), "approved");
     assert!(b.text("#votes").contains("human:alice approved"));
-    let o = pipeline.wait_with_output().unwrap();
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{out}{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let out = exited(pipeline.wait_with_output().unwrap(), 0);
     assert!(out.contains("approved by human:alice"), "{out}");
 
     // History, incidents (read-only for approvers), pins and the verified audit log.

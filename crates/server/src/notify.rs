@@ -108,16 +108,8 @@ pub fn message(r: &Request, public_url: &str) -> Value {
         ),
     };
     let link = format!("{public_url}/ui/decisions/{}", r.id);
-    let mut findings: Vec<&Value> = report["findings"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .collect();
-    for c in report["changes"].as_array().into_iter().flatten() {
-        findings.extend(c["findings"].as_array().into_iter().flatten());
-    }
     let mut explained = String::new();
-    for f in &findings {
+    for f in crate::api::findings(report) {
         explained.push_str(&format!(
             "• *{}* {}\n    _{}_\n",
             mrkdwn(f["severity"].as_str().unwrap_or("info")),

@@ -129,7 +129,7 @@ pub async fn pagerduty(
     let Some(secret) = app.webhooks.pagerduty.clone() else {
         return Err(ApiError(
             StatusCode::NOT_FOUND,
-            "PagerDuty webhooks are not configured (--pagerduty-secret)".into(),
+            "PagerDuty webhooks are not configured (--pagerduty-secret or [server.pagerduty] secret)".into(),
         ));
     };
     let sigs = headers
@@ -198,7 +198,8 @@ pub async fn opsgenie(
     let Some(secret) = app.webhooks.opsgenie.clone() else {
         return Err(ApiError(
             StatusCode::NOT_FOUND,
-            "Opsgenie webhooks are not configured (--opsgenie-secret)".into(),
+            "Opsgenie webhooks are not configured (--opsgenie-secret or [server.opsgenie] secret)"
+                .into(),
         ));
     };
     let given = headers
@@ -325,19 +326,25 @@ pub async fn open_incident(
     Json(b): Json<OpenIncident>,
 ) -> ApiResult<Json<Value>> {
     let token = auth(&app, &headers, &[Role::Admin]).await?;
-    if b.id.trim().is_empty() || b.id.len() > 200 {
+    let id = incident_id(&b.id)?;
+    let a = app.clone();
+    let inc = state_write(&app, move || {
+        a.store.open_incident(&id, "manual", &b.title, &token.actor)
+    })
+    .await?;
+    Ok(Json(json!(inc)))
+}
+
+/// A manually opened incident's id, trimmed: 1 to 200 characters.
+pub(crate) fn incident_id(id: &str) -> ApiResult<String> {
+    let id = id.trim();
+    if id.is_empty() || id.len() > 200 {
         return Err(ApiError(
             StatusCode::BAD_REQUEST,
             "incident id must be 1-200 characters".into(),
         ));
     }
-    let a = app.clone();
-    let inc = state_write(&app, move || {
-        a.store
-            .open_incident(&b.id, "manual", &b.title, &token.actor)
-    })
-    .await?;
-    Ok(Json(json!(inc)))
+    Ok(id.to_string())
 }
 
 pub async fn resolve_incident(

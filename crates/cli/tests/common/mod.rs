@@ -72,8 +72,14 @@ pub fn start(dir: &Path, policies: Option<&Path>) -> Server {
 
 /// `parapet serve ARGS`, waiting for the line that says where it listens.
 pub fn start_args(args: &[String]) -> Server {
+    start_env(args, &[])
+}
+
+/// `start_args` with environment variables set for the server.
+pub fn start_env(args: &[String], env: &[(&str, &str)]) -> Server {
     let mut child = bin()
         .args(args)
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -90,6 +96,40 @@ pub fn start_args(args: &[String]) -> Server {
         .parse()
         .unwrap_or_else(|_| panic!("no port in {line:?}"));
     Server { child, port }
+}
+
+/// A pipeline: `parapet plan check PLAN --server URL` with an agent token, waiting
+/// up to `max_wait` for the decision.
+pub fn pipeline(plan: &str, url: &str, token: &str, max_wait: &str) -> Child {
+    bin()
+        .args([
+            "plan",
+            "check",
+            plan,
+            "--server",
+            url,
+            "--max-wait",
+            max_wait,
+        ])
+        .env("PARAPET_TOKEN", token)
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Standard output of a finished command that must have exited with `code`
+/// (both streams shown if not).
+pub fn exited(o: std::process::Output, code: i32) -> String {
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    out
 }
 
 /// A port nothing listens on right now.

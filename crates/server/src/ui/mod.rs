@@ -120,26 +120,34 @@ async fn session_for_post(
     Ok(s)
 }
 
+/// Browsers send `Origin` on form posts; when present it must name this host.
 fn same_origin(headers: &HeaderMap) -> Result<(), UiError> {
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
-    match (origin, host) {
-        (None, _) | (Some("null"), None) => Ok(()),
-        (Some(o), Some(h)) if o.split_once("://").is_some_and(|(_, rest)| rest == h) => Ok(()),
-        _ => Err(ApiError(
-            StatusCode::FORBIDDEN,
-            "cross-origin form submission refused".into(),
-        )
-        .into()),
+    let text = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    let Some(origin) = text(header::ORIGIN) else {
+        return Ok(());
+    };
+    let host = origin.split_once("://").map(|(_, host)| host);
+    if host.is_some() && host == text(header::HOST) {
+        return Ok(());
     }
+    Err(ApiError(
+        StatusCode::FORBIDDEN,
+        "cross-origin form submission refused".into(),
+    )
+    .into())
 }
 
-fn admin_only(s: &Session) -> Result<(), UiError> {
-    if s.token.role == Role::Admin {
-        Ok(())
-    } else {
-        Err(ApiError(StatusCode::FORBIDDEN, "this needs an admin token".into()).into())
+/// A form only admins may post (incidents, pins).
+async fn admin_form(
+    app: &Arc<App>,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+) -> Result<Session, UiError> {
+    let s = session_for_post(app, headers, form).await?;
+    if s.token.role != Role::Admin {
+        return Err(ApiError(StatusCode::FORBIDDEN, "this needs an admin token".into()).into());
     }
+    Ok(s)
 }
 
 /// Render a page with the incident banner.
@@ -284,19 +292,8 @@ async fn open_incident(
     headers: HeaderMap,
     Form(f): Form<HashMap<String, String>>,
 ) -> UiResult {
-    let s = session_for_post(&app, &headers, &f).await?;
-    admin_only(&s)?;
-    let id = f
-        .get("id")
-        .map(|x| x.trim().to_string())
-        .unwrap_or_default();
-    if id.is_empty() || id.len() > 200 {
-        return Err(ApiError(
-            StatusCode::BAD_REQUEST,
-            "incident id must be 1-200 characters".into(),
-        )
-        .into());
-    }
+    let s = admin_form(&app, &headers, &f).await?;
+    let id = crate::ops::incident_id(f.get("id").map(String::as_str).unwrap_or_default())?;
     let title = f.get("title").cloned().unwrap_or_default();
     let a = app.clone();
     state_write(&app, move || {
@@ -312,8 +309,7 @@ async fn resolve_incident(
     Path(id): Path<String>,
     Form(f): Form<HashMap<String, String>>,
 ) -> UiResult {
-    let s = session_for_post(&app, &headers, &f).await?;
-    admin_only(&s)?;
+    let s = admin_form(&app, &headers, &f).await?;
     let a = app.clone();
     state_write(&app, move || a.store.resolve_incident(&id, &s.token.actor)).await?;
     Ok(Redirect::to("/ui/incidents").into_response())
@@ -337,8 +333,7 @@ async fn add_pin(
     headers: HeaderMap,
     Form(f): Form<HashMap<String, String>>,
 ) -> UiResult {
-    let s = session_for_post(&app, &headers, &f).await?;
-    admin_only(&s)?;
+    let s = admin_form(&app, &headers, &f).await?;
     let field = |k: &str| {
         f.get(k)
             .map(|v| v.trim().to_string())
@@ -375,8 +370,7 @@ async fn remove_pin(
     headers: HeaderMap,
     Form(f): Form<HashMap<String, String>>,
 ) -> UiResult {
-    let s = session_for_post(&app, &headers, &f).await?;
-    admin_only(&s)?;
+    let s = admin_form(&app, &headers, &f).await?;
     let id = f.get("id").cloned().unwrap_or_default();
     let a = app.clone();
     state_write(&app, move || a.store.remove_pin(&id, &s.token.actor)).await?;
@@ -386,12 +380,13 @@ async fn remove_pin(
 async fn audit(State(app): State<Arc<App>>, headers: HeaderMap) -> UiResult {
     let s = session(&app, &headers).await?;
     let a = app.clone();
-    let (entries, v) = blocking(move || Ok((a.store.audit()?, a.store.verify()?))).await?;
+    let snapshot = blocking(move || a.store.audit_snapshot()).await?;
+    let v = parapet_store::verify_snapshot(&snapshot);
     show(
         &app,
         &s,
         "Audit",
-        render::audit(&entries, v.problem.as_ref()),
+        render::audit(&snapshot.0, v.problem.as_ref()),
     )
     .await
 }

@@ -96,7 +96,7 @@ fn when(epoch: i64) -> String {
 
 /// One line of what a request is about: its first findings' summaries.
 fn headline(r: &Request) -> String {
-    let findings = all_findings(&r.report);
+    let findings = crate::api::findings(&r.report);
     let mut s: Vec<String> = findings
         .iter()
         .take(2)
@@ -116,18 +116,6 @@ fn headline(r: &Request) -> String {
     } else {
         s.join("; ")
     }
-}
-
-fn all_findings(report: &Value) -> Vec<&Value> {
-    let mut out: Vec<&Value> = report["findings"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .collect();
-    for c in report["changes"].as_array().into_iter().flatten() {
-        out.extend(c["findings"].as_array().into_iter().flatten());
-    }
-    out
 }
 
 pub fn queue(pending: &[Request]) -> String {
@@ -279,7 +267,7 @@ pub fn decision(r: &Request, now: i64, who: &TokenInfo, csrf: &str) -> String {
     }
     o.push_str("</div>");
     if let Some(action) = r.report["action"].as_str() {
-        let findings = all_findings(&r.report);
+        let findings = crate::api::findings(&r.report);
         let _ = write!(
             o,
             "<div class=card><h2>What it makes possible</h2>{}</div><div class=card><h2>The call</h2><p><code>{}</code> on <code>{}</code></p><pre id=params>{}</pre></div>",
