@@ -240,7 +240,11 @@ impl From<postgres::Error> for StoreError {
         // `Display` of a server error is only its severity; the detail names the cause.
         match e.as_db_error() {
             Some(db) => StoreError::Db(format!("{}: {}", db.code().code(), db.message())),
-            None => StoreError::Db(e.to_string()),
+            // "error connecting to server" alone does not say why; the source does.
+            None => match std::error::Error::source(&e) {
+                Some(cause) => StoreError::Db(format!("{e}: {cause}")),
+                None => StoreError::Db(e.to_string()),
+            },
         }
     }
 }
