@@ -1,6 +1,7 @@
 //! The `parapet` binary: parse flags, call the libraries, print. Nothing else.
 
 mod call_cmd;
+mod model_cmd;
 mod ops_cmd;
 mod plan_cmd;
 mod policy_cmd;
@@ -58,6 +59,9 @@ enum Command {
     /// CloudTrail: explain recorded calls with the same knowledge.
     #[command(subcommand)]
     Trail(trail_cmd::TrailCommand),
+    /// Model files: find code that runs when a model is loaded.
+    #[command(subcommand)]
+    Model(model_cmd::ModelCommand),
     /// Inspect and validate Cedar policy packs.
     #[command(subcommand)]
     Policy(policy_cmd::PolicyCommand),
@@ -86,6 +90,7 @@ fn main() -> ExitCode {
         Command::Audit(c) => serve_cmd::audit(c),
         Command::Incident(c) => ops_cmd::incident(c),
         Command::Pin(c) => ops_cmd::pin(c),
+        Command::Model(c) => model_cmd::run(c),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,0 +1,178 @@
+//! Random access to what is being scanned: a file on disk (read only where needed, so
+//! tensor payloads are skipped at seek cost) or bytes already in memory.
+
+use std::fs::File;
+use std::io;
+
+pub trait ReadAt: Sync {
+    fn len(&self) -> u64;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Fill `buf` from `offset`; returns how many bytes were available.
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize>;
+
+    /// Up to `n` bytes from `offset` (fewer at the end).
+    fn bytes_at(&self, offset: u64, n: usize) -> io::Result<Vec<u8>> {
+        let avail = self.len().saturating_sub(offset).min(n as u64) as usize;
+        let mut buf = vec![0; avail];
+        let got = self.read_at(offset, &mut buf)?;
+        buf.truncate(got);
+        Ok(buf)
+    }
+}
+
+impl ReadAt for &[u8] {
+    fn len(&self) -> u64 {
+        <[u8]>::len(self) as u64
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        let data: &[u8] = self;
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(data.len());
+        let n = buf.len().min(data.len() - start);
+        buf[..n].copy_from_slice(&data[start..start + n]);
+        Ok(n)
+    }
+}
+
+impl ReadAt for Vec<u8> {
+    fn len(&self) -> u64 {
+        <[u8]>::len(self) as u64
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        self.as_slice().read_at(offset, buf)
+    }
+}
+
+pub struct FileBlob {
+    pub file: File,
+    pub len: u64,
+}
+
+impl ReadAt for FileBlob {
+    fn len(&self) -> u64 {
+        self.len
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        let mut done = 0;
+        while done < buf.len() {
+            let n = read_at_os(&self.file, &mut buf[done..], offset + done as u64)?;
+            if n == 0 {
+                break;
+            }
+            done += n;
+        }
+        Ok(done)
+    }
+}
+
+#[cfg(unix)]
+fn read_at_os(f: &File, buf: &mut [u8], off: u64) -> io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(f, buf, off)
+}
+
+#[cfg(windows)]
+fn read_at_os(f: &File, buf: &mut [u8], off: u64) -> io::Result<usize> {
+    std::os::windows::fs::FileExt::seek_read(f, buf, off)
+}
+
+/// Sequential reads over `ReadAt` through a buffer (GGUF headers hold hundreds of
+/// thousands of small strings).
+pub struct Cursor<'a> {
+    src: &'a dyn ReadAt,
+    pub pos: u64,
+    buf: Vec<u8>,
+    buf_start: u64,
+}
+
+impl<'a> Cursor<'a> {
+    pub fn new(src: &'a dyn ReadAt, pos: u64) -> Self {
+        Cursor {
+            src,
+            pos,
+            buf: Vec::new(),
+            buf_start: 0,
+        }
+    }
+
+    pub fn remaining(&self) -> u64 {
+        self.src.len().saturating_sub(self.pos)
+    }
+
+    /// Exactly `n` bytes or an error naming the offset.
+    pub fn take(&mut self, n: usize) -> Result<&[u8], String> {
+        if n as u64 > self.remaining() {
+            return Err(format!(
+                "needs {n} bytes at offset {} but the input ends at {}",
+                self.pos,
+                self.src.len()
+            ));
+        }
+        let in_buf = self.pos >= self.buf_start
+            && self.pos + n as u64 <= self.buf_start + self.buf.len() as u64;
+        if !in_buf {
+            let want = n.max(64 << 10);
+            self.buf = self
+                .src
+                .bytes_at(self.pos, want)
+                .map_err(|e| format!("read error at offset {}: {e}", self.pos))?;
+            self.buf_start = self.pos;
+            if self.buf.len() < n {
+                return Err(format!(
+                    "input ends inside the field at offset {}",
+                    self.pos
+                ));
+            }
+        }
+        let i = (self.pos - self.buf_start) as usize;
+        self.pos += n as u64;
+        Ok(&self.buf[i..i + n])
+    }
+
+    pub fn skip(&mut self, n: u64) -> Result<(), String> {
+        if n > self.remaining() {
+            return Err(format!(
+                "needs {n} bytes at offset {} but the input ends",
+                self.pos
+            ));
+        }
+        self.pos += n;
+        Ok(())
+    }
+
+    pub fn u8(&mut self) -> Result<u8, String> {
+        Ok(self.take(1)?[0])
+    }
+    pub fn u32(&mut self) -> Result<u32, String> {
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
+    }
+    pub fn u64(&mut self) -> Result<u64, String> {
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
+    }
+}
+
+/// A window of another blob (a stored archive member): nothing is copied.
+pub struct SubBlob<'a> {
+    pub src: &'a dyn ReadAt,
+    pub start: u64,
+    pub len: u64,
+}
+
+impl ReadAt for SubBlob<'_> {
+    fn len(&self) -> u64 {
+        self.len
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        if offset >= self.len {
+            return Ok(0);
+        }
+        let n = (buf.len() as u64).min(self.len - offset) as usize;
+        self.src.read_at(self.start + offset, &mut buf[..n])
+    }
+}

@@ -1,0 +1,821 @@
+//! The emulator: every opcode of protocols 0-5 over a symbolic stack, mark stack and
+//! memo, as CPython's `_Unpickler` runs them, except that nothing is imported or called.
+//! Imports, calls and attribute writes are recorded as they would happen, so a payload
+//! that only runs before a later error (a truncated file) is still seen.
+
+use super::input::{escape_decode, parse_int, raw_unicode_escape, Source};
+use super::value::{Object, Value, KEEP_DICT};
+use super::{Event, EventKind, Import, Limits};
+use crate::globals::{full_name, Globals};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::Instant;
+
+/// Why emulation stopped early.
+#[derive(Debug, Clone)]
+pub struct Halt {
+    pub offset: u64,
+    pub message: String,
+    /// The budget ran out (as opposed to malformed input).
+    pub budget: bool,
+}
+
+pub struct Vm<'g> {
+    pub globals: &'g Globals,
+    pub limits: Limits,
+    pub imports: Vec<Import>,
+    pub events: Vec<Event>,
+    pub ops: u64,
+    pub kept_bytes: usize,
+    pub deadline: Option<Instant>,
+    pub depth: u8,
+    stack: Vec<Value>,
+    marks: Vec<usize>,
+    memo: HashMap<u64, Value>,
+    protocol: u8,
+}
+
+/// The result of one complete pickle.
+pub struct Done {
+    pub value: Value,
+    pub protocol: u8,
+}
+
+type Step<T> = Result<T, Halt>;
+
+impl<'g> Vm<'g> {
+    pub fn new(globals: &'g Globals, limits: Limits, deadline: Option<Instant>, depth: u8) -> Self {
+        Vm {
+            globals,
+            limits,
+            imports: Vec::new(),
+            events: Vec::new(),
+            ops: 0,
+            kept_bytes: 0,
+            deadline,
+            depth,
+            stack: Vec::new(),
+            marks: Vec::new(),
+            memo: HashMap::new(),
+            protocol: 0,
+        }
+    }
+
+    /// Run one pickle from the source's position to its STOP. `ops_before` lets the
+    /// caller tell "failed on the first opcode" (not a pickle) from a broken one.
+    pub fn run<S: Source>(&mut self, src: &mut S) -> Step<Done> {
+        self.stack.clear();
+        self.marks.clear();
+        self.memo.clear();
+        self.protocol = 0;
+        loop {
+            let at = src.pos();
+            let op = match src.byte().map_err(|e| io_halt(at, e))? {
+                Some(op) => op,
+                None => return Err(halt(at, "input ends before the STOP opcode")),
+            };
+            self.ops += 1;
+            if self.ops > self.limits.max_ops {
+                return Err(Halt {
+                    offset: at,
+                    message: format!("opcode budget of {} exhausted", self.limits.max_ops),
+                    budget: true,
+                });
+            }
+            if self.ops & 0xffff == 0 {
+                if let Some(d) = self.deadline {
+                    if Instant::now() > d {
+                        return Err(Halt {
+                            offset: at,
+                            message: "time budget exhausted".into(),
+                            budget: true,
+                        });
+                    }
+                }
+            }
+            if op == b'.' {
+                let value = self.pop(at)?;
+                return Ok(Done {
+                    value,
+                    protocol: self.protocol,
+                });
+            }
+            self.step(op, at, src)?;
+            if self.stack.len() > self.limits.max_stack {
+                return Err(Halt {
+                    offset: at,
+                    message: format!("stack grew past {} entries", self.limits.max_stack),
+                    budget: true,
+                });
+            }
+        }
+    }
+
+    /// Run a complete pickle embedded in the current one (joblib object arrays) without
+    /// disturbing the outer stack and memo.
+    pub fn run_inner<S: Source>(&mut self, src: &mut S) -> Step<()> {
+        let saved = (
+            std::mem::take(&mut self.stack),
+            std::mem::take(&mut self.marks),
+            std::mem::take(&mut self.memo),
+            self.protocol,
+        );
+        let r = self.run(src);
+        (self.stack, self.marks, self.memo, self.protocol) = saved;
+        r.map(|_| ())
+    }
+
+    fn step<S: Source>(&mut self, op: u8, at: u64, src: &mut S) -> Step<()> {
+        match op {
+            b'(' => self.marks.push(self.stack.len()),
+            b'0' => {
+                if self.stack.len() > self.mark_floor() {
+                    self.stack.pop();
+                } else {
+                    self.pop_mark(at)?;
+                }
+            }
+            b'1' => {
+                self.pop_mark(at)?;
+            }
+            b'2' => {
+                let top = self.top(at)?.clone();
+                self.push(top);
+            }
+            b'F' => {
+                let l = self.text_line(src, at, "FLOAT")?;
+                let v = l
+                    .trim()
+                    .parse::<f64>()
+                    .map_err(|_| halt(at, "FLOAT is not a number"))?;
+                self.push(Value::Float(v));
+            }
+            b'I' => {
+                let l = self.text_line(src, at, "INT")?;
+                let v = match l.as_str() {
+                    "00" => Value::Bool(false),
+                    "01" => Value::Bool(true),
+                    t => int_value(t).ok_or_else(|| halt(at, "INT is not an integer"))?,
+                };
+                self.push(v);
+            }
+            b'L' => {
+                let l = self.text_line(src, at, "LONG")?;
+                let t = l.strip_suffix('L').unwrap_or(&l);
+                let v = int_value(t).ok_or_else(|| halt(at, "LONG is not an integer"))?;
+                self.push(v);
+            }
+            b'J' => {
+                let b = self.fixed::<4, S>(src, at)?;
+                self.push(Value::Int(i64::from(i32::from_le_bytes(b))));
+            }
+            b'K' => {
+                let b = self.fixed::<1, S>(src, at)?;
+                self.push(Value::Int(i64::from(b[0])));
+            }
+            b'M' => {
+                let b = self.fixed::<2, S>(src, at)?;
+                self.push(Value::Int(i64::from(u16::from_le_bytes(b))));
+            }
+            0x8a | 0x8b => {
+                let n = if op == 0x8a {
+                    u64::from(self.fixed::<1, S>(src, at)?[0])
+                } else {
+                    let n = i32::from_le_bytes(self.fixed::<4, S>(src, at)?);
+                    u64::try_from(n).map_err(|_| halt(at, "LONG4 with a negative length"))?
+                };
+                let v = self.long_bytes(src, at, n)?;
+                self.push(v);
+            }
+            b'G' => {
+                let b = self.fixed::<8, S>(src, at)?;
+                self.push(Value::Float(f64::from_be_bytes(b)));
+            }
+            b'N' => self.push(Value::None),
+            0x88 => self.push(Value::Bool(true)),
+            0x89 => self.push(Value::Bool(false)),
+            b'S' => {
+                let line = self.raw_line(src, at, "STRING")?;
+                let q = line.first().copied();
+                if line.len() < 2 || !matches!(q, Some(b'\'' | b'"')) || line.last().copied() != q {
+                    return Err(halt(at, "STRING argument is not quoted"));
+                }
+                let bytes = escape_decode(&line[1..line.len() - 1]);
+                self.push(Value::text(latin1(&bytes)));
+            }
+            b'V' => {
+                let line = self.raw_line(src, at, "UNICODE")?;
+                self.push(Value::text(raw_unicode_escape(&line)));
+            }
+            b'T' | b'X' | 0x8d | b'U' | 0x8c => {
+                let n = match op {
+                    b'U' | 0x8c => u64::from(self.fixed::<1, S>(src, at)?[0]),
+                    0x8d => u64::from_le_bytes(self.fixed::<8, S>(src, at)?),
+                    b'T' => {
+                        let n = i32::from_le_bytes(self.fixed::<4, S>(src, at)?);
+                        u64::try_from(n)
+                            .map_err(|_| halt(at, "BINSTRING with a negative length"))?
+                    }
+                    _ => u64::from(u32::from_le_bytes(self.fixed::<4, S>(src, at)?)),
+                };
+                let v = self.string(src, at, n, matches!(op, b'X' | 0x8d | 0x8c))?;
+                self.push(v);
+            }
+            b'B' | b'C' | 0x8e | 0x96 => {
+                let n = match op {
+                    b'C' => u64::from(self.fixed::<1, S>(src, at)?[0]),
+                    b'B' => u64::from(u32::from_le_bytes(self.fixed::<4, S>(src, at)?)),
+                    _ => u64::from_le_bytes(self.fixed::<8, S>(src, at)?),
+                };
+                let v = self.bytes(src, at, n)?;
+                self.push(v);
+            }
+            0x97 | 0x98 => {
+                if op == 0x97 {
+                    self.push(Value::Opaque);
+                } else {
+                    self.top(at)?;
+                }
+            }
+            b')' => self.push(Value::Tuple(Rc::from(Vec::new()))),
+            b't' => {
+                let items = self.pop_mark(at)?;
+                self.push(Value::Tuple(items.into()));
+            }
+            0x85..=0x87 => {
+                let n = usize::from(op - 0x84);
+                let items = self.pop_n(at, n)?;
+                self.push(Value::Tuple(items.into()));
+            }
+            b']' => self.push(Value::List),
+            b'l' => {
+                self.pop_mark(at)?;
+                self.push(Value::List);
+            }
+            b'}' => self.push(new_dict()),
+            b'd' => {
+                let items = self.pop_mark(at)?;
+                if items.len() % 2 == 1 {
+                    return Err(halt(at, "DICT with an odd number of items"));
+                }
+                let d = new_dict();
+                fill_dict(&d, items);
+                self.push(d);
+            }
+            0x8f => self.push(Value::Set),
+            0x91 => {
+                self.pop_mark(at)?;
+                self.push(Value::Set);
+            }
+            b'a' => {
+                let v = self.pop(at)?;
+                self.mutate_top(at, "append", std::slice::from_ref(&v))?;
+            }
+            b'e' | 0x90 => {
+                let items = self.pop_mark(at)?;
+                let method = if op == b'e' { "extend" } else { "add" };
+                self.mutate_top(at, method, &items)?;
+            }
+            b's' => {
+                let pair = self.pop_n(at, 2)?;
+                self.mutate_top(at, "__setitem__", &pair)?;
+            }
+            b'u' => {
+                let items = self.pop_mark(at)?;
+                if items.len() % 2 == 1 {
+                    return Err(halt(at, "SETITEMS with an odd number of items"));
+                }
+                self.mutate_top(at, "__setitem__", &items)?;
+            }
+            b'c' => {
+                let module = self.utf8_line(src, at, "GLOBAL")?;
+                let name = self.utf8_line(src, at, "GLOBAL")?;
+                let g = self.import(at, &module, &name, "GLOBAL");
+                self.push(g);
+            }
+            0x93 => {
+                let name = self.pop(at)?;
+                let module = self.pop(at)?;
+                let g = match (module.as_str(), name.as_str()) {
+                    (Some(m), Some(n)) => self.import(at, m, n, "STACK_GLOBAL"),
+                    _ => {
+                        self.event(
+                            at,
+                            EventKind::UnresolvableGlobal,
+                            describe_operands(&module, &name),
+                        );
+                        Value::Opaque
+                    }
+                };
+                self.push(g);
+            }
+            b'i' => {
+                let module = self.utf8_line(src, at, "INST")?;
+                let name = self.utf8_line(src, at, "INST")?;
+                let args = self.pop_mark(at)?;
+                let g = self.import(at, &module, &name, "INST");
+                let v = self.call(at, g, Value::Tuple(args.into()));
+                self.push(v);
+            }
+            b'o' => {
+                let mut items = self.pop_mark(at)?;
+                if items.is_empty() {
+                    return Err(halt(at, "OBJ without a class"));
+                }
+                let cls = items.remove(0);
+                let v = self.call(at, cls, Value::Tuple(items.into()));
+                self.push(v);
+            }
+            b'R' | 0x81 => {
+                let args = self.pop(at)?;
+                let callee = self.pop(at)?;
+                let v = self.call(at, callee, args);
+                self.push(v);
+            }
+            0x92 => {
+                let _kwargs = self.pop(at)?;
+                let args = self.pop(at)?;
+                let cls = self.pop(at)?;
+                let v = self.call(at, cls, args);
+                self.push(v);
+            }
+            b'b' => {
+                let state = self.pop(at)?;
+                let target = self.top(at)?.clone();
+                self.build(at, target, state, src)?;
+            }
+            b'P' => {
+                let l = self.raw_line(src, at, "PERSID")?;
+                if !l.is_ascii() {
+                    return Err(halt(at, "PERSID is not ASCII"));
+                }
+                self.push(Value::Persistent);
+            }
+            b'Q' => {
+                self.pop(at)?;
+                self.push(Value::Persistent);
+            }
+            0x82..=0x84 => {
+                let code = match op {
+                    0x82 => u32::from(self.fixed::<1, S>(src, at)?[0]),
+                    0x83 => u32::from(u16::from_le_bytes(self.fixed::<2, S>(src, at)?)),
+                    _ => i32::from_le_bytes(self.fixed::<4, S>(src, at)?) as u32,
+                };
+                self.event(at, EventKind::Extension, format!("extension code {code}"));
+                self.push(Value::Opaque);
+            }
+            b'p' | b'g' => {
+                let l = self.text_line(src, at, if op == b'p' { "PUT" } else { "GET" })?;
+                let key = match parse_int(&l) {
+                    Some(Ok(k)) if k >= 0 => k as u64,
+                    _ => return Err(halt(at, "memo key is not a non-negative integer")),
+                };
+                self.memo_op(at, op == b'p', key)?;
+            }
+            b'q' | b'h' => {
+                let key = u64::from(self.fixed::<1, S>(src, at)?[0]);
+                self.memo_op(at, op == b'q', key)?;
+            }
+            b'r' | b'j' => {
+                let key = u64::from(u32::from_le_bytes(self.fixed::<4, S>(src, at)?));
+                self.memo_op(at, op == b'r', key)?;
+            }
+            0x94 => {
+                let key = self.memo.len() as u64;
+                self.memo_op(at, true, key)?;
+            }
+            0x80 => {
+                let p = self.fixed::<1, S>(src, at)?[0];
+                if p > 5 {
+                    return Err(halt(at, &format!("unsupported pickle protocol {p}")));
+                }
+                self.protocol = p;
+            }
+            0x95 => {
+                self.fixed::<8, S>(src, at)?;
+            }
+            other => {
+                return Err(halt(at, &format!("unknown opcode 0x{other:02x}")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Record an import as `find_class` would perform it.
+    fn import(&mut self, at: u64, module: &str, name: &str, via: &'static str) -> Value {
+        let class = self.globals.classify(module, name);
+        self.imports.push(Import {
+            full: full_name(module, name),
+            offset: at,
+            via,
+            class,
+            calls: Vec::new(),
+        });
+        Value::Global(self.imports.len() - 1)
+    }
+
+    fn call(&mut self, at: u64, callee: Value, args: Value) -> Value {
+        let idx = match &callee {
+            Value::Global(i) => Some(*i),
+            _ => {
+                let mut text = String::new();
+                callee.preview(&|i| self.imports[i].full.clone(), &mut text, 120);
+                self.event(at, EventKind::ComputedCall, text);
+                None
+            }
+        };
+        if let Some(i) = idx {
+            let mut text = String::new();
+            args.preview(&|i| self.imports[i].full.clone(), &mut text, 200);
+            let imp = &mut self.imports[i];
+            if imp.calls.len() < 3 {
+                imp.calls.push((at, text));
+            }
+            let full = imp.full.clone();
+            if let Some(v) = self.resolve_getattr(at, &full, &args) {
+                return v;
+            }
+            if let Some(v) = encode_latin1(&full, &args) {
+                return v;
+            }
+            self.nested(at, &full, &args);
+        }
+        Value::Object(Rc::new(Object { callee: idx, args }))
+    }
+
+    /// `getattr(<global>, 'name')` names a new global: judge it as one.
+    fn resolve_getattr(&mut self, at: u64, callee: &str, args: &Value) -> Option<Value> {
+        if callee != "builtins.getattr" {
+            return None;
+        }
+        let Value::Tuple(items) = args else {
+            return None;
+        };
+        let (Some(Value::Global(base)), Some(attr)) =
+            (items.first(), items.get(1).and_then(Value::as_str))
+        else {
+            return None;
+        };
+        let base = self.imports[*base].full.clone();
+        let (module, name) = base.rsplit_once('.').unwrap_or((&base, ""));
+        let name = format!("{name}.{attr}");
+        Some(self.import(at, module, &name, "getattr"))
+    }
+
+    /// A nested `pickle.loads(b"...")`: scan the payload too.
+    fn nested(&mut self, at: u64, callee: &str, args: &Value) {
+        const LOADERS: [&str; 6] = [
+            "pickle.loads",
+            "_pickle.loads",
+            "pickle._loads",
+            "dill.loads",
+            "cloudpickle.loads",
+            "joblib.numpy_pickle.loads",
+        ];
+        if !LOADERS.contains(&callee) || self.depth >= self.limits.max_depth {
+            return;
+        }
+        let Value::Tuple(items) = args else { return };
+        let Some(Value::Bytes {
+            data: Some(data), ..
+        }) = items.first()
+        else {
+            return;
+        };
+        let data = data.clone();
+        let inner = super::scan_slice(
+            &data,
+            self.globals,
+            &self.limits,
+            self.deadline,
+            self.depth + 1,
+        );
+        for e in inner.findings() {
+            self.event(
+                at,
+                EventKind::Nested,
+                format!(
+                    "{} at offset {} of the nested payload: {}",
+                    e.subject,
+                    e.offset.unwrap_or(0),
+                    e.why
+                ),
+            );
+        }
+    }
+
+    fn build<S: Source>(&mut self, at: u64, target: Value, state: Value, src: &mut S) -> Step<()> {
+        match &target {
+            Value::Global(i) => {
+                let name = self.imports[*i].full.clone();
+                self.event(at, EventKind::AttributeWrite, name);
+            }
+            Value::Object(o) => {
+                let wrapper = o
+                    .callee
+                    .map(|i| {
+                        self.imports[i]
+                            .full
+                            .ends_with("numpy_pickle.NumpyArrayWrapper")
+                    })
+                    .unwrap_or(false);
+                if wrapper {
+                    let array = super::joblib::skip_array(self, at, &state, src)?;
+                    *self.stack.last_mut().expect("BUILD target is on the stack") = array;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// APPEND/SETITEM and friends: a method call on the top of the stack. Harmless on
+    /// containers and on objects the pickle built, a call into an import otherwise.
+    fn mutate_top(&mut self, at: u64, method: &str, items: &[Value]) -> Step<()> {
+        let target = self.top(at)?.clone();
+        match target {
+            Value::Dict(d) if method == "__setitem__" => {
+                fill_dict(&Value::Dict(d), items.to_vec());
+            }
+            Value::Global(i) => {
+                let name = format!("{}.{method}", self.imports[i].full);
+                self.event(at, EventKind::ComputedCall, name);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn memo_op(&mut self, at: u64, put: bool, key: u64) -> Step<()> {
+        if put {
+            let v = self.top(at)?.clone();
+            if self.memo.len() >= self.limits.max_memo && !self.memo.contains_key(&key) {
+                return Err(Halt {
+                    offset: at,
+                    message: format!("memo grew past {} entries", self.limits.max_memo),
+                    budget: true,
+                });
+            }
+            self.memo.insert(key, v);
+        } else {
+            let v = self
+                .memo
+                .get(&key)
+                .cloned()
+                .ok_or_else(|| halt(at, &format!("memo key {key} was never stored")))?;
+            self.push(v);
+        }
+        Ok(())
+    }
+
+    pub fn event(&mut self, at: u64, kind: EventKind, subject: String) {
+        if self.events.len() < 1000 {
+            self.events.push(Event {
+                offset: at,
+                kind,
+                subject,
+            });
+        }
+    }
+
+    fn push(&mut self, v: Value) {
+        self.stack.push(v);
+    }
+    fn mark_floor(&self) -> usize {
+        self.marks.last().copied().unwrap_or(0)
+    }
+    fn pop(&mut self, at: u64) -> Step<Value> {
+        if self.stack.len() <= self.mark_floor() {
+            return Err(halt(at, "stack underflow"));
+        }
+        Ok(self.stack.pop().expect("checked above"))
+    }
+    fn pop_n(&mut self, at: u64, n: usize) -> Step<Vec<Value>> {
+        if self.stack.len() < self.mark_floor() + n {
+            return Err(halt(at, "stack underflow"));
+        }
+        Ok(self.stack.split_off(self.stack.len() - n))
+    }
+    fn top(&self, at: u64) -> Step<&Value> {
+        if self.stack.len() <= self.mark_floor() {
+            return Err(halt(at, "stack underflow"));
+        }
+        Ok(self.stack.last().expect("checked above"))
+    }
+    fn pop_mark(&mut self, at: u64) -> Step<Vec<Value>> {
+        let m = self
+            .marks
+            .pop()
+            .ok_or_else(|| halt(at, "no MARK to pop to"))?;
+        Ok(self.stack.split_off(m))
+    }
+
+    pub fn fixed<const N: usize, S: Source>(&mut self, src: &mut S, at: u64) -> Step<[u8; N]> {
+        let v = src
+            .take(N)
+            .map_err(|e| io_halt(at, e))?
+            .ok_or_else(|| halt(at, "input ends inside an opcode argument"))?;
+        Ok(v.try_into().expect("take returns N bytes"))
+    }
+
+    fn raw_line<S: Source>(&mut self, src: &mut S, at: u64, what: &str) -> Step<Vec<u8>> {
+        let mut l = src
+            .line(self.limits.max_line)
+            .map_err(|e| io_halt(at, e))?
+            .ok_or_else(|| halt(at, &format!("{what} argument has no end of line")))?;
+        l.pop();
+        Ok(l)
+    }
+    fn text_line<S: Source>(&mut self, src: &mut S, at: u64, what: &str) -> Step<String> {
+        let l = self.raw_line(src, at, what)?;
+        String::from_utf8(l).map_err(|_| halt(at, &format!("{what} argument is not text")))
+    }
+    fn utf8_line<S: Source>(&mut self, src: &mut S, at: u64, what: &str) -> Step<String> {
+        let l = self.raw_line(src, at, what)?;
+        String::from_utf8(l).map_err(|_| halt(at, &format!("{what} name is not UTF-8")))
+    }
+
+    fn string<S: Source>(&mut self, src: &mut S, at: u64, n: u64, utf8: bool) -> Step<Value> {
+        if n > src.remaining() {
+            return Err(halt(
+                at,
+                &format!("string of {n} bytes but only {} remain", src.remaining()),
+            ));
+        }
+        let keep = (n as usize).min(super::value::KEEP_TEXT * 4);
+        let data = src
+            .take(keep)
+            .map_err(|e| io_halt(at, e))?
+            .ok_or_else(|| halt(at, "input ends inside a string"))?;
+        let full = keep as u64 == n;
+        if !full {
+            src.skip(n - keep as u64).map_err(|e| io_halt(at, e))?;
+        }
+        let text = if utf8 {
+            match String::from_utf8(data) {
+                Ok(s) => s,
+                Err(e) if full => {
+                    // CPython accepts lone surrogates ("surrogatepass"), nothing else
+                    let bytes = e.into_bytes();
+                    if !surrogates_only(&bytes) {
+                        return Err(halt(at, "string is not valid UTF-8"));
+                    }
+                    String::from_utf8_lossy(&bytes).into_owned()
+                }
+                Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+            }
+        } else {
+            latin1(&data)
+        };
+        let v = Value::text(text);
+        Ok(match v {
+            Value::Str { text, .. } if !full => Value::Str { text, full: false },
+            v => v,
+        })
+    }
+
+    pub fn bytes<S: Source>(&mut self, src: &mut S, at: u64, n: u64) -> Step<Value> {
+        if n > src.remaining() {
+            return Err(halt(
+                at,
+                &format!("bytes of length {n} but only {} remain", src.remaining()),
+            ));
+        }
+        let keep = n <= self.limits.keep_bytes as u64
+            && self.kept_bytes + (n as usize) <= self.limits.max_kept_bytes;
+        if keep {
+            let d = src
+                .take(n as usize)
+                .map_err(|e| io_halt(at, e))?
+                .ok_or_else(|| halt(at, "input ends inside bytes"))?;
+            self.kept_bytes += d.len();
+            Ok(Value::Bytes {
+                len: n,
+                data: Some(d.into()),
+            })
+        } else {
+            src.skip(n).map_err(|e| io_halt(at, e))?;
+            Ok(Value::Bytes { len: n, data: None })
+        }
+    }
+
+    fn long_bytes<S: Source>(&mut self, src: &mut S, at: u64, n: u64) -> Step<Value> {
+        if n > src.remaining() {
+            return Err(halt(at, "long integer longer than the input"));
+        }
+        let keep = n.min(64) as usize;
+        let b = src
+            .take(keep)
+            .map_err(|e| io_halt(at, e))?
+            .ok_or_else(|| halt(at, "input ends inside a long integer"))?;
+        src.skip(n - keep as u64).map_err(|e| io_halt(at, e))?;
+        if n <= 8 {
+            let neg = b.last().is_some_and(|&x| x & 0x80 != 0);
+            let mut buf = [if neg { 0xff } else { 0 }; 8];
+            buf[..b.len()].copy_from_slice(&b);
+            return Ok(Value::Int(i64::from_le_bytes(buf)));
+        }
+        Ok(Value::BigInt(b.into()))
+    }
+}
+
+/// `_codecs.encode(text, 'latin1')` is how protocol 0-2 pickles spell bytes; evaluate it
+/// so a nested `pickle.loads` payload built that way is scanned too.
+fn encode_latin1(callee: &str, args: &Value) -> Option<Value> {
+    if callee != "_codecs.encode" {
+        return None;
+    }
+    let Value::Tuple(items) = args else {
+        return None;
+    };
+    let text = items.first()?.as_str()?;
+    let enc = items.get(1).and_then(Value::as_str).unwrap_or("utf-8");
+    let data: Vec<u8> = match enc.to_ascii_lowercase().replace('-', "_").as_str() {
+        "latin1" | "latin_1" | "iso8859_1" | "iso_8859_1" => text
+            .chars()
+            .map(|c| u8::try_from(u32::from(c)).ok())
+            .collect::<Option<_>>()?,
+        "utf8" | "utf_8" => text.as_bytes().to_vec(),
+        _ => return None,
+    };
+    Some(Value::Bytes {
+        len: data.len() as u64,
+        data: Some(data.into()),
+    })
+}
+
+fn new_dict() -> Value {
+    Value::Dict(Rc::new(RefCell::new(Vec::new())))
+}
+
+fn fill_dict(d: &Value, items: Vec<Value>) {
+    let Value::Dict(d) = d else { return };
+    let mut d = d.borrow_mut();
+    let mut it = items.into_iter();
+    while let (Some(k), Some(v)) = (it.next(), it.next()) {
+        if d.len() < KEEP_DICT {
+            d.push((k.frozen(0), v.frozen(0)));
+        }
+    }
+}
+
+fn int_value(t: &str) -> Option<Value> {
+    match parse_int(t)? {
+        Ok(v) => Some(Value::Int(v)),
+        Err(()) => Some(Value::BigInt(Rc::from(Vec::new()))),
+    }
+}
+
+fn latin1(b: &[u8]) -> String {
+    b.iter().map(|&c| char::from(c)).collect()
+}
+
+/// Invalid UTF-8 made only of encoded surrogates (ED A0..BF xx), which CPython allows.
+fn surrogates_only(b: &[u8]) -> bool {
+    let mut i = 0;
+    while i < b.len() {
+        match std::str::from_utf8(&b[i..]) {
+            Ok(_) => return true,
+            Err(e) => {
+                let bad = i + e.valid_up_to();
+                if b.get(bad) == Some(&0xed)
+                    && b.get(bad + 1).is_some_and(|x| (0xa0..=0xbf).contains(x))
+                    && b.get(bad + 2).is_some_and(|x| (0x80..=0xbf).contains(x))
+                {
+                    i = bad + 3;
+                } else {
+                    return false;
+                }
+            }
+        }
+    }
+    true
+}
+
+fn describe_operands(module: &Value, name: &Value) -> String {
+    let show = |v: &Value| match v {
+        Value::Str { text, full: true } => format!("'{}'", text.escape_debug()),
+        Value::Str { .. } => "a truncated string".into(),
+        Value::Global(_) => "an imported object".into(),
+        Value::Object(_) => "the result of a call".into(),
+        _ => "a computed value".into(),
+    };
+    format!("module {} and name {}", show(module), show(name))
+}
+
+pub fn halt(offset: u64, message: &str) -> Halt {
+    Halt {
+        offset,
+        message: message.to_string(),
+        budget: false,
+    }
+}
+
+fn io_halt(offset: u64, e: std::io::Error) -> Halt {
+    Halt {
+        offset,
+        message: format!("read error: {e}"),
+        budget: false,
+    }
+}

@@ -1,0 +1,537 @@
+//! One file: identify the format by content, descend into archives, analyse each model.
+
+use crate::blob::{FileBlob, ReadAt, SubBlob};
+use crate::container::{sevenz, tar, zip};
+use crate::formats::{gguf, keras, numpy, protobuf, safetensors, Analysis};
+use crate::pickle::{self, BlobSource};
+use crate::{FileReport, Finding, Options, Severity, Verdict};
+use serde_json::{json, Map, Value};
+use std::io::Read;
+use std::path::Path;
+use std::time::Instant;
+
+/// Extensions under which a file is expected to be a pickle.
+const PICKLE_EXT: [&str; 12] = [
+    "pkl", "pickle", "pt", "pth", "bin", "ckpt", "joblib", "dat", "data", "p", "sav", "model",
+];
+
+/// What one unit (a file or an archive member) turned out to be.
+struct Unit {
+    format: &'static str,
+    findings: Vec<Finding>,
+    unknown: Vec<String>,
+    notes: Vec<String>,
+    info: Map<String, Value>,
+}
+
+impl Unit {
+    fn new(format: &'static str) -> Unit {
+        Unit {
+            format,
+            findings: Vec::new(),
+            unknown: Vec::new(),
+            notes: Vec::new(),
+            info: Map::new(),
+        }
+    }
+    fn from_analysis(format: &'static str, a: Analysis) -> Unit {
+        Unit {
+            format,
+            findings: a.findings,
+            unknown: a.unknown.into_iter().collect(),
+            notes: a.notes,
+            info: a.info,
+        }
+    }
+}
+
+struct Ctx<'a> {
+    opts: &'a Options,
+    deadline: Instant,
+}
+
+/// Scan one file. `None` when it is not a model file (nothing to report).
+pub fn scan_file(path: &Path, shown: &str, opts: &Options) -> std::io::Result<Option<FileReport>> {
+    let file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    let blob = FileBlob { file, len };
+    let ctx = Ctx {
+        opts,
+        deadline: Instant::now() + opts.time_budget,
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let Some(unit) = analyze(&ctx, &name, &blob, 0) else {
+        return Ok(None);
+    };
+    let verdict = verdict(&unit.findings, &unit.unknown);
+    Ok(Some(FileReport {
+        path: shown.to_string(),
+        format: unit.format.to_string(),
+        verdict,
+        size: len,
+        findings: unit.findings,
+        unknown: unit.unknown,
+        notes: unit.notes,
+        info: unit.info,
+    }))
+}
+
+pub fn verdict(findings: &[Finding], unknown: &[String]) -> Verdict {
+    match findings.iter().map(|f| f.severity).max() {
+        Some(Severity::Malicious) => Verdict::Malicious,
+        Some(Severity::Suspicious) => Verdict::Suspicious,
+        None if !unknown.is_empty() => Verdict::Unknown,
+        None => Verdict::Clean,
+    }
+}
+
+fn ext(name: &str) -> String {
+    name.rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+fn analyze(ctx: &Ctx, name: &str, blob: &dyn ReadAt, depth: u8) -> Option<Unit> {
+    let head = blob.bytes_at(0, 4096).ok()?;
+    let len = blob.len();
+    let e = ext(name);
+    if zip::looks_like_zip(&head) {
+        return Some(archive_zip(ctx, blob, depth));
+    }
+    if head.starts_with(sevenz::MAGIC) {
+        return Some(archive_7z(ctx, blob, depth));
+    }
+    if head.starts_with(&[0x1f, 0x8b]) {
+        return gzip(ctx, name, blob, depth);
+    }
+    if tar::looks_like_tar(&head) {
+        return Some(archive_tar(ctx, blob, depth));
+    }
+    if head.starts_with(numpy::MAGIC) {
+        return Some(npy(ctx, blob, &head));
+    }
+    if head.starts_with(gguf::MAGIC) {
+        return Some(Unit::from_analysis("gguf", gguf::read(blob)));
+    }
+    if safetensors::looks_like(&head, len) {
+        return Some(Unit::from_analysis("safetensors", safetensors::read(blob)));
+    }
+    if head.starts_with(keras::HDF5_MAGIC) {
+        return Some(hdf5(ctx, blob));
+    }
+    if head.first() == Some(&0x08) && (matches!(e.as_str(), "onnx" | "pb") || len <= 64 << 20) {
+        if let Some(u) = protobuf_model(ctx, name, blob) {
+            return Some(u);
+        }
+    }
+    for (magic, what) in [
+        (&b"BZh"[..], "bzip2"),
+        (&b"\xfd7zXZ\0"[..], "xz"),
+        (&b"\x28\xb5\x2f\xfd"[..], "zstd"),
+        (&b"\x04\x22\x4d\x18"[..], "lz4"),
+    ] {
+        if head.starts_with(magic) {
+            let mut u = Unit::new("compressed");
+            u.unknown.push(format!(
+                "{what}-compressed: not inspected (joblib and others load these)"
+            ));
+            return Some(u);
+        }
+    }
+    let strong = head.first() == Some(&0x80) && head.get(1).is_some_and(|p| (2..=5).contains(p));
+    let expected = PICKLE_EXT.contains(&e.as_str());
+    let s = scan_pickle(ctx, blob, 0, depth);
+    let is_pickle = strong
+        || !s.pickles.is_empty()
+        || !s.imports.is_empty()
+        || !s.events.is_empty()
+        || (expected && s.is_pickle() && s.ops >= 8);
+    if !is_pickle {
+        if expected
+            || matches!(
+                e.as_str(),
+                "h5" | "keras" | "onnx" | "safetensors" | "gguf" | "npy"
+            )
+        {
+            let mut u = Unit::new("unrecognised");
+            u.notes.push(format!(
+                "content is not a model format parapet reads (starts with {})",
+                hex_prefix(&head)
+            ));
+            return Some(u);
+        }
+        return None;
+    }
+    Some(pickle_unit(s))
+}
+
+fn hex_prefix(head: &[u8]) -> String {
+    head.iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn scan_pickle(ctx: &Ctx, blob: &dyn ReadAt, at: u64, depth: u8) -> pickle::StreamScan {
+    let mut src = BlobSource::new(blob, at);
+    pickle::scan_stream(
+        &mut src,
+        &ctx.opts.globals,
+        &ctx.opts.limits,
+        Some(ctx.deadline),
+        depth,
+    )
+}
+
+fn pickle_unit(s: pickle::StreamScan) -> Unit {
+    let joblib = s.imports.iter().any(|i| i.full.contains("numpy_pickle."));
+    let format = if s.torch_legacy {
+        "pytorch-legacy"
+    } else if joblib {
+        "joblib"
+    } else {
+        "pickle"
+    };
+    let mut u = Unit::new(format);
+    u.findings = s.findings();
+    if let Some(h) = &s.halt {
+        if h.budget {
+            u.unknown.push(format!(
+                "analysis stopped at offset {}: {}",
+                h.offset, h.message
+            ));
+        } else {
+            u.notes.push(format!(
+                "malformed at offset {}: {} (loading fails there; what came before was analysed)",
+                h.offset, h.message
+            ));
+        }
+    }
+    if let Some((at, n)) = s.trailing {
+        let what = if s.torch_legacy {
+            "tensor data, not read"
+        } else {
+            "not a pickle"
+        };
+        u.notes.push(format!(
+            "{n} bytes after the last pickle at offset {at} ({what})"
+        ));
+    }
+    u.info.insert("pickles".into(), json!(s.pickles.len()));
+    if let Some(p) = s.pickles.iter().map(|p| p.2).max() {
+        u.info.insert("protocol".into(), json!(p));
+    }
+    let mut imported: Vec<&str> = s.imports.iter().map(|i| i.full.as_str()).collect();
+    imported.sort_unstable();
+    imported.dedup();
+    imported.truncate(200);
+    u.info.insert("globals".into(), json!(imported));
+    u
+}
+
+fn npy(ctx: &Ctx, blob: &dyn ReadAt, head: &[u8]) -> Unit {
+    let mut u = Unit::new("numpy");
+    match numpy::header(head) {
+        Err(e) => u.unknown.push(e),
+        Ok((descr, object, at)) => {
+            u.info.insert("dtype".into(), json!(descr));
+            if object {
+                let s = scan_pickle(ctx, blob, at, 0);
+                let inner = pickle_unit(s);
+                u.findings = inner.findings;
+                u.unknown = inner.unknown;
+                u.notes = inner.notes;
+                u.notes.push(
+                    "object array: the data is a pickle (numpy.load(allow_pickle=True) runs it)"
+                        .into(),
+                );
+            }
+        }
+    }
+    u
+}
+
+fn hdf5(ctx: &Ctx, blob: &dyn ReadAt) -> Unit {
+    let mut u = Unit::new("hdf5");
+    if blob.len() > ctx.opts.max_member {
+        u.unknown.push(format!(
+            "HDF5 file over {} bytes: model config not searched",
+            ctx.opts.max_member
+        ));
+        return u;
+    }
+    let data = match blob.bytes_at(0, blob.len() as usize) {
+        Ok(d) => d,
+        Err(e) => {
+            u.unknown.push(format!("read error: {e}"));
+            return u;
+        }
+    };
+    let configs = keras::configs_in_bytes(&data);
+    if !configs.is_empty() {
+        u.format = "keras-h5";
+        let mut a = Analysis::default();
+        for c in &configs {
+            keras::config(c, &ctx.opts.globals, &mut a);
+        }
+        u.findings = a.findings;
+        u.info = a.info;
+    }
+    u
+}
+
+fn protobuf_model(ctx: &Ctx, name: &str, blob: &dyn ReadAt) -> Option<Unit> {
+    if blob.len() > ctx.opts.max_member.max(2 << 30) {
+        return None;
+    }
+    let data = blob.bytes_at(0, blob.len() as usize).ok()?;
+    if protobuf::looks_like_onnx(&data) {
+        return Some(Unit::from_analysis("onnx", protobuf::onnx(&data)));
+    }
+    if name.ends_with("saved_model.pb") {
+        return Some(Unit::from_analysis(
+            "tf-savedmodel",
+            protobuf::saved_model(&data),
+        ));
+    }
+    None
+}
+
+fn gzip(ctx: &Ctx, name: &str, blob: &dyn ReadAt, depth: u8) -> Option<Unit> {
+    let mut u = Unit::new("gzip");
+    let inner_name = name.strip_suffix(".gz").unwrap_or(name).to_string();
+    let reader = crate::blob::Cursor::new(blob, 0);
+    let mut data = Vec::new();
+    let max = ctx.opts.max_member;
+    let res = flate2::read::MultiGzDecoder::new(CursorRead(reader))
+        .take(max + 1)
+        .read_to_end(&mut data);
+    if let Err(e) = res {
+        if data.is_empty() {
+            u.unknown.push(format!("gzip stream unreadable: {e}"));
+            return Some(u);
+        }
+        u.notes.push(format!(
+            "gzip stream ends early ({e}); the readable part was scanned"
+        ));
+    }
+    if data.len() as u64 > max {
+        u.unknown
+            .push(format!("decompresses past {max} bytes: not scanned"));
+        return Some(u);
+    }
+    let inner = analyze(ctx, &inner_name, &data, depth + 1)?;
+    u.format = inner.format;
+    merge(&mut u, inner, None);
+    u.notes.push("gzip-compressed".into());
+    Some(u)
+}
+
+/// `Read` over a buffered cursor.
+struct CursorRead<'a>(crate::blob::Cursor<'a>);
+
+impl Read for CursorRead<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = (buf.len() as u64).min(self.0.remaining()).min(64 << 10) as usize;
+        if n == 0 {
+            return Ok(0);
+        }
+        let b = self.0.take(n).map_err(std::io::Error::other)?;
+        buf[..n].copy_from_slice(b);
+        Ok(n)
+    }
+}
+
+/// Fold a member's results into its archive's.
+fn merge(into: &mut Unit, inner: Unit, member: Option<&str>) {
+    let prefix = |m: Option<String>| match (member, m) {
+        (Some(a), Some(b)) => Some(format!("{a}!{b}")),
+        (Some(a), None) => Some(a.to_string()),
+        (None, m) => m,
+    };
+    for mut f in inner.findings {
+        f.member = prefix(f.member.take());
+        into.findings.push(f);
+    }
+    let at = member.map(|m| format!("{m}: ")).unwrap_or_default();
+    into.unknown
+        .extend(inner.unknown.into_iter().map(|u| format!("{at}{u}")));
+    into.notes
+        .extend(inner.notes.into_iter().map(|n| format!("{at}{n}")));
+    if member.is_none() {
+        into.info.extend(inner.info);
+    }
+}
+
+fn too_deep(depth: u8, ctx: &Ctx, u: &mut Unit) -> bool {
+    if depth >= ctx.opts.max_nesting {
+        u.unknown.push(format!(
+            "archive nested more than {} deep: not opened",
+            ctx.opts.max_nesting
+        ));
+        return true;
+    }
+    if Instant::now() > ctx.deadline {
+        u.unknown
+            .push("time budget exhausted before this archive was opened".into());
+        return true;
+    }
+    false
+}
+
+fn archive_zip(ctx: &Ctx, blob: &dyn ReadAt, depth: u8) -> Unit {
+    let mut u = Unit::new("zip");
+    if too_deep(depth, ctx, &mut u) {
+        return u;
+    }
+    let a = zip::read(blob, ctx.opts.max_members);
+    u.notes.extend(a.notes);
+    let names: Vec<&str> = a.entries.iter().map(|e| e.name.as_str()).collect();
+    let torch = names.iter().any(|n| n.ends_with("data.pkl"));
+    let keras =
+        names.contains(&"config.json") && names.iter().any(|n| n.ends_with("metadata.json"));
+    if torch {
+        u.format = if names
+            .iter()
+            .any(|n| n.contains("/code/") || n.ends_with("constants.pkl"))
+        {
+            "torchscript"
+        } else {
+            "pytorch-zip"
+        };
+    } else if keras {
+        u.format = "keras";
+    } else if !names.is_empty() && names.iter().all(|n| n.ends_with(".npy")) {
+        u.format = "npz";
+    }
+    let mut storages = 0u64;
+    for e in &a.entries {
+        if e.name.ends_with('/') {
+            continue;
+        }
+        if torch && is_storage(&e.name) {
+            storages += 1;
+            continue;
+        }
+        if e.really_encrypted() {
+            u.unknown
+                .push(format!("{}: encrypted, cannot be inspected", e.name));
+            continue;
+        }
+        if keras && e.name == "config.json" {
+            match zip::extract(blob, e, ctx.opts.max_member)
+                .map(|d| serde_json::from_slice::<Value>(&d))
+            {
+                Ok(Ok(cfg)) => {
+                    let mut an = Analysis::default();
+                    keras::config(&cfg, &ctx.opts.globals, &mut an);
+                    merge(&mut u, Unit::from_analysis("keras", an), Some(&e.name));
+                }
+                Ok(Err(err)) => u.unknown.push(format!("config.json is not JSON: {err}")),
+                Err(err) => u.unknown.push(format!("config.json: {err}")),
+            }
+            continue;
+        }
+        let inner = if e.method == 0 && e.flags & 1 == 0 {
+            let sub = SubBlob {
+                src: blob,
+                start: e.data_offset,
+                len: e.compressed.min(blob.len().saturating_sub(e.data_offset)),
+            };
+            analyze(ctx, &e.name, &sub, depth + 1)
+        } else {
+            match zip::extract(blob, e, ctx.opts.max_member) {
+                Ok(d) => analyze(ctx, &e.name, &d, depth + 1),
+                Err(err) => {
+                    u.unknown.push(format!("{}: {err}", e.name));
+                    continue;
+                }
+            }
+        };
+        if let Some(inner) = inner {
+            if inner.format == "unrecognised" {
+                continue;
+            }
+            merge(&mut u, inner, Some(&e.name));
+        }
+    }
+    u.info.insert("members".into(), json!(a.entries.len()));
+    if storages > 0 {
+        u.info.insert("tensor_storages".into(), json!(storages));
+    }
+    u
+}
+
+/// `archive/data/0`, `archive/.data/serialization_id`: tensor bytes, never unpickled.
+fn is_storage(name: &str) -> bool {
+    let mut parts = name.rsplit('/');
+    let last = parts.next().unwrap_or("");
+    let dir = parts.next().unwrap_or("");
+    (dir == "data" && !last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()))
+        || dir == ".data"
+}
+
+fn archive_tar(ctx: &Ctx, blob: &dyn ReadAt, depth: u8) -> Unit {
+    let mut u = Unit::new("tar");
+    if too_deep(depth, ctx, &mut u) {
+        return u;
+    }
+    let a = tar::read(blob, ctx.opts.max_members);
+    u.notes.extend(a.notes);
+    for e in a.entries.iter().filter(|e| e.kind == tar::Kind::File) {
+        let sub = SubBlob {
+            src: blob,
+            start: e.data_offset,
+            len: e.size,
+        };
+        if let Some(inner) = analyze(ctx, &e.name, &sub, depth + 1) {
+            if inner.format != "unrecognised" {
+                merge(&mut u, inner, Some(&e.name));
+            }
+        }
+    }
+    u.info.insert("members".into(), json!(a.entries.len()));
+    u
+}
+
+fn archive_7z(ctx: &Ctx, blob: &dyn ReadAt, depth: u8) -> Unit {
+    let mut u = Unit::new("7z");
+    if too_deep(depth, ctx, &mut u) {
+        return u;
+    }
+    if blob.len() > ctx.opts.max_member {
+        u.unknown
+            .push("7z archive larger than the member limit: not opened".into());
+        return u;
+    }
+    let data = match blob.bytes_at(0, blob.len() as usize) {
+        Ok(d) => d,
+        Err(e) => {
+            u.unknown.push(format!("read error: {e}"));
+            return u;
+        }
+    };
+    match sevenz::read(&data, ctx.opts.max_member, ctx.opts.max_members) {
+        Err(e) => u.unknown.push(e),
+        Ok(members) => {
+            u.info.insert("members".into(), json!(members.len()));
+            for m in members {
+                match m.data {
+                    Err(e) => u.unknown.push(format!("{}: {e}", m.name)),
+                    Ok(d) => {
+                        if let Some(inner) = analyze(ctx, &m.name, &d, depth + 1) {
+                            if inner.format != "unrecognised" {
+                                merge(&mut u, inner, Some(&m.name));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    u
+}
