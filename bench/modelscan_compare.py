@@ -1,8 +1,10 @@
 """Run parapet, picklescan, modelscan and fickling over the same corpus; print a
 Markdown table of detections, misses, false alarms and time. Called by modelscan.sh."""
-import json, os, subprocess, sys, time
+import json, os, subprocess, sys, tempfile, time
 
-parapet, venv, corpus = sys.argv[1], sys.argv[2], sys.argv[3]
+parapet, venv, corpus = (os.path.abspath(a) for a in sys.argv[1:4])
+# fickling drops safety_results.json into the working directory
+WORK = tempfile.mkdtemp(prefix="parapet-bench-")
 bin_ = lambda t: os.path.join(venv, "bin", t)
 
 def files(sub):
@@ -13,7 +15,7 @@ def files(sub):
 
 def run(cmd):
     t = time.perf_counter()
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=3600, cwd=WORK)
     return p, time.perf_counter() - t
 
 # flagged(file) -> bool per tool, from its own exit code / report
