@@ -1,6 +1,7 @@
 //! Pickle analysis without unpickling: emulate every pickle in a stream, record what
 //! would be imported and called, judge it by the allowlist.
 
+mod args;
 mod input;
 mod joblib;
 mod value;
