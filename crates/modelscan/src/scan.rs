@@ -105,7 +105,14 @@ fn analyze(ctx: &Ctx, name: &str, blob: &dyn ReadAt, depth: u8) -> Option<Unit> 
         return Some(archive_7z(ctx, blob, depth));
     }
     if head.starts_with(&[0x1f, 0x8b]) {
-        return gzip(ctx, name, blob, depth);
+        return decompress(ctx, name, blob, depth, Codec::Gzip);
+    }
+    if head.starts_with(b"\xfd7zXZ\0") {
+        return decompress(ctx, name, blob, depth, Codec::Xz);
+    }
+    // legacy .lzma: properties byte 0x5d (lc=3, lp=0, pb=2), as Python's lzma writes it
+    if head.first() == Some(&0x5d) && head.get(1..5) == Some(&[0, 0, 0x80, 0][..]) {
+        return decompress(ctx, name, blob, depth, Codec::Lzma);
     }
     if tar::looks_like_tar(&head) {
         return Some(archive_tar(ctx, blob, depth));
@@ -129,7 +136,6 @@ fn analyze(ctx: &Ctx, name: &str, blob: &dyn ReadAt, depth: u8) -> Option<Unit> 
     }
     for (magic, what) in [
         (&b"BZh"[..], "bzip2"),
-        (&b"\xfd7zXZ\0"[..], "xz"),
         (&b"\x28\xb5\x2f\xfd"[..], "zstd"),
         (&b"\x04\x22\x4d\x18"[..], "lz4"),
     ] {
@@ -301,22 +307,49 @@ fn protobuf_model(ctx: &Ctx, name: &str, blob: &dyn ReadAt) -> Option<Unit> {
     None
 }
 
-fn gzip(ctx: &Ctx, name: &str, blob: &dyn ReadAt, depth: u8) -> Option<Unit> {
-    let mut u = Unit::new("gzip");
-    let inner_name = name.strip_suffix(".gz").unwrap_or(name).to_string();
-    let reader = crate::blob::Cursor::new(blob, 0);
+#[derive(Clone, Copy)]
+enum Codec {
+    Gzip,
+    Xz,
+    Lzma,
+}
+
+/// A compressed stream (joblib's `compress=`, `.tar.gz`): decompress up to the member
+/// limit and analyse what is inside.
+fn decompress(ctx: &Ctx, name: &str, blob: &dyn ReadAt, depth: u8, codec: Codec) -> Option<Unit> {
+    let what = match codec {
+        Codec::Gzip => "gzip",
+        Codec::Xz => "xz",
+        Codec::Lzma => "lzma",
+    };
+    let mut u = Unit::new(what);
+    let inner_name = name
+        .rsplit_once('.')
+        .filter(|(_, e)| matches!(*e, "gz" | "gzip" | "xz" | "lzma" | "z"))
+        .map_or(name, |(n, _)| n)
+        .to_string();
+    let reader = CursorRead(crate::blob::Cursor::new(blob, 0));
     let mut data = Vec::new();
     let max = ctx.opts.max_member;
-    let res = flate2::read::MultiGzDecoder::new(CursorRead(reader))
-        .take(max + 1)
-        .read_to_end(&mut data);
+    let res = match codec {
+        Codec::Gzip => flate2::read::MultiGzDecoder::new(reader)
+            .take(max + 1)
+            .read_to_end(&mut data),
+        Codec::Xz => lzma_rust2::XzReader::new(reader, true)
+            .take(max + 1)
+            .read_to_end(&mut data),
+        Codec::Lzma => match lzma_rust2::LzmaReader::new_mem_limit(reader, 1 << 20, None) {
+            Ok(r) => r.take(max + 1).read_to_end(&mut data),
+            Err(e) => Err(e),
+        },
+    };
     if let Err(e) = res {
         if data.is_empty() {
-            u.unknown.push(format!("gzip stream unreadable: {e}"));
+            u.unknown.push(format!("{what} stream unreadable: {e}"));
             return Some(u);
         }
         u.notes.push(format!(
-            "gzip stream ends early ({e}); the readable part was scanned"
+            "{what} stream ends early ({e}); the readable part was scanned"
         ));
     }
     if data.len() as u64 > max {
@@ -327,7 +360,7 @@ fn gzip(ctx: &Ctx, name: &str, blob: &dyn ReadAt, depth: u8) -> Option<Unit> {
     let inner = analyze(ctx, &inner_name, &data, depth + 1)?;
     u.format = inner.format;
     merge(&mut u, inner, None);
-    u.notes.push("gzip-compressed".into());
+    u.notes.push(format!("{what}-compressed"));
     Some(u)
 }
 

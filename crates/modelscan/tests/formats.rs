@@ -260,3 +260,16 @@ fn non_models_are_not_reported_and_compressed_unknowns_say_why() {
     assert_eq!(r.verdict, Verdict::Unknown);
     assert!(r.unknown[0].contains("bzip2"));
 }
+
+#[test]
+fn xz_and_lzma_streams_are_opened() {
+    // written by Python's lzma module, as joblib's compress=("xz"|"lzma") does
+    for f in ["evil.pkl.xz", "evil.pkl.lzma"] {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data")
+            .join(f);
+        let r = scan_file(&path, f, &Options::default()).unwrap().unwrap();
+        assert_eq!(r.verdict, Verdict::Malicious, "{f}: {r:#?}");
+        assert_eq!(r.findings[0].subject, "posix.system");
+    }
+}
