@@ -16,7 +16,7 @@ C=bench/.modelscan-corpus
 if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
-"$VENV/bin/pip" install -q picklescan modelscan fickling typing_extensions numpy scikit-learn joblib >/dev/null
+"$VENV/bin/pip" install -q picklescan py7zr modelscan fickling typing_extensions numpy scikit-learn joblib >/dev/null
 cargo build --release -q -p parapet-cli
 PARAPET=target/release/parapet
 
