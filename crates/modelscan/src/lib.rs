@@ -24,7 +24,8 @@ pub use scan::scan_file;
 pub use walk::{scan_paths, Progress};
 
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -102,8 +103,9 @@ pub struct FileReport {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
     /// What the format says about the model (architecture, parameters, tensors...).
-    #[serde(skip_serializing_if = "Map::is_empty")]
-    pub info: Map<String, Value>,
+    /// Sorted, so reports are stable whatever serde_json's map order.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub info: BTreeMap<String, Value>,
 }
 
 #[derive(Debug, Clone)]

@@ -75,7 +75,7 @@ pub fn scan_file(path: &Path, shown: &str, opts: &Options) -> std::io::Result<Op
         findings: unit.findings,
         unknown: unit.unknown,
         notes: unit.notes,
-        info: unit.info,
+        info: unit.info.into_iter().collect(),
     }))
 }
 
