@@ -14,8 +14,8 @@ pub enum ModelCommand {
     ///
     /// Files are identified by content, not extension: pickle (every protocol, every
     /// pickle in a stream), PyTorch (zip and legacy), joblib, NumPy (.npy/.npz), Keras
-    /// (.keras, .h5), TensorFlow SavedModel, ONNX, safetensors, GGUF, and zip, tar, 7z
-    /// and gzip archives of them (zips read leniently, as torch reads them).
+    /// (.keras, .h5), TensorFlow SavedModel, ONNX, safetensors, GGUF, and zip, tar and 7z
+    /// archives or gzip, xz and lzma streams of them (zips read leniently, as torch does).
     ///
     /// Pickles are emulated, never loaded: every global they would import is judged by
     /// an allowlist (what PyTorch's weights-only loader accepts, NumPy, common ML
@@ -25,7 +25,7 @@ pub enum ModelCommand {
     /// unsupported compression, over budget) are unknown, with the reason.
     ///
     /// Exit codes: 0 nothing at or above --fail-on, 1 something at or above it,
-    /// 2 bad usage or unreadable input.
+    /// 2 bad usage or a file or directory that could not be read (the scan is incomplete).
     #[command(
         after_help = "Examples:\n  parapet model scan ~/.cache/huggingface/hub\n  \
 parapet model scan model.pt --format json > scan.json\n  \
@@ -118,12 +118,13 @@ pub fn run(cmd: ModelCommand) -> Result<u8> {
     if !matches!(format, Format::Text) {
         println!();
     }
-    for s in report
-        .skipped
-        .iter()
-        .filter(|s| s.why.starts_with("cannot"))
-    {
+    let unreadable: Vec<_> = report.skipped.iter().filter(|s| s.error).collect();
+    for s in &unreadable {
         eprintln!("parapet: {}: {}", s.path, s.why);
+    }
+    if !unreadable.is_empty() {
+        // an incomplete scan must not pass a pipeline
+        return Ok(crate::EXIT_USAGE);
     }
     let threshold = match fail_on {
         FailOn::Malicious => Some(Verdict::Malicious),
@@ -132,7 +133,7 @@ pub fn run(cmd: ModelCommand) -> Result<u8> {
         FailOn::Never => None,
     };
     Ok(match threshold {
-        Some(t) if report.worst() >= t && !report.files.is_empty() => crate::EXIT_HELD,
+        Some(t) if report.worst() >= t => crate::EXIT_HELD,
         _ => crate::EXIT_ALLOW,
     })
 }

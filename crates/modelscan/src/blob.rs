@@ -78,8 +78,8 @@ fn read_at_os(f: &File, buf: &mut [u8], off: u64) -> io::Result<usize> {
     std::os::windows::fs::FileExt::seek_read(f, buf, off)
 }
 
-/// Sequential reads over `ReadAt` through a buffer (GGUF headers hold hundreds of
-/// thousands of small strings).
+/// Sequential reads over `ReadAt` through one buffer: GGUF headers (hundreds of
+/// thousands of small strings), the pickle emulator's input, decompressors (`Read`).
 pub struct Cursor<'a> {
     src: &'a dyn ReadAt,
     pub pos: u64,
@@ -101,6 +101,17 @@ impl<'a> Cursor<'a> {
         self.src.len().saturating_sub(self.pos)
     }
 
+    /// The buffered bytes from the current position, at least `min` of them when the
+    /// input has them (refilled as needed; empty at the end).
+    pub fn window(&mut self, min: usize) -> io::Result<&[u8]> {
+        let end = self.buf_start + self.buf.len() as u64;
+        if self.pos < self.buf_start || self.pos + min as u64 > end || self.pos >= end {
+            self.buf = self.src.bytes_at(self.pos, min.max(64 << 10))?;
+            self.buf_start = self.pos;
+        }
+        Ok(&self.buf[(self.pos - self.buf_start) as usize..])
+    }
+
     /// Exactly `n` bytes or an error naming the offset.
     pub fn take(&mut self, n: usize) -> Result<&[u8], String> {
         if n as u64 > self.remaining() {
@@ -110,24 +121,15 @@ impl<'a> Cursor<'a> {
                 self.src.len()
             ));
         }
-        let in_buf = self.pos >= self.buf_start
-            && self.pos + n as u64 <= self.buf_start + self.buf.len() as u64;
-        if !in_buf {
-            let want = n.max(64 << 10);
-            self.buf = self
-                .src
-                .bytes_at(self.pos, want)
-                .map_err(|e| format!("read error at offset {}: {e}", self.pos))?;
-            self.buf_start = self.pos;
-            if self.buf.len() < n {
-                return Err(format!(
-                    "input ends inside the field at offset {}",
-                    self.pos
-                ));
-            }
+        let at = self.pos;
+        let w = self
+            .window(n)
+            .map_err(|e| format!("read error at offset {at}: {e}"))?;
+        if w.len() < n {
+            return Err(format!("input ends inside the field at offset {at}"));
         }
-        let i = (self.pos - self.buf_start) as usize;
         self.pos += n as u64;
+        let i = (at - self.buf_start) as usize;
         Ok(&self.buf[i..i + n])
     }
 
@@ -154,6 +156,16 @@ impl<'a> Cursor<'a> {
         Ok(u64::from_le_bytes(
             self.take(8)?.try_into().expect("8 bytes"),
         ))
+    }
+}
+
+impl io::Read for Cursor<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let w = self.window(1)?;
+        let n = buf.len().min(w.len());
+        buf[..n].copy_from_slice(&w[..n]);
+        self.pos += n as u64;
+        Ok(n)
     }
 }
 

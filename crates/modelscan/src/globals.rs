@@ -157,15 +157,18 @@ fn pattern(g: &str, origin: &str) -> Result<Option<Pattern>, Error> {
 #[derive(Debug, Clone)]
 pub struct Globals {
     user: Option<Layer>,
-    builtin: Layer,
+    builtin: &'static Layer,
 }
 
 impl Default for Globals {
     fn default() -> Self {
+        static PARSED: std::sync::OnceLock<Layer> = std::sync::OnceLock::new();
         Globals {
             user: None,
-            builtin: Layer::parse(BUILTIN, "built-in globals.toml")
-                .expect("embedded globals.toml parses (tested)"),
+            builtin: PARSED.get_or_init(|| {
+                Layer::parse(BUILTIN, "built-in globals.toml")
+                    .expect("embedded globals.toml parses (tested)")
+            }),
         }
     }
 }
@@ -185,19 +188,15 @@ impl Globals {
         if let Some(c) = self.user.as_ref().and_then(|u| u.classify(&full)) {
             return c;
         }
-        if let Some(c) = self.builtin.classify(&full) {
-            if c != Class::Allowed || !has_dunder_hop(name) {
-                return c;
-            }
-        }
-        if has_dunder_hop(name) {
+        let builtin = self.builtin.classify(&full);
+        if has_dunder_hop(name) && !matches!(builtin, Some(Class::Denied(_))) {
             return Class::Denied(
                 "reaches a dunder attribute (__globals__, __class__, __subclasses__...): \
                  the classic route from a harmless object to arbitrary code"
                     .into(),
             );
         }
-        Class::Unlisted
+        builtin.unwrap_or(Class::Unlisted)
     }
 }
 

@@ -28,6 +28,15 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+/// The longest prefix of `s` at most `max` bytes long that ends on a character boundary.
+pub(crate) fn prefix(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{origin}: {message}")]
@@ -165,6 +174,9 @@ pub struct Summary {
 pub struct Skipped {
     pub path: String,
     pub why: String,
+    /// An I/O error (as opposed to a walk rule such as not following links).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub error: bool,
 }
 
 impl ScanReport {

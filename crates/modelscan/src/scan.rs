@@ -1,11 +1,11 @@
 //! One file: identify the format by content, descend into archives, analyse each model.
 
-use crate::blob::{FileBlob, ReadAt, SubBlob};
+use crate::blob::{Cursor, FileBlob, ReadAt, SubBlob};
 use crate::container::{sevenz, tar, zip};
 use crate::formats::{gguf, keras, numpy, protobuf, safetensors, Analysis};
 use crate::pickle::{self, BlobSource};
 use crate::{FileReport, Finding, Options, Severity, Verdict};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::io::Read;
 use std::path::Path;
 use std::time::Instant;
@@ -15,34 +15,8 @@ const PICKLE_EXT: [&str; 12] = [
     "pkl", "pickle", "pt", "pth", "bin", "ckpt", "joblib", "dat", "data", "p", "sav", "model",
 ];
 
-/// What one unit (a file or an archive member) turned out to be.
-struct Unit {
-    format: &'static str,
-    findings: Vec<Finding>,
-    unknown: Vec<String>,
-    notes: Vec<String>,
-    info: Map<String, Value>,
-}
-
-impl Unit {
-    fn new(format: &'static str) -> Unit {
-        Unit {
-            format,
-            findings: Vec::new(),
-            unknown: Vec::new(),
-            notes: Vec::new(),
-            info: Map::new(),
-        }
-    }
-    fn from_analysis(format: &'static str, a: Analysis) -> Unit {
-        Unit {
-            format,
-            findings: a.findings,
-            unknown: a.unknown.into_iter().collect(),
-            notes: a.notes,
-            info: a.info,
-        }
-    }
+fn with_format(format: &'static str, a: Analysis) -> Analysis {
+    Analysis { format, ..a }
 }
 
 struct Ctx<'a> {
@@ -63,19 +37,19 @@ pub fn scan_file(path: &Path, shown: &str, opts: &Options) -> std::io::Result<Op
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let Some(unit) = analyze(&ctx, &name, &blob, 0) else {
+    let Some(found) = analyze(&ctx, &name, &blob, 0) else {
         return Ok(None);
     };
-    let verdict = verdict(&unit.findings, &unit.unknown);
+    let verdict = verdict(&found.findings, &found.unknown);
     Ok(Some(FileReport {
         path: shown.to_string(),
-        format: unit.format.to_string(),
+        format: found.format.to_string(),
         verdict,
         size: len,
-        findings: unit.findings,
-        unknown: unit.unknown,
-        notes: unit.notes,
-        info: unit.info.into_iter().collect(),
+        findings: found.findings,
+        unknown: found.unknown,
+        notes: found.notes,
+        info: found.info.into_iter().collect(),
     }))
 }
 
@@ -94,7 +68,7 @@ fn ext(name: &str) -> String {
         .unwrap_or_default()
 }
 
-fn analyze(ctx: &Ctx, name: &str, blob: &dyn ReadAt, depth: u8) -> Option<Unit> {
+fn analyze(ctx: &Ctx, name: &str, blob: &dyn ReadAt, depth: u8) -> Option<Analysis> {
     let head = blob.bytes_at(0, 4096).ok()?;
     let len = blob.len();
     let e = ext(name);
@@ -121,10 +95,10 @@ fn analyze(ctx: &Ctx, name: &str, blob: &dyn ReadAt, depth: u8) -> Option<Unit> 
         return Some(npy(ctx, blob, &head));
     }
     if head.starts_with(gguf::MAGIC) {
-        return Some(Unit::from_analysis("gguf", gguf::read(blob)));
+        return Some(with_format("gguf", gguf::read(blob)));
     }
     if safetensors::looks_like(&head, len) {
-        return Some(Unit::from_analysis("safetensors", safetensors::read(blob)));
+        return Some(with_format("safetensors", safetensors::read(blob)));
     }
     if head.starts_with(keras::HDF5_MAGIC) {
         return Some(hdf5(ctx, blob));
@@ -140,7 +114,7 @@ fn analyze(ctx: &Ctx, name: &str, blob: &dyn ReadAt, depth: u8) -> Option<Unit> 
         (&b"\x04\x22\x4d\x18"[..], "lz4"),
     ] {
         if head.starts_with(magic) {
-            let mut u = Unit::new("compressed");
+            let mut u = Analysis::of("compressed");
             u.unknown.push(format!(
                 "{what}-compressed: not inspected (joblib and others load these)"
             ));
@@ -154,7 +128,7 @@ fn analyze(ctx: &Ctx, name: &str, blob: &dyn ReadAt, depth: u8) -> Option<Unit> 
         || !s.pickles.is_empty()
         || !s.imports.is_empty()
         || !s.events.is_empty()
-        || (expected && s.is_pickle() && s.ops >= 8);
+        || (expected && !s.not_pickle && s.ops >= 8);
     if !is_pickle {
         if expected
             || matches!(
@@ -162,7 +136,7 @@ fn analyze(ctx: &Ctx, name: &str, blob: &dyn ReadAt, depth: u8) -> Option<Unit> 
                 "h5" | "keras" | "onnx" | "safetensors" | "gguf" | "npy"
             )
         {
-            let mut u = Unit::new("unrecognised");
+            let mut u = Analysis::of("unrecognised");
             u.notes.push(format!(
                 "content is not a model format parapet reads (starts with {})",
                 hex_prefix(&head)
@@ -171,7 +145,7 @@ fn analyze(ctx: &Ctx, name: &str, blob: &dyn ReadAt, depth: u8) -> Option<Unit> 
         }
         return None;
     }
-    Some(pickle_unit(s))
+    Some(pickle_analysis(s))
 }
 
 fn hex_prefix(head: &[u8]) -> String {
@@ -193,7 +167,7 @@ fn scan_pickle(ctx: &Ctx, blob: &dyn ReadAt, at: u64, depth: u8) -> pickle::Stre
     )
 }
 
-fn pickle_unit(s: pickle::StreamScan) -> Unit {
+fn pickle_analysis(s: pickle::StreamScan) -> Analysis {
     let joblib = s.imports.iter().any(|i| i.full.contains("numpy_pickle."));
     let format = if s.torch_legacy {
         "pytorch-legacy"
@@ -202,7 +176,7 @@ fn pickle_unit(s: pickle::StreamScan) -> Unit {
     } else {
         "pickle"
     };
-    let mut u = Unit::new(format);
+    let mut u = Analysis::of(format);
     u.findings = s.findings();
     if let Some(h) = &s.halt {
         if h.budget {
@@ -239,15 +213,15 @@ fn pickle_unit(s: pickle::StreamScan) -> Unit {
     u
 }
 
-fn npy(ctx: &Ctx, blob: &dyn ReadAt, head: &[u8]) -> Unit {
-    let mut u = Unit::new("numpy");
+fn npy(ctx: &Ctx, blob: &dyn ReadAt, head: &[u8]) -> Analysis {
+    let mut u = Analysis::of("numpy");
     match numpy::header(head) {
         Err(e) => u.unknown.push(e),
         Ok((descr, object, at)) => {
             u.info.insert("dtype".into(), json!(descr));
             if object {
                 let s = scan_pickle(ctx, blob, at, 0);
-                let inner = pickle_unit(s);
+                let inner = pickle_analysis(s);
                 u.findings = inner.findings;
                 u.unknown = inner.unknown;
                 u.notes = inner.notes;
@@ -261,48 +235,42 @@ fn npy(ctx: &Ctx, blob: &dyn ReadAt, head: &[u8]) -> Unit {
     u
 }
 
-fn hdf5(ctx: &Ctx, blob: &dyn ReadAt) -> Unit {
-    let mut u = Unit::new("hdf5");
-    if blob.len() > ctx.opts.max_member {
-        u.unknown.push(format!(
-            "HDF5 file over {} bytes: model config not searched",
-            ctx.opts.max_member
-        ));
-        return u;
-    }
-    let data = match blob.bytes_at(0, blob.len() as usize) {
+fn hdf5(ctx: &Ctx, blob: &dyn ReadAt) -> Analysis {
+    let mut u = Analysis::of("hdf5");
+    let data = match read_whole(blob, ctx.opts.max_member) {
         Ok(d) => d,
         Err(e) => {
-            u.unknown.push(format!("read error: {e}"));
+            u.unknown.push(format!("model config not searched: {e}"));
             return u;
         }
     };
     let configs = keras::configs_in_bytes(&data);
     if !configs.is_empty() {
         u.format = "keras-h5";
-        let mut a = Analysis::default();
         for c in &configs {
-            keras::config(c, &ctx.opts.globals, &mut a);
+            keras::config(c, &ctx.opts.globals, &mut u);
         }
-        u.findings = a.findings;
-        u.info = a.info;
     }
     u
 }
 
-fn protobuf_model(ctx: &Ctx, name: &str, blob: &dyn ReadAt) -> Option<Unit> {
-    if blob.len() > ctx.opts.max_member.max(2 << 30) {
-        return None;
+/// The whole blob in memory, for formats that need all of it; refused past `limit`.
+fn read_whole(blob: &dyn ReadAt, limit: u64) -> Result<Vec<u8>, String> {
+    if blob.len() > limit {
+        return Err(format!("{} bytes, over the {limit}-byte limit", blob.len()));
     }
-    let data = blob.bytes_at(0, blob.len() as usize).ok()?;
-    if protobuf::looks_like_onnx(&data) {
-        return Some(Unit::from_analysis("onnx", protobuf::onnx(&data)));
+    blob.bytes_at(0, blob.len() as usize)
+        .map_err(|e| format!("read error: {e}"))
+}
+
+fn protobuf_model(ctx: &Ctx, name: &str, blob: &dyn ReadAt) -> Option<Analysis> {
+    // protobuf caps a message at 2 GiB
+    let data = read_whole(blob, ctx.opts.max_member.max(2 << 30)).ok()?;
+    if let Some(a) = protobuf::onnx(&data) {
+        return Some(with_format("onnx", a));
     }
     if name.ends_with("saved_model.pb") {
-        return Some(Unit::from_analysis(
-            "tf-savedmodel",
-            protobuf::saved_model(&data),
-        ));
+        return Some(with_format("tf-savedmodel", protobuf::saved_model(&data)));
     }
     None
 }
@@ -316,19 +284,25 @@ enum Codec {
 
 /// A compressed stream (joblib's `compress=`, `.tar.gz`): decompress up to the member
 /// limit and analyse what is inside.
-fn decompress(ctx: &Ctx, name: &str, blob: &dyn ReadAt, depth: u8, codec: Codec) -> Option<Unit> {
+fn decompress(
+    ctx: &Ctx,
+    name: &str,
+    blob: &dyn ReadAt,
+    depth: u8,
+    codec: Codec,
+) -> Option<Analysis> {
     let what = match codec {
         Codec::Gzip => "gzip",
         Codec::Xz => "xz",
         Codec::Lzma => "lzma",
     };
-    let mut u = Unit::new(what);
+    let mut u = Analysis::of(what);
     let inner_name = name
         .rsplit_once('.')
         .filter(|(_, e)| matches!(*e, "gz" | "gzip" | "xz" | "lzma" | "z"))
         .map_or(name, |(n, _)| n)
         .to_string();
-    let reader = CursorRead(crate::blob::Cursor::new(blob, 0));
+    let reader = Cursor::new(blob, 0);
     let mut data = Vec::new();
     let max = ctx.opts.max_member;
     let res = match codec {
@@ -364,23 +338,8 @@ fn decompress(ctx: &Ctx, name: &str, blob: &dyn ReadAt, depth: u8, codec: Codec)
     Some(u)
 }
 
-/// `Read` over a buffered cursor.
-struct CursorRead<'a>(crate::blob::Cursor<'a>);
-
-impl Read for CursorRead<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = (buf.len() as u64).min(self.0.remaining()).min(64 << 10) as usize;
-        if n == 0 {
-            return Ok(0);
-        }
-        let b = self.0.take(n).map_err(std::io::Error::other)?;
-        buf[..n].copy_from_slice(b);
-        Ok(n)
-    }
-}
-
 /// Fold a member's results into its archive's.
-fn merge(into: &mut Unit, inner: Unit, member: Option<&str>) {
+fn merge(into: &mut Analysis, inner: Analysis, member: Option<&str>) {
     let prefix = |m: Option<String>| match (member, m) {
         (Some(a), Some(b)) => Some(format!("{a}!{b}")),
         (Some(a), None) => Some(a.to_string()),
@@ -400,7 +359,7 @@ fn merge(into: &mut Unit, inner: Unit, member: Option<&str>) {
     }
 }
 
-fn too_deep(depth: u8, ctx: &Ctx, u: &mut Unit) -> bool {
+fn too_deep(depth: u8, ctx: &Ctx, u: &mut Analysis) -> bool {
     if depth >= ctx.opts.max_nesting {
         u.unknown.push(format!(
             "archive nested more than {} deep: not opened",
@@ -416,8 +375,8 @@ fn too_deep(depth: u8, ctx: &Ctx, u: &mut Unit) -> bool {
     false
 }
 
-fn archive_zip(ctx: &Ctx, blob: &dyn ReadAt, depth: u8) -> Unit {
-    let mut u = Unit::new("zip");
+fn archive_zip(ctx: &Ctx, blob: &dyn ReadAt, depth: u8) -> Analysis {
+    let mut u = Analysis::of("zip");
     if too_deep(depth, ctx, &mut u) {
         return u;
     }
@@ -460,9 +419,9 @@ fn archive_zip(ctx: &Ctx, blob: &dyn ReadAt, depth: u8) -> Unit {
                 .map(|d| serde_json::from_slice::<Value>(&d))
             {
                 Ok(Ok(cfg)) => {
-                    let mut an = Analysis::default();
+                    let mut an = Analysis::of("keras");
                     keras::config(&cfg, &ctx.opts.globals, &mut an);
-                    merge(&mut u, Unit::from_analysis("keras", an), Some(&e.name));
+                    merge(&mut u, an, Some(&e.name));
                 }
                 Ok(Err(err)) => u.unknown.push(format!("config.json is not JSON: {err}")),
                 Err(err) => u.unknown.push(format!("config.json: {err}")),
@@ -508,8 +467,8 @@ fn is_storage(name: &str) -> bool {
         || dir == ".data"
 }
 
-fn archive_tar(ctx: &Ctx, blob: &dyn ReadAt, depth: u8) -> Unit {
-    let mut u = Unit::new("tar");
+fn archive_tar(ctx: &Ctx, blob: &dyn ReadAt, depth: u8) -> Analysis {
+    let mut u = Analysis::of("tar");
     if too_deep(depth, ctx, &mut u) {
         return u;
     }
@@ -531,20 +490,15 @@ fn archive_tar(ctx: &Ctx, blob: &dyn ReadAt, depth: u8) -> Unit {
     u
 }
 
-fn archive_7z(ctx: &Ctx, blob: &dyn ReadAt, depth: u8) -> Unit {
-    let mut u = Unit::new("7z");
+fn archive_7z(ctx: &Ctx, blob: &dyn ReadAt, depth: u8) -> Analysis {
+    let mut u = Analysis::of("7z");
     if too_deep(depth, ctx, &mut u) {
         return u;
     }
-    if blob.len() > ctx.opts.max_member {
-        u.unknown
-            .push("7z archive larger than the member limit: not opened".into());
-        return u;
-    }
-    let data = match blob.bytes_at(0, blob.len() as usize) {
+    let data = match read_whole(blob, ctx.opts.max_member) {
         Ok(d) => d,
         Err(e) => {
-            u.unknown.push(format!("read error: {e}"));
+            u.unknown.push(format!("7z archive not opened: {e}"));
             return u;
         }
     };

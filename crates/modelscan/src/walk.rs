@@ -24,15 +24,16 @@ fn collect(
     files: &mut Vec<(PathBuf, u64)>,
     skipped: &mut Vec<Skipped>,
 ) {
-    let skip = |skipped: &mut Vec<Skipped>, why: String| {
+    let skip = |skipped: &mut Vec<Skipped>, why: String, error: bool| {
         skipped.push(Skipped {
             path: path.display().to_string(),
             why,
+            error,
         })
     };
     let meta = match std::fs::symlink_metadata(path) {
         Ok(m) => m,
-        Err(e) => return skip(skipped, format!("cannot read: {e}")),
+        Err(e) => return skip(skipped, format!("cannot read: {e}"), true),
     };
     let ft = meta.file_type();
     if ft.is_symlink() {
@@ -46,7 +47,7 @@ fn collect(
                 }
             }
         }
-        return skip(skipped, "symbolic link: not followed".into());
+        return skip(skipped, "symbolic link: not followed".into(), false);
     }
     if ft.is_file() {
         if files.len() < MAX_FILES {
@@ -58,11 +59,15 @@ fn collect(
         return;
     }
     if depth >= MAX_DEPTH {
-        return skip(skipped, format!("deeper than {MAX_DEPTH} directories"));
+        return skip(
+            skipped,
+            format!("deeper than {MAX_DEPTH} directories"),
+            false,
+        );
     }
     let mut entries: Vec<PathBuf> = match std::fs::read_dir(path) {
         Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
-        Err(e) => return skip(skipped, format!("cannot list: {e}")),
+        Err(e) => return skip(skipped, format!("cannot list: {e}"), true),
     };
     entries.sort();
     for e in entries {
@@ -111,6 +116,7 @@ pub fn scan_paths(paths: &[PathBuf], opts: &Options, progress: Option<&Progress>
                         .push(Skipped {
                             path: shown,
                             why: format!("cannot read: {e}"),
+                            error: true,
                         }),
                 }
                 progress.files_done.fetch_add(1, Ordering::Relaxed);

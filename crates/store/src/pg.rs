@@ -337,26 +337,15 @@ impl Store for PgStore {
         actor: &str,
         by: &str,
     ) -> Result<(TokenInfo, String), StoreError> {
-        let secret = format!("ppt_{}", new_secret());
-        let id = format!("tok_{}", &new_secret()[..16]);
+        let t = crate::shared::new_token(name, role, actor);
         self.write(|tx| {
             tx.execute(
                 "INSERT INTO tokens (id, name, role, actor, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-                &[&id, &name, &role.as_str(), &actor, &hex_sha256(secret.as_bytes()), &crate::now()],
+                &[&t.info.id, &name, &role.as_str(), &actor, &t.secret_hash, &crate::now()],
             )?;
-            let payload =
-                serde_json::json!({"name": name, "role": role.as_str(), "actor": actor}).to_string();
-            append(tx, "token", by, &id, &payload)
+            append(tx, "token", by, &t.info.id, &t.audit_payload)
         })?;
-        Ok((
-            TokenInfo {
-                id,
-                name: name.into(),
-                role,
-                actor: actor.into(),
-            },
-            secret,
-        ))
+        Ok((t.info, t.secret))
     }
 
     fn token(&self, secret: &str) -> Result<Option<TokenInfo>, StoreError> {

@@ -1,7 +1,9 @@
 //! What every backend must do the same way, so they cannot drift apart: the approval
-//! rules, the audit payload of a decision, reading a stored report.
+//! rules, the audit payloads of decisions and tokens, reading a stored report, minting
+//! a token.
 
-use crate::{Request, State, StoreError};
+use crate::hash::{hex_sha256, new_secret};
+use crate::{Request, Role, State, StoreError, TokenInfo};
 
 /// May `approver` cast this vote on `r` at `now`? `Ok(false)`: they already voted, and
 /// a second click changes nothing. The requester can never vote, votes are bound to the
@@ -59,4 +61,29 @@ pub(crate) fn decision_payload(n: &crate::NewRequest) -> String {
         "policies": n.report.pointer("/decision/policies").cloned().unwrap_or_default(),
     })
     .to_string()
+}
+
+/// A new API token: what is returned (the secret only this once), what is stored (its
+/// hash) and what is audited.
+pub(crate) struct NewToken {
+    pub info: TokenInfo,
+    pub secret: String,
+    pub secret_hash: String,
+    pub audit_payload: String,
+}
+
+pub(crate) fn new_token(name: &str, role: Role, actor: &str) -> NewToken {
+    let secret = format!("ppt_{}", new_secret());
+    NewToken {
+        info: TokenInfo {
+            id: format!("tok_{}", &new_secret()[..16]),
+            name: name.into(),
+            role,
+            actor: actor.into(),
+        },
+        secret_hash: hex_sha256(secret.as_bytes()),
+        audit_payload: serde_json::json!({"name": name, "role": role.as_str(), "actor": actor})
+            .to_string(),
+        secret,
+    }
 }

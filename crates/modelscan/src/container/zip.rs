@@ -3,7 +3,7 @@
 //! central directory, lying flag bits). So members come from the central directory when
 //! it reads, and from walking the local headers always; the union is scanned.
 
-use crate::blob::ReadAt;
+use crate::blob::{Cursor, ReadAt, SubBlob};
 use std::collections::BTreeMap;
 use std::io::Read;
 
@@ -265,11 +265,7 @@ fn find_end(src: &dyn ReadAt, e: &Entry) -> Option<u64> {
     const WINDOW: usize = 1 << 20;
     let mut at = e.data_offset;
     if e.method == 8 {
-        let reader = ReadAtReader {
-            src,
-            at,
-            end: src.len(),
-        };
+        let reader = Cursor::new(src, at);
         let mut d = flate2::bufread::DeflateDecoder::new(std::io::BufReader::new(reader));
         std::io::copy(&mut d, &mut std::io::sink()).ok()?;
         return Some(d.total_in());
@@ -294,21 +290,6 @@ fn find_end(src: &dyn ReadAt, e: &Entry) -> Option<u64> {
     None
 }
 
-struct ReadAtReader<'a> {
-    src: &'a dyn ReadAt,
-    at: u64,
-    end: u64,
-}
-
-impl Read for ReadAtReader<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = (buf.len() as u64).min(self.end.saturating_sub(self.at)) as usize;
-        let got = self.src.read_at(self.at, &mut buf[..n])?;
-        self.at += got as u64;
-        Ok(got)
-    }
-}
-
 /// A member's bytes (at most `max`), decompressed.
 pub fn extract(src: &dyn ReadAt, e: &Entry, max: u64) -> Result<Vec<u8>, String> {
     if e.size > max {
@@ -318,11 +299,12 @@ pub fn extract(src: &dyn ReadAt, e: &Entry, max: u64) -> Result<Vec<u8>, String>
         ));
     }
     let end = e.data_offset.saturating_add(e.compressed).min(src.len());
-    let raw = ReadAtReader {
+    let member = SubBlob {
         src,
-        at: e.data_offset,
-        end,
+        start: e.data_offset,
+        len: end.saturating_sub(e.data_offset),
     };
+    let raw = Cursor::new(&member, 0);
     let mut out = Vec::new();
     let res = match e.method {
         0 => raw.take(max + 1).read_to_end(&mut out),

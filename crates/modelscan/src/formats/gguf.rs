@@ -3,8 +3,7 @@
 //! (CVE-2024-34359 in llama-cpp-python), so templates reaching Python internals are
 //! flagged.
 
-use super::safetensors::clip;
-use super::Analysis;
+use super::{clip, Analysis};
 use crate::blob::{Cursor, ReadAt};
 use crate::{Finding, Severity};
 use serde_json::{json, Value};
@@ -18,7 +17,7 @@ pub fn read(src: &dyn ReadAt) -> Analysis {
     match parse(src, &mut out) {
         Ok(()) => out,
         Err(e) => Analysis {
-            unknown: Some(e),
+            unknown: vec![e],
             ..out
         },
     }

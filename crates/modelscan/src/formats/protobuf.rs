@@ -86,19 +86,6 @@ fn sub<'a>(w: &Wire<'a>) -> Vec<(u32, Wire<'a>)> {
     }
 }
 
-/// An ONNX ModelProto: ir_version (1) first, a graph (7), opset imports (8).
-pub fn looks_like_onnx(data: &[u8]) -> bool {
-    if data.first() != Some(&0x08) {
-        return false;
-    }
-    let Ok(top) = fields(data) else { return false };
-    let known = top.iter().all(|(f, _)| matches!(f, 1..=9 | 14 | 20 | 25));
-    known
-        && top
-            .iter()
-            .any(|(f, w)| *f == 7 && matches!(w, Wire::Len(_)))
-}
-
 const STANDARD_DOMAINS: [&str; 9] = [
     "",
     "ai.onnx",
@@ -111,11 +98,21 @@ const STANDARD_DOMAINS: [&str; 9] = [
     "org.pytorch.aten",
 ];
 
-pub fn onnx(data: &[u8]) -> Analysis {
-    let top = match fields(data) {
-        Ok(t) => t,
-        Err(e) => return Analysis::unknown(format!("not a readable ONNX model: {e}")),
-    };
+/// An ONNX ModelProto, or `None` when the bytes are not shaped like one: ir_version (1)
+/// first, only ModelProto's field numbers, a graph (7).
+pub fn onnx(data: &[u8]) -> Option<Analysis> {
+    if data.first() != Some(&0x08) {
+        return None;
+    }
+    let top = fields(data).ok()?;
+    let known = top.iter().all(|(f, _)| matches!(f, 1..=9 | 14 | 20 | 25));
+    if !known
+        || !top
+            .iter()
+            .any(|(f, w)| *f == 7 && matches!(w, Wire::Len(_)))
+    {
+        return None;
+    }
     let mut out = Analysis::default();
     let mut ops: BTreeMap<String, u64> = BTreeMap::new();
     let mut custom: BTreeMap<String, u64> = BTreeMap::new();
@@ -203,7 +200,7 @@ pub fn onnx(data: &[u8]) -> Analysis {
     out.info.insert("initializers".into(), json!(inits));
     out.info.insert("parameters".into(), json!(params));
     out.info.insert("operators".into(), json!(ops));
-    out
+    Some(out)
 }
 
 /// Tensor data stored outside the model: a path that leaves the model's directory reads
@@ -226,7 +223,7 @@ fn external_data(tensor: &[(u32, Wire)], out: &mut Analysis) {
                     out.findings.push(Finding {
                         severity: Severity::Malicious,
                         kind: "path-traversal".into(),
-                        subject: super::safetensors::clip(&v),
+                        subject: super::clip(&v),
                         offset: None,
                         member: None,
                         why: "external tensor data outside the model's directory: loading reads \
@@ -235,10 +232,8 @@ fn external_data(tensor: &[(u32, Wire)], out: &mut Analysis) {
                         evidence: None,
                     });
                 } else {
-                    out.notes.push(format!(
-                        "tensor data in external file {}",
-                        super::safetensors::clip(&v)
-                    ));
+                    out.notes
+                        .push(format!("tensor data in external file {}", super::clip(&v)));
                 }
             }
         }

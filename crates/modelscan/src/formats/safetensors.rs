@@ -1,7 +1,7 @@
 //! safetensors: an 8-byte header length, a JSON header, raw tensor bytes. It cannot run
 //! code; a header that lies about offsets is reported.
 
-use super::Analysis;
+use super::{clip, Analysis};
 use crate::blob::ReadAt;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -105,16 +105,4 @@ pub fn read(src: &dyn ReadAt) -> Analysis {
     out.info.insert("parameters".into(), json!(params));
     out.info.insert("dtypes".into(), json!(dtypes));
     out
-}
-
-pub fn clip(s: &str) -> String {
-    let mut end = s.len().min(200);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    let mut t: String = s[..end].chars().filter(|c| !c.is_control()).collect();
-    if end < s.len() {
-        t.push_str("...");
-    }
-    t
 }

@@ -1,13 +1,13 @@
 //! Reading opcode arguments: fixed-width integers, lines, strings and bytes, each
 //! checked against what remains so a hostile length never becomes an allocation.
 
-use super::input::{parse_int, Source};
+use super::input::{parse_int, BlobSource};
 use super::value::Value;
 use super::vm::{halt, Halt, Step, Vm};
 use std::rc::Rc;
 
 impl Vm<'_> {
-    pub fn fixed<const N: usize, S: Source>(&mut self, src: &mut S, at: u64) -> Step<[u8; N]> {
+    pub fn fixed<const N: usize>(&mut self, src: &mut BlobSource<'_>, at: u64) -> Step<[u8; N]> {
         let v = src
             .take(N)
             .map_err(|e| io_halt(at, e))?
@@ -15,9 +15,9 @@ impl Vm<'_> {
         Ok(v.try_into().expect("take returns N bytes"))
     }
 
-    pub(super) fn raw_line<S: Source>(
+    pub(super) fn raw_line(
         &mut self,
-        src: &mut S,
+        src: &mut BlobSource<'_>,
         at: u64,
         what: &str,
     ) -> Step<Vec<u8>> {
@@ -28,28 +28,20 @@ impl Vm<'_> {
         l.pop();
         Ok(l)
     }
-    pub(super) fn text_line<S: Source>(
+    /// A line argument as text (GLOBAL/INST names, numbers, memo keys).
+    pub(super) fn text_line(
         &mut self,
-        src: &mut S,
+        src: &mut BlobSource<'_>,
         at: u64,
         what: &str,
     ) -> Step<String> {
         let l = self.raw_line(src, at, what)?;
-        String::from_utf8(l).map_err(|_| halt(at, &format!("{what} argument is not text")))
-    }
-    pub(super) fn utf8_line<S: Source>(
-        &mut self,
-        src: &mut S,
-        at: u64,
-        what: &str,
-    ) -> Step<String> {
-        let l = self.raw_line(src, at, what)?;
-        String::from_utf8(l).map_err(|_| halt(at, &format!("{what} name is not UTF-8")))
+        String::from_utf8(l).map_err(|_| halt(at, &format!("{what} argument is not UTF-8")))
     }
 
-    pub(super) fn string<S: Source>(
+    pub(super) fn string(
         &mut self,
-        src: &mut S,
+        src: &mut BlobSource<'_>,
         at: u64,
         n: u64,
         utf8: bool,
@@ -92,7 +84,7 @@ impl Vm<'_> {
         })
     }
 
-    pub fn bytes<S: Source>(&mut self, src: &mut S, at: u64, n: u64) -> Step<Value> {
+    pub fn bytes(&mut self, src: &mut BlobSource<'_>, at: u64, n: u64) -> Step<Value> {
         if n > src.remaining() {
             return Err(halt(
                 at,
@@ -117,7 +109,7 @@ impl Vm<'_> {
         }
     }
 
-    pub(super) fn long_bytes<S: Source>(&mut self, src: &mut S, at: u64, n: u64) -> Step<Value> {
+    pub(super) fn long_bytes(&mut self, src: &mut BlobSource<'_>, at: u64, n: u64) -> Step<Value> {
         if n > src.remaining() {
             return Err(halt(at, "long integer longer than the input"));
         }

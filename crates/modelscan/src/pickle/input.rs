@@ -1,161 +1,66 @@
-//! Byte sources for the pickle emulator: a slice (zip members, nested payloads) or a
-//! buffered file (so tensor payloads after the pickles are never read), plus the text
-//! decodings protocol 0 uses.
+//! The emulator's input (any `ReadAt`: a file, an archive member, a nested payload),
+//! plus the text decodings protocol 0 uses.
 
-use crate::blob::ReadAt;
+use crate::blob::{Cursor, ReadAt};
 use std::io;
 
-/// What the emulator reads from. `None` means end of input.
-pub trait Source {
-    fn pos(&self) -> u64;
-    fn remaining(&self) -> u64;
-    fn byte(&mut self) -> io::Result<Option<u8>>;
-    /// Exactly `n` bytes, or `None` if the input ends first.
-    fn take(&mut self, n: usize) -> io::Result<Option<Vec<u8>>>;
-    /// Skip `n` bytes without reading them into memory; false if the input ends first.
-    fn skip(&mut self, n: u64) -> io::Result<bool>;
-    /// Bytes up to and including `\n` (at most `max`); `None` at end of input or when no
-    /// newline comes within `max` bytes (the caller reports which).
-    fn line(&mut self, max: usize) -> io::Result<Option<Vec<u8>>>;
-}
-
-pub struct SliceSource<'a> {
-    data: &'a [u8],
-    at: usize,
-}
-
-impl<'a> SliceSource<'a> {
-    pub fn new(data: &'a [u8]) -> Self {
-        SliceSource { data, at: 0 }
-    }
-}
-
-impl Source for SliceSource<'_> {
-    fn pos(&self) -> u64 {
-        self.at as u64
-    }
-    fn remaining(&self) -> u64 {
-        (self.data.len() - self.at) as u64
-    }
-    fn byte(&mut self) -> io::Result<Option<u8>> {
-        let b = self.data.get(self.at).copied();
-        self.at += usize::from(b.is_some());
-        Ok(b)
-    }
-    fn take(&mut self, n: usize) -> io::Result<Option<Vec<u8>>> {
-        if n > self.data.len() - self.at {
-            self.at = self.data.len();
-            return Ok(None);
-        }
-        let v = self.data[self.at..self.at + n].to_vec();
-        self.at += n;
-        Ok(Some(v))
-    }
-    fn skip(&mut self, n: u64) -> io::Result<bool> {
-        if n > self.remaining() {
-            self.at = self.data.len();
-            return Ok(false);
-        }
-        self.at += n as usize;
-        Ok(true)
-    }
-    fn line(&mut self, max: usize) -> io::Result<Option<Vec<u8>>> {
-        let rest = &self.data[self.at..];
-        let window = &rest[..rest.len().min(max)];
-        match window.iter().position(|&b| b == b'\n') {
-            Some(i) => {
-                self.at += i + 1;
-                Ok(Some(window[..=i].to_vec()))
-            }
-            None => {
-                self.at += window.len();
-                Ok(None)
-            }
-        }
-    }
-}
-
-/// Any random-access blob (a file on disk, a member inside an archive) through a buffer;
-/// skipping is free, so tensor bytes after the pickles are never read.
-pub struct BlobSource<'a> {
-    src: &'a dyn ReadAt,
-    at: u64,
-    buf: Vec<u8>,
-    buf_at: u64,
-}
+/// Any random-access blob (a file on disk, an archive member, a nested payload) through
+/// the shared buffered cursor; skipping is free, so tensor bytes after the pickles are
+/// never read.
+pub struct BlobSource<'a>(Cursor<'a>);
 
 impl<'a> BlobSource<'a> {
     pub fn new(src: &'a dyn ReadAt, at: u64) -> Self {
-        BlobSource {
-            src,
-            at,
-            buf: Vec::new(),
-            buf_at: 0,
-        }
-    }
-
-    /// The buffered bytes from the current position (refilled when empty).
-    fn window(&mut self) -> io::Result<&[u8]> {
-        let end = self.buf_at + self.buf.len() as u64;
-        if self.at < self.buf_at || self.at >= end {
-            self.buf = self.src.bytes_at(self.at, 64 << 10)?;
-            self.buf_at = self.at;
-        }
-        Ok(&self.buf[(self.at - self.buf_at) as usize..])
+        BlobSource(Cursor::new(src, at))
     }
 }
 
-impl Source for BlobSource<'_> {
-    fn pos(&self) -> u64 {
-        self.at
+/// `None` means the input ended first.
+impl BlobSource<'_> {
+    pub fn pos(&self) -> u64 {
+        self.0.pos
     }
-    fn remaining(&self) -> u64 {
-        self.src.len().saturating_sub(self.at)
+    pub fn remaining(&self) -> u64 {
+        self.0.remaining()
     }
-    fn byte(&mut self) -> io::Result<Option<u8>> {
-        if self.remaining() == 0 {
-            return Ok(None);
-        }
-        let b = self.window()?.first().copied();
-        self.at += u64::from(b.is_some());
+    pub fn byte(&mut self) -> io::Result<Option<u8>> {
+        let b = self.0.window(1)?.first().copied();
+        self.0.pos += u64::from(b.is_some());
         Ok(b)
     }
-    fn take(&mut self, n: usize) -> io::Result<Option<Vec<u8>>> {
+    /// Exactly `n` bytes, or `None` if the input ends first.
+    pub fn take(&mut self, n: usize) -> io::Result<Option<Vec<u8>>> {
         if n as u64 > self.remaining() {
-            self.at = self.src.len();
+            self.0.pos += self.remaining();
             return Ok(None);
         }
-        let w = self.window()?;
-        let v = if w.len() >= n {
-            w[..n].to_vec()
-        } else {
-            self.src.bytes_at(self.at, n)?
-        };
-        if v.len() < n {
-            return Ok(None);
-        }
-        self.at += n as u64;
-        Ok(Some(v))
+        self.0
+            .take(n)
+            .map(|b| Some(b.to_vec()))
+            .map_err(io::Error::other)
     }
-    fn skip(&mut self, n: u64) -> io::Result<bool> {
+    /// Skip `n` bytes without reading them; false if the input ends first.
+    pub fn skip(&mut self, n: u64) -> io::Result<bool> {
         let ok = n <= self.remaining();
-        self.at += n.min(self.remaining());
+        self.0.pos += n.min(self.remaining());
         Ok(ok)
     }
-    fn line(&mut self, max: usize) -> io::Result<Option<Vec<u8>>> {
+    /// Bytes up to and including `\n` (at most `max`); `None` at end of input or when no
+    /// newline comes within `max` bytes (the caller reports which).
+    pub fn line(&mut self, max: usize) -> io::Result<Option<Vec<u8>>> {
         let mut out = Vec::new();
         while self.remaining() > 0 {
             let room = max - out.len();
-            let w = self.window()?;
+            let w = self.0.window(1)?;
             let w = &w[..w.len().min(room)];
             if let Some(i) = w.iter().position(|&b| b == b'\n') {
                 out.extend_from_slice(&w[..=i]);
-                self.at += i as u64 + 1;
+                self.0.pos += i as u64 + 1;
                 return Ok(Some(out));
             }
             let n = w.len();
             out.extend_from_slice(w);
-            self.at += n as u64;
+            self.0.pos += n as u64;
             if out.len() >= max || n == 0 {
                 return Ok(None);
             }

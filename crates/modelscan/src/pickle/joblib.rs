@@ -3,15 +3,15 @@
 //! so array data is never mistaken for opcodes; object arrays are a nested pickle, which
 //! is emulated like any other.
 
-use super::input::Source;
+use super::input::BlobSource;
 use super::value::Value;
 use super::vm::{halt, Halt, Vm};
 
-pub fn skip_array<S: Source>(
+pub fn skip_array(
     vm: &mut Vm<'_>,
     at: u64,
     state: &Value,
-    src: &mut S,
+    src: &mut BlobSource<'_>,
 ) -> Result<Value, Halt> {
     let dtype = state
         .dict_get("dtype")
@@ -30,7 +30,7 @@ pub fn skip_array<S: Source>(
     }
     .ok_or_else(|| halt(at, "joblib array wrapper without a readable shape"))?;
     if state.dict_get("numpy_array_alignment_bytes").is_some() {
-        let pad = vm.fixed::<1, S>(src, at)?[0];
+        let pad = vm.fixed::<1>(src, at)?[0];
         if !src.skip(u64::from(pad)).unwrap_or(false) {
             return Err(halt(at, "input ends inside joblib array padding"));
         }

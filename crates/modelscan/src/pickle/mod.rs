@@ -7,7 +7,7 @@ mod joblib;
 mod value;
 mod vm;
 
-pub use input::{BlobSource, Source};
+pub use input::BlobSource;
 
 use crate::globals::{Class, Globals};
 use crate::{Finding, Severity};
@@ -101,7 +101,7 @@ pub fn scan_slice(
     depth: u8,
 ) -> StreamScan {
     scan_stream(
-        &mut input::SliceSource::new(data),
+        &mut BlobSource::new(&data, 0),
         globals,
         limits,
         deadline,
@@ -109,8 +109,8 @@ pub fn scan_slice(
     )
 }
 
-pub fn scan_stream<S: Source>(
-    src: &mut S,
+pub fn scan_stream(
+    src: &mut BlobSource<'_>,
     globals: &Globals,
     limits: &Limits,
     deadline: Option<Instant>,
@@ -162,11 +162,6 @@ pub fn scan_stream<S: Source>(
 }
 
 impl StreamScan {
-    /// Worth reporting as a pickle: it parsed, or it got far enough to do something.
-    pub fn is_pickle(&self) -> bool {
-        !self.not_pickle && (!self.pickles.is_empty() || !self.imports.is_empty() || self.ops > 2)
-    }
-
     /// Findings, one per distinct global or construct, first offset kept.
     pub fn findings(&self) -> Vec<Finding> {
         let mut out: Vec<Finding> = Vec::new();

@@ -59,12 +59,8 @@ impl Value {
                 full: true,
             };
         }
-        let mut end = KEEP_TEXT;
-        while !s.is_char_boundary(end) {
-            end -= 1;
-        }
         Value::Str {
-            text: s[..end].into(),
+            text: crate::prefix(&s, KEEP_TEXT).into(),
             full: false,
         }
     }
@@ -162,11 +158,7 @@ impl Value {
             Value::Opaque => out.push_str("<?>"),
         }
         if out.len() > budget {
-            let mut end = budget;
-            while !out.is_char_boundary(end) {
-                end -= 1;
-            }
-            out.truncate(end);
+            out.truncate(crate::prefix(out, budget).len());
             out.push_str("...");
         }
     }

@@ -4,7 +4,7 @@
 //! that only runs before a later error (a truncated file) is still seen.
 
 use super::args::{int_value, io_halt, latin1};
-use super::input::{escape_decode, parse_int, raw_unicode_escape, Source};
+use super::input::{escape_decode, parse_int, raw_unicode_escape, BlobSource};
 use super::value::{Object, Value, KEEP_DICT};
 use super::{Event, EventKind, Import, Limits};
 use crate::globals::{full_name, Globals};
@@ -65,7 +65,7 @@ impl<'g> Vm<'g> {
 
     /// Run one pickle from the source's position to its STOP. `ops_before` lets the
     /// caller tell "failed on the first opcode" (not a pickle) from a broken one.
-    pub fn run<S: Source>(&mut self, src: &mut S) -> Step<Done> {
+    pub fn run(&mut self, src: &mut BlobSource<'_>) -> Step<Done> {
         self.stack.clear();
         self.marks.clear();
         self.memo.clear();
@@ -115,7 +115,7 @@ impl<'g> Vm<'g> {
 
     /// Run a complete pickle embedded in the current one (joblib object arrays) without
     /// disturbing the outer stack and memo.
-    pub fn run_inner<S: Source>(&mut self, src: &mut S) -> Step<()> {
+    pub fn run_inner(&mut self, src: &mut BlobSource<'_>) -> Step<()> {
         let saved = (
             std::mem::take(&mut self.stack),
             std::mem::take(&mut self.marks),
@@ -127,7 +127,7 @@ impl<'g> Vm<'g> {
         r.map(|_| ())
     }
 
-    fn step<S: Source>(&mut self, op: u8, at: u64, src: &mut S) -> Step<()> {
+    fn step(&mut self, op: u8, at: u64, src: &mut BlobSource<'_>) -> Step<()> {
         match op {
             b'(' => self.marks.push(self.stack.len()),
             b'0' => {
@@ -168,29 +168,29 @@ impl<'g> Vm<'g> {
                 self.push(v);
             }
             b'J' => {
-                let b = self.fixed::<4, S>(src, at)?;
+                let b = self.fixed::<4>(src, at)?;
                 self.push(Value::Int(i64::from(i32::from_le_bytes(b))));
             }
             b'K' => {
-                let b = self.fixed::<1, S>(src, at)?;
+                let b = self.fixed::<1>(src, at)?;
                 self.push(Value::Int(i64::from(b[0])));
             }
             b'M' => {
-                let b = self.fixed::<2, S>(src, at)?;
+                let b = self.fixed::<2>(src, at)?;
                 self.push(Value::Int(i64::from(u16::from_le_bytes(b))));
             }
             0x8a | 0x8b => {
                 let n = if op == 0x8a {
-                    u64::from(self.fixed::<1, S>(src, at)?[0])
+                    u64::from(self.fixed::<1>(src, at)?[0])
                 } else {
-                    let n = i32::from_le_bytes(self.fixed::<4, S>(src, at)?);
+                    let n = i32::from_le_bytes(self.fixed::<4>(src, at)?);
                     u64::try_from(n).map_err(|_| halt(at, "LONG4 with a negative length"))?
                 };
                 let v = self.long_bytes(src, at, n)?;
                 self.push(v);
             }
             b'G' => {
-                let b = self.fixed::<8, S>(src, at)?;
+                let b = self.fixed::<8>(src, at)?;
                 self.push(Value::Float(f64::from_be_bytes(b)));
             }
             b'N' => self.push(Value::None),
@@ -211,23 +211,23 @@ impl<'g> Vm<'g> {
             }
             b'T' | b'X' | 0x8d | b'U' | 0x8c => {
                 let n = match op {
-                    b'U' | 0x8c => u64::from(self.fixed::<1, S>(src, at)?[0]),
-                    0x8d => u64::from_le_bytes(self.fixed::<8, S>(src, at)?),
+                    b'U' | 0x8c => u64::from(self.fixed::<1>(src, at)?[0]),
+                    0x8d => u64::from_le_bytes(self.fixed::<8>(src, at)?),
                     b'T' => {
-                        let n = i32::from_le_bytes(self.fixed::<4, S>(src, at)?);
+                        let n = i32::from_le_bytes(self.fixed::<4>(src, at)?);
                         u64::try_from(n)
                             .map_err(|_| halt(at, "BINSTRING with a negative length"))?
                     }
-                    _ => u64::from(u32::from_le_bytes(self.fixed::<4, S>(src, at)?)),
+                    _ => u64::from(u32::from_le_bytes(self.fixed::<4>(src, at)?)),
                 };
                 let v = self.string(src, at, n, matches!(op, b'X' | 0x8d | 0x8c))?;
                 self.push(v);
             }
             b'B' | b'C' | 0x8e | 0x96 => {
                 let n = match op {
-                    b'C' => u64::from(self.fixed::<1, S>(src, at)?[0]),
-                    b'B' => u64::from(u32::from_le_bytes(self.fixed::<4, S>(src, at)?)),
-                    _ => u64::from_le_bytes(self.fixed::<8, S>(src, at)?),
+                    b'C' => u64::from(self.fixed::<1>(src, at)?[0]),
+                    b'B' => u64::from(u32::from_le_bytes(self.fixed::<4>(src, at)?)),
+                    _ => u64::from_le_bytes(self.fixed::<8>(src, at)?),
                 };
                 let v = self.bytes(src, at, n)?;
                 self.push(v);
@@ -290,8 +290,8 @@ impl<'g> Vm<'g> {
                 self.mutate_top(at, "__setitem__", &items)?;
             }
             b'c' => {
-                let module = self.utf8_line(src, at, "GLOBAL")?;
-                let name = self.utf8_line(src, at, "GLOBAL")?;
+                let module = self.text_line(src, at, "GLOBAL")?;
+                let name = self.text_line(src, at, "GLOBAL")?;
                 let g = self.import(at, &module, &name, "GLOBAL");
                 self.push(g);
             }
@@ -312,8 +312,8 @@ impl<'g> Vm<'g> {
                 self.push(g);
             }
             b'i' => {
-                let module = self.utf8_line(src, at, "INST")?;
-                let name = self.utf8_line(src, at, "INST")?;
+                let module = self.text_line(src, at, "INST")?;
+                let name = self.text_line(src, at, "INST")?;
                 let args = self.pop_mark(at)?;
                 let g = self.import(at, &module, &name, "INST");
                 let v = self.call(at, g, Value::Tuple(args.into()));
@@ -359,9 +359,9 @@ impl<'g> Vm<'g> {
             }
             0x82..=0x84 => {
                 let code = match op {
-                    0x82 => u32::from(self.fixed::<1, S>(src, at)?[0]),
-                    0x83 => u32::from(u16::from_le_bytes(self.fixed::<2, S>(src, at)?)),
-                    _ => i32::from_le_bytes(self.fixed::<4, S>(src, at)?) as u32,
+                    0x82 => u32::from(self.fixed::<1>(src, at)?[0]),
+                    0x83 => u32::from(u16::from_le_bytes(self.fixed::<2>(src, at)?)),
+                    _ => i32::from_le_bytes(self.fixed::<4>(src, at)?) as u32,
                 };
                 self.event(at, EventKind::Extension, format!("extension code {code}"));
                 self.push(Value::Opaque);
@@ -375,11 +375,11 @@ impl<'g> Vm<'g> {
                 self.memo_op(at, op == b'p', key)?;
             }
             b'q' | b'h' => {
-                let key = u64::from(self.fixed::<1, S>(src, at)?[0]);
+                let key = u64::from(self.fixed::<1>(src, at)?[0]);
                 self.memo_op(at, op == b'q', key)?;
             }
             b'r' | b'j' => {
-                let key = u64::from(u32::from_le_bytes(self.fixed::<4, S>(src, at)?));
+                let key = u64::from(u32::from_le_bytes(self.fixed::<4>(src, at)?));
                 self.memo_op(at, op == b'r', key)?;
             }
             0x94 => {
@@ -387,14 +387,14 @@ impl<'g> Vm<'g> {
                 self.memo_op(at, true, key)?;
             }
             0x80 => {
-                let p = self.fixed::<1, S>(src, at)?[0];
+                let p = self.fixed::<1>(src, at)?[0];
                 if p > 5 {
                     return Err(halt(at, &format!("unsupported pickle protocol {p}")));
                 }
                 self.protocol = p;
             }
             0x95 => {
-                self.fixed::<8, S>(src, at)?;
+                self.fixed::<8>(src, at)?;
             }
             other => {
                 return Err(halt(at, &format!("unknown opcode 0x{other:02x}")));
@@ -506,7 +506,13 @@ impl<'g> Vm<'g> {
         }
     }
 
-    fn build<S: Source>(&mut self, at: u64, target: Value, state: Value, src: &mut S) -> Step<()> {
+    fn build(
+        &mut self,
+        at: u64,
+        target: Value,
+        state: Value,
+        src: &mut BlobSource<'_>,
+    ) -> Step<()> {
         match &target {
             Value::Global(i) => {
                 let name = self.imports[*i].full.clone();

@@ -1,5 +1,5 @@
 use crate::audit::{entry_hash, AuditEntry, GENESIS};
-use crate::hash::{hex_sha256, new_secret};
+use crate::hash::hex_sha256;
 use crate::{
     AuditSnapshot, Incident, NewRequest, Request, Role, Store, StoreError, StoredPin, TokenInfo,
     Vote,
@@ -162,27 +162,16 @@ impl Store for SqliteStore {
         actor: &str,
         by: &str,
     ) -> Result<(TokenInfo, String), StoreError> {
-        let secret = format!("ppt_{}", new_secret());
-        let id = format!("tok_{}", &new_secret()[..16]);
+        let t = crate::shared::new_token(name, role, actor);
         let mut c = self.lock();
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute(
             "INSERT INTO tokens (id, name, role, actor, secret_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![id, name, role.as_str(), actor, hex_sha256(secret.as_bytes()), crate::now()],
+            params![t.info.id, name, role.as_str(), actor, t.secret_hash, crate::now()],
         )?;
-        let payload =
-            serde_json::json!({"name": name, "role": role.as_str(), "actor": actor}).to_string();
-        append(&tx, "token", by, &id, &payload)?;
+        append(&tx, "token", by, &t.info.id, &t.audit_payload)?;
         tx.commit()?;
-        Ok((
-            TokenInfo {
-                id,
-                name: name.into(),
-                role,
-                actor: actor.into(),
-            },
-            secret,
-        ))
+        Ok((t.info, t.secret))
     }
 
     /// The token a secret belongs to; only its hash is stored.
