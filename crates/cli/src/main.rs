@@ -1,6 +1,7 @@
 //! The `parapet` binary: parse flags, call the libraries, print. Nothing else.
 
 mod call_cmd;
+mod inventory_cmd;
 mod model_cmd;
 mod ops_cmd;
 mod plan_cmd;
@@ -41,8 +42,6 @@ enum Command {
     /// Single AWS API calls an agent wants to make.
     #[command(subcommand)]
     Call(call_cmd::CallCommand),
-    /// Run the decision service: decisions, approvals (two-person rule, cooling-off)
-    /// and a hash-chained audit log, over HTTP.
     Serve(serve_cmd::ServeArgs),
     /// API tokens for the decision service.
     #[command(subcommand)]
@@ -62,6 +61,7 @@ enum Command {
     /// Model files: find code that runs when a model is loaded.
     #[command(subcommand)]
     Model(model_cmd::ModelCommand),
+    Inventory(inventory_cmd::InventoryArgs),
     /// Inspect and validate Cedar policy packs.
     #[command(subcommand)]
     Policy(policy_cmd::PolicyCommand),
@@ -91,6 +91,7 @@ fn main() -> ExitCode {
         Command::Incident(c) => ops_cmd::incident(c),
         Command::Pin(c) => ops_cmd::pin(c),
         Command::Model(c) => model_cmd::run(c),
+        Command::Inventory(a) => inventory_cmd::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -139,7 +139,7 @@ pub fn run(cmd: ModelCommand) -> Result<u8> {
 }
 
 /// A progress bar on standard error after the first half second of work.
-fn draw_progress(p: &Progress, done: &std::sync::atomic::AtomicBool) {
+pub(crate) fn draw_progress(p: &Progress, done: &std::sync::atomic::AtomicBool) {
     let start = std::time::Instant::now();
     let mut drawn = false;
     while !done.load(Ordering::Relaxed) {

@@ -8,6 +8,9 @@ use parapet_store::{redact, Role, Store};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+/// Run the decision service: decisions, approvals (two-person rule, cooling-off)
+/// and a hash-chained audit log, over HTTP.
+///
 /// Every setting can come from a flag, an environment variable or the `[server]`
 /// table of the --config file, in that order of precedence.
 #[derive(Args)]

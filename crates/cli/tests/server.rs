@@ -699,8 +699,12 @@ fn kill_9_loses_no_acknowledged_decision() {
             }
         })
     };
-    // Let it run, approve a few, then kill -9 mid-stream.
-    std::thread::sleep(std::time::Duration::from_millis(400));
+    // Let it run (wait for progress, not a fixed time: CI machines are busy), approve a
+    // few, then kill -9 mid-stream.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while acked.lock().unwrap().len() < 5 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     let mut approved = Vec::new();
     for id in acked
         .lock()

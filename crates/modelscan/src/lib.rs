@@ -20,7 +20,7 @@ mod scan;
 mod walk;
 
 pub use globals::Globals;
-pub use scan::scan_file;
+pub use scan::{scan_blob, scan_file};
 pub use walk::{scan_paths, Progress};
 
 use serde::Serialize;

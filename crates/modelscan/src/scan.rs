@@ -29,28 +29,32 @@ pub fn scan_file(path: &Path, shown: &str, opts: &Options) -> std::io::Result<Op
     let file = std::fs::File::open(path)?;
     let len = file.metadata()?.len();
     let blob = FileBlob { file, len };
-    let ctx = Ctx {
-        opts,
-        deadline: Instant::now() + opts.time_budget,
-    };
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let Some(found) = analyze(&ctx, &name, &blob, 0) else {
-        return Ok(None);
+    Ok(scan_blob(&blob, &name, shown, opts))
+}
+
+/// Scan bytes from anywhere (a file, a member of an image layer). `name` is the file
+/// name (its extension is a hint for weak formats), `shown` the path to report.
+pub fn scan_blob(blob: &dyn ReadAt, name: &str, shown: &str, opts: &Options) -> Option<FileReport> {
+    let ctx = Ctx {
+        opts,
+        deadline: Instant::now() + opts.time_budget,
     };
+    let found = analyze(&ctx, name, blob, 0)?;
     let verdict = verdict(&found.findings, &found.unknown);
-    Ok(Some(FileReport {
+    Some(FileReport {
         path: shown.to_string(),
         format: found.format.to_string(),
         verdict,
-        size: len,
+        size: blob.len(),
         findings: found.findings,
         unknown: found.unknown,
         notes: found.notes,
         info: found.info.into_iter().collect(),
-    }))
+    })
 }
 
 pub fn verdict(findings: &[Finding], unknown: &[String]) -> Verdict {

@@ -112,7 +112,7 @@ fn lambda(cfg: &Value, out: &mut Analysis) {
     let code = f
         .and_then(|f| f.pointer("/config/code").or_else(|| f.get(0)))
         .and_then(Value::as_str);
-    let decoded = code.map(|c| base64_decode(c.trim()));
+    let decoded = code.map(|c| super::base64_decode(c.trim()));
     let hits: Vec<&str> = decoded
         .as_ref()
         .map(|b| {
@@ -166,30 +166,6 @@ fn contains_name(hay: &[u8], name: &[u8]) -> bool {
                 .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
             && (i == 0 || !(hay[i - 1].is_ascii_alphanumeric() || hay[i - 1] == b'_'))
     })
-}
-
-fn base64_decode(s: &str) -> Vec<u8> {
-    let val = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            _ => return None,
-        } as u32)
-    };
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0);
-    for c in s.bytes().filter_map(val) {
-        acc = (acc << 6) | c;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    out
 }
 
 /// The Keras JSON configs inside an HDF5 file (attributes are stored as plain bytes).
