@@ -1,7 +1,12 @@
-use crate::EXIT_ALLOW;
-use anyhow::{Context, Result};
-use clap::Subcommand;
+use crate::{EXIT_ALLOW, EXIT_HELD};
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand, ValueEnum};
+use parapet_detect::sigma::{self, Level};
+use parapet_detect::{output, reorder::Reorder, ActorKinds, Config, Detector};
+use parapet_trail::{Item, Limits};
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 
 #[derive(Subcommand)]
 pub enum TrailCommand {
@@ -9,7 +14,7 @@ pub enum TrailCommand {
     /// what each successful call made possible or destroyed.
     ///
     /// Reads S3-delivered `{"Records": [...]}` files, JSON arrays and JSON lines.
-    /// Detection of attack chains over time is `parapet trail scan`/`watch` (to come).
+    /// Detection of attack chains over time is `parapet trail scan`.
     Explain {
         /// CloudTrail files.
         #[arg(required = true)]
@@ -18,10 +23,110 @@ pub enum TrailCommand {
         #[arg(long, short = 'v')]
         verbose: bool,
     },
+    Scan(ScanArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Format {
+    /// Incidents as readable timelines (the default).
+    Timeline,
+    /// JSON lines (`parapet.trail/v1`): each alert as it is raised, then each incident.
+    Jsonl,
+    /// JSON lines of OCSF 1.3: Detection Findings (alerts), then Incident Findings.
+    Ocsf,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
+pub enum LevelArg {
+    Informational,
+    Low,
+    Medium,
+    High,
+    Critical,
+    /// Never fail (only with --fail-on).
+    Never,
+}
+
+impl LevelArg {
+    fn level(self) -> Option<Level> {
+        Some(match self {
+            LevelArg::Informational => Level::Informational,
+            LevelArg::Low => Level::Low,
+            LevelArg::Medium => Level::Medium,
+            LevelArg::High => Level::High,
+            LevelArg::Critical => Level::Critical,
+            LevelArg::Never => return None,
+        })
+    }
+}
+
+/// Detect attack chains in CloudTrail: follow each actor across the keys, users and role
+/// sessions it creates, match the behaviour pack and your Sigma rules (single events and
+/// correlations over time), and group alerts of one lineage into one incident.
+///
+/// Inputs: S3-delivered files (`{"Records": [...]}`, gzip or plain), JSON arrays, JSON
+/// lines, EventBridge envelopes ("AWS API Call via CloudTrail"), LookupEvents output;
+/// files and directories (recursive), `-` for standard input. Files may arrive out of
+/// order: events are put back in time order within --lateness. Records that cannot be
+/// read are skipped, counted and (with -v) named; the scan goes on.
+///
+/// Rules: the built-in behaviour pack (recon bursts, access-denied storms, keys used from
+/// new places, Lambda hijack, admin creation and persistence, secrets harvesting, GPU
+/// launches and open security groups, LLMjacking, sharing data out, defence evasion,
+/// automation destroying data or reverting people) plus SigmaHQ-format rules given with
+/// --rules, including correlation rules (event_count, value_count, temporal,
+/// temporal_ordered). Rules can use parapet's fields (`parapet.actor`, `parapet.lineage`,
+/// `parapet.effects`, ...; see docs/trail.md).
+///
+/// Exit status: 0 no incident at or above --fail-on, 1 at least one, 2 usage or I/O error.
+///
+/// Example: parapet trail scan demo/trail/takeover
+#[derive(Args)]
+pub struct ScanArgs {
+    /// CloudTrail files or directories (gzip or plain); `-` reads standard input.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// More Sigma rules: YAML files or directories. A rule with a built-in rule's id replaces it.
+    #[arg(long = "rules", value_name = "PATH")]
+    pub rules: Vec<PathBuf>,
+    /// Use only the rules given with --rules.
+    #[arg(long)]
+    pub no_builtin: bool,
+    #[arg(long, value_enum, default_value = "timeline")]
+    pub format: Format,
+    /// Write results to this file instead of standard output.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// Actor table (TOML, see crates/detect/data/actors.toml) telling automation from people.
+    #[arg(long, value_name = "FILE")]
+    pub actors: Option<PathBuf>,
+    /// Resume from this state file if it exists, and save the state there at the end, so
+    /// an incident in progress is not forgotten between runs.
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<PathBuf>,
+    /// Events are replayed in time order; past this many held at once the oldest go on
+    /// (memory stays bounded; order within --lateness still holds).
+    #[arg(long, default_value = "250000", value_name = "EVENTS")]
+    pub max_held: usize,
+    /// How late an event may arrive and still join a correlation window (`90s`, `15m`, `1h`).
+    #[arg(long, default_value = "15m")]
+    pub lateness: String,
+    /// Show incidents at or above this level.
+    #[arg(long, value_enum, default_value = "low")]
+    pub min_level: LevelArg,
+    /// Exit 1 when an incident reaches this level.
+    #[arg(long, value_enum, default_value = "high")]
+    pub fail_on: LevelArg,
+    /// Name every skipped record and why.
+    #[arg(long, short)]
+    pub verbose: bool,
 }
 
 pub fn run(cmd: TrailCommand) -> Result<u8> {
-    let TrailCommand::Explain { files, verbose } = cmd;
+    let (files, verbose) = match cmd {
+        TrailCommand::Explain { files, verbose } => (files, verbose),
+        TrailCommand::Scan(a) => return scan(a),
+    };
     let (mut events, mut with_effects, mut failed, mut skipped) = (0, 0, 0, 0);
     for f in &files {
         let text =
@@ -58,4 +163,144 @@ pub fn run(cmd: TrailCommand) -> Result<u8> {
     }
     eprintln!("{events} events: {with_effects} with effects, {failed} failed calls, {skipped} unreadable records skipped");
     Ok(EXIT_ALLOW)
+}
+
+fn load_config(a: &ScanArgs) -> Result<Config> {
+    let mut config = Config::builtin();
+    let mut extra = Vec::new();
+    for p in &a.rules {
+        extra.extend(sigma::load_dir(p).map_err(anyhow::Error::msg)?);
+    }
+    config.rules = if a.no_builtin {
+        if extra.is_empty() {
+            bail!("--no-builtin needs rules from --rules");
+        }
+        extra
+    } else {
+        sigma::overlay(config.rules, extra)
+    };
+    if let Some(f) = &a.actors {
+        let text =
+            std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
+        config.actors = ActorKinds::parse(&text)
+            .map_err(anyhow::Error::msg)
+            .with_context(|| format!("{}", f.display()))?;
+    }
+    config.limits.lateness_ms = sigma::rule::parse_timespan(&a.lateness)
+        .map_err(anyhow::Error::msg)
+        .context("--lateness")?;
+    Ok(config)
+}
+
+fn scan(a: ScanArgs) -> Result<u8> {
+    let config = load_config(&a)?;
+    let mut det = Detector::new(config)?;
+    if let Some(cp) = &a.checkpoint {
+        if cp.exists() {
+            det.restore(cp)?;
+        }
+    }
+    let mut out: Box<dyn Write> = match &a.output {
+        Some(p) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let min = a.min_level.level().unwrap_or(Level::Critical);
+    let mut files = Vec::new();
+    let mut skipped = 0u64;
+    let report_skip = |at: &str, reason: &str, skipped: &mut u64| {
+        *skipped += 1;
+        if a.verbose {
+            eprintln!("parapet: skipped {at}: {reason}");
+        }
+    };
+    for p in &a.paths {
+        parapet_trail::list(p, &mut files, &mut |i| {
+            if let Item::Skipped { at, reason } = i {
+                report_skip(&at, &reason, &mut skipped);
+            }
+        });
+    }
+    let progress = parapet_modelscan::Progress::default();
+    progress
+        .files_total
+        .store(files.len() as u64, Ordering::Relaxed);
+    progress
+        .bytes_total
+        .store(files.iter().map(|f| f.1).sum(), Ordering::Relaxed);
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let mut write_err = None;
+    std::thread::scope(|s| {
+        let bar = std::io::stderr()
+            .is_terminal()
+            .then(|| s.spawn(|| crate::model_cmd::draw_progress(&progress, &done)));
+        // A batch holds everything (up to --max-held) and replays it in time order:
+        // directories list regions and days in name order, not time order.
+        let mut reorder = Reorder::new(i64::MAX, a.max_held);
+        let mut emit = |e: parapet_trail::Event, out: &mut Box<dyn Write>| {
+            for alert in det.process(&e) {
+                if alert.level < min {
+                    continue;
+                }
+                let line = match a.format {
+                    Format::Timeline => continue,
+                    Format::Jsonl => output::alert_json(&alert),
+                    Format::Ocsf => output::alert_ocsf(&alert),
+                };
+                if let Err(e) = writeln!(out, "{line}") {
+                    write_err.get_or_insert(e);
+                }
+            }
+        };
+        for (f, size) in &files {
+            parapet_trail::read_file(f, Limits::default(), &mut |i| match i {
+                Item::Event(e) => reorder.push(*e, &mut |e| emit(e, &mut out)),
+                Item::Skipped { at, reason } => report_skip(&at, &reason, &mut skipped),
+            });
+            progress.files_done.fetch_add(1, Ordering::Relaxed);
+            progress.bytes_done.fetch_add(*size, Ordering::Relaxed);
+        }
+        reorder.flush(&mut |e| emit(e, &mut out));
+        done.store(true, Ordering::Relaxed);
+        if let Some(b) = bar {
+            let _ = b.join();
+        }
+    });
+    let incidents: Vec<_> = det
+        .incidents()
+        .into_iter()
+        .filter(|i| i.level >= min)
+        .collect();
+    for i in &incidents {
+        let r = match a.format {
+            Format::Timeline => writeln!(out, "{}", output::timeline(i)),
+            Format::Jsonl => writeln!(out, "{}", output::incident_json(i)),
+            Format::Ocsf => writeln!(out, "{}", output::incident_ocsf(i)),
+        };
+        if let Err(e) = r {
+            write_err.get_or_insert(e);
+        }
+    }
+    if let Err(e) = out.flush() {
+        write_err.get_or_insert(e);
+    }
+    match write_err {
+        Some(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            return Err(e).context("writing results")
+        }
+        _ => {}
+    }
+    if let Some(cp) = &a.checkpoint {
+        det.save(cp)?;
+    }
+    eprintln!(
+        "parapet: {}",
+        output::summary(det.stats(), skipped, incidents.len())
+    );
+    let worst = det.incidents().iter().map(|i| i.level).max();
+    Ok(match (a.fail_on.level(), worst) {
+        (Some(t), Some(w)) if w >= t => EXIT_HELD,
+        _ => EXIT_ALLOW,
+    })
 }

@@ -5,6 +5,12 @@
 //! arrays (Stratus Red Team, exports) and JSON lines. Malformed records are skipped
 //! with a counted reason; a bad record never stops the rest.
 
+pub mod event;
+pub mod read;
+
+pub use event::{Event, Identity, IdentityType};
+pub use read::{list, read_all, read_bytes, read_file, read_path, Item, Limits};
+
 use parapet_aws::api::{analyze_call, ApiCall, CallAnalysis};
 use serde::Deserialize;
 use serde_json::Value;

@@ -1,0 +1,257 @@
+//! `parapet trail scan` end to end: the bundled takeover, every output format, bad
+//! input, user rules, standard input and checkpoints.
+
+mod common;
+use common::{bin, exited, root, tmpdir};
+use serde_json::Value;
+use std::io::Write;
+use std::process::Stdio;
+
+const DEMO: &str = "demo/trail/takeover";
+
+#[test]
+fn the_quick_start_shows_the_takeover_as_one_incident() {
+    let o = bin()
+        .args(["trail", "scan", DEMO])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    let out = exited(o.clone(), 1);
+    assert!(out.contains("CRITICAL"), "{out}");
+    assert!(
+        out.contains("phases: initial-access") && out.contains("-> defense-evasion"),
+        "{out}"
+    );
+    assert!(
+        out.contains("started by user svc-reporting; 4 identities"),
+        "{out}"
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("189 events") && err.contains("3 incidents"),
+        "{err}"
+    );
+    // --fail-on never: same findings, exit 0.
+    let o = bin()
+        .args(["trail", "scan", DEMO, "--fail-on", "never"])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    exited(o, 0);
+}
+
+#[test]
+fn json_lines_and_ocsf() {
+    let o = bin()
+        .args([
+            "trail",
+            "scan",
+            DEMO,
+            "--format",
+            "jsonl",
+            "--min-level",
+            "informational",
+        ])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    let out = exited(o, 1);
+    let lines: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let alerts: Vec<&Value> = lines.iter().filter(|v| v["type"] == "alert").collect();
+    let incidents: Vec<&Value> = lines.iter().filter(|v| v["type"] == "incident").collect();
+    assert_eq!(incidents.len(), 3);
+    assert!(alerts.len() > 40, "{}", alerts.len());
+    for a in &alerts {
+        assert_eq!(a["schema"], "parapet.trail/v1");
+        assert!(a["incident"].as_str().unwrap().starts_with("INC-"));
+        assert!(!a["event_ids"].as_array().unwrap().is_empty());
+    }
+    let attack = incidents
+        .iter()
+        .find(|i| i["root"].as_str().unwrap().ends_with("svc-reporting"))
+        .unwrap();
+    assert_eq!(attack["phases"].as_array().unwrap().len(), 9);
+    assert_eq!(attack["level"], "critical");
+
+    let dir = tmpdir("trail-ocsf");
+    let file = dir.join("findings.jsonl");
+    let o = bin()
+        .args(["trail", "scan", DEMO, "--format", "ocsf", "-o"])
+        .arg(&file)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert_eq!(exited(o, 1), "");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let findings: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(findings.iter().any(|f| f["class_uid"] == 2004));
+    assert_eq!(
+        findings.iter().filter(|f| f["class_uid"] == 2005).count(),
+        3
+    );
+    for f in &findings {
+        assert_eq!(f["metadata"]["version"], "1.3.0");
+        assert!(
+            f["severity_id"].as_u64().unwrap() >= 2,
+            "--min-level low drops informational"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_input_is_skipped_counted_and_named() {
+    let dir = tmpdir("trail-bad");
+    let good = std::fs::read_dir(root().join(DEMO))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .next()
+        .unwrap();
+    let bytes = std::fs::read(&good).unwrap();
+    std::fs::write(dir.join("truncated.json.gz"), &bytes[..bytes.len() / 2]).unwrap();
+    std::fs::write(dir.join("garbage.json"), b"\x00\x01\x02 not json").unwrap();
+    std::fs::write(dir.join("lines.jsonl"), b"{\"eventSource\": \"iam.amazonaws.com\", \"eventName\": \"CreateUser\", \"eventTime\": \"2026-11-02T09:00:00Z\"}\n{broken\n[1,2]\n").unwrap();
+    std::fs::write(dir.join("notes.txt"), b"ignored in directories").unwrap();
+    let o = bin()
+        .args(["trail", "scan", "-v"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    exited(o.clone(), 0);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("truncated.json.gz") && err.contains("gzip"),
+        "{err}"
+    );
+    assert!(
+        err.contains("garbage.json") && err.contains("not CloudTrail JSON"),
+        "{err}"
+    );
+    assert!(err.contains("lines.jsonl:2"), "{err}");
+    assert!(err.contains("1 events") || err.contains("1 event"), "{err}");
+    assert!(!err.contains("notes.txt"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn user_rules_load_replace_and_fail_clearly() {
+    let dir = tmpdir("trail-rules");
+    // SigmaHQ's rules alone, over the Stratus detonations.
+    let o = bin()
+        .args([
+            "trail",
+            "scan",
+            "testdata/cloudtrail/stratus",
+            "--no-builtin",
+            "--rules",
+            "crates/detect/tests/data/sigmahq",
+            "--format",
+            "jsonl",
+            "--fail-on",
+            "never",
+        ])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    let out = exited(o, 0);
+    let alerts: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|v| v["type"] == "alert")
+        .collect();
+    assert!(alerts.len() >= 5, "{out}");
+    for a in &alerts {
+        // SigmaHQ's licence asks that matches credit the rule's authors.
+        assert!(a["rule_file"].as_str().unwrap().contains("sigmahq"), "{a}");
+        assert!(!a["rule_author"].as_str().unwrap().is_empty(), "{a}");
+    }
+    // A broken rule names its file and the problem; exit 2.
+    std::fs::write(
+        dir.join("bad.yml"),
+        "title: x\nid: bad\ndetection:\n  sel:\n    eventName|wide: x\n  condition: sel\n",
+    )
+    .unwrap();
+    let o = bin()
+        .args(["trail", "scan", DEMO, "--rules"])
+        .arg(&dir)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("bad.yml") && err.contains("wide"), "{err}");
+    // A rule with a built-in id replaces it: silence the admin-grant rule.
+    std::fs::write(dir.join("bad.yml"), "title: quiet\nid: parapet-admin-granted\ndetection:\n  sel:\n    eventName: NeverHappens\n  condition: sel\n").unwrap();
+    let o = bin()
+        .args(["trail", "scan", DEMO, "--format", "jsonl", "--rules"])
+        .arg(&dir)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(!out.contains("Administrator privileges granted"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn standard_input_and_checkpoints() {
+    // EventBridge envelopes on stdin.
+    let one = r#"{"detail-type": "AWS API Call via CloudTrail", "detail": {"eventSource": "cloudtrail.amazonaws.com", "eventName": "StopLogging", "eventTime": "2026-11-02T09:00:00Z", "eventID": "x1", "requestParameters": {"name": "main"}, "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::1:user/mallory", "accessKeyId": "AKIAMALLORY"}}}"#;
+    let mut child = bin()
+        .args(["trail", "scan", "-", "--format", "jsonl"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(one.as_bytes())
+        .unwrap();
+    let out = exited(child.wait_with_output().unwrap(), 1);
+    assert!(out.contains("parapet-defense-evasion"), "{out}");
+
+    // Two runs over the two halves of the delivery, sharing a checkpoint, find the same
+    // attack incident as one run over everything.
+    let dir = tmpdir("trail-cp");
+    let (a, b) = (dir.join("a"), dir.join("b"));
+    std::fs::create_dir_all(&a).unwrap();
+    std::fs::create_dir_all(&b).unwrap();
+    let mut files: Vec<_> = std::fs::read_dir(root().join(DEMO))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let half = files.len() / 2;
+    for (i, f) in files.iter().enumerate() {
+        let to = if i < half { &a } else { &b };
+        std::fs::copy(f, to.join(f.file_name().unwrap())).unwrap();
+    }
+    let cp = dir.join("state.json");
+    let run = |d: &std::path::Path| {
+        let o = bin()
+            .args(["trail", "scan", "--format", "jsonl", "--checkpoint"])
+            .arg(&cp)
+            .arg(d)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    run(&a);
+    let second = run(&b);
+    let attack: Value = second
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|v| v["type"] == "incident" && v["root"].as_str().unwrap().ends_with("svc-reporting"))
+        .expect("the incident survives the restart");
+    assert_eq!(attack["phases"].as_array().unwrap().len(), 9, "{attack}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

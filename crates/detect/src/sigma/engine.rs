@@ -1,0 +1,543 @@
+//! The rule engine: detection rules indexed by the event names they require (most
+//! CloudTrail rules name one or a few), evaluated over an event's JSON plus parapet's
+//! enrichment fields; correlation rules counted in time windows per group.
+
+use super::cond::Cond;
+use super::matcher::{resolve, Found, Leaf, Matcher, Path, StrOp};
+use super::rule::{Body, CorrelationType, CountOp, Rule, Selection};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::{HashMap, HashSet, VecDeque};
+
+/// A correlation window in a checkpoint, named by its rule id.
+#[derive(Serialize, Deserialize)]
+pub struct SavedGroup {
+    rule: String,
+    key: String,
+    group: Group,
+}
+
+/// An event as rules see it: the record, and parapet's fields under `parapet.`.
+pub struct Doc<'a> {
+    pub raw: &'a Value,
+    /// `{"parapet": {...}}`, when enrichment ran.
+    pub extra: Option<&'a Value>,
+}
+
+impl Doc<'_> {
+    fn get(&self, path: &Path) -> Found<'_> {
+        match self.extra {
+            Some(extra) if path.parts[0] == "parapet" => resolve(extra, path),
+            _ => resolve(self.raw, path),
+        }
+    }
+
+    fn text(&self, path: &Path) -> Option<String> {
+        match self.get(path) {
+            Found::One(Value::String(s)) => Some(s.clone()),
+            Found::One(v @ (Value::Number(_) | Value::Bool(_))) => Some(v.to_string()),
+            _ => None,
+        }
+    }
+}
+
+/// A correlation that fired: the window's events for one group.
+#[derive(Debug, Clone)]
+pub struct CorrelationHit {
+    /// Index of the correlation rule in [`Engine::rules`].
+    pub rule: usize,
+    pub group: Vec<(String, String)>,
+    pub first_ms: i64,
+    pub last_ms: i64,
+    pub count: u64,
+    pub event_ids: Vec<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Entry {
+    t: i64,
+    pos: usize,
+    value: Option<String>,
+    id: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Group {
+    entries: VecDeque<Entry>,
+    /// No new alert for this group until an event after this time.
+    fired_until: i64,
+    touched: i64,
+}
+
+impl Default for Group {
+    fn default() -> Self {
+        Group {
+            entries: VecDeque::new(),
+            fired_until: i64::MIN,
+            touched: i64::MIN,
+        }
+    }
+}
+
+struct Corr {
+    rule: usize,
+    kind: CorrelationType,
+    /// Detection rule indexes, in the correlation's order.
+    members: Vec<usize>,
+    group_by: Vec<Path>,
+    span: i64,
+    op: CountOp,
+    threshold: u64,
+    field: Option<Path>,
+    groups: HashMap<String, Group>,
+}
+
+/// Limits on what correlation state may hold.
+#[derive(Debug, Clone, Copy)]
+pub struct StateLimits {
+    /// How late an event may arrive and still join a window.
+    pub lateness_ms: i64,
+    pub max_entries_per_group: usize,
+    pub max_groups: usize,
+}
+
+impl Default for StateLimits {
+    fn default() -> Self {
+        StateLimits {
+            lateness_ms: 15 * 60_000,
+            max_entries_per_group: 10_000,
+            max_groups: 100_000,
+        }
+    }
+}
+
+pub struct Engine {
+    rules: Vec<Rule>,
+    /// Lowercased `eventName` -> detection rules that need it.
+    index: HashMap<String, Vec<usize>>,
+    unindexed: Vec<usize>,
+    /// Detection rules whose own matches are not alerts (a correlation uses them).
+    quiet: Vec<bool>,
+    /// Detection rule -> (correlation, position) pairs that consume it.
+    feeds: Vec<Vec<(usize, usize)>>,
+    corrs: Vec<Corr>,
+    limits: StateLimits,
+    max_time: i64,
+    since_sweep: u32,
+    pub late_events: u64,
+}
+
+impl Engine {
+    pub fn new(rules: Vec<Rule>, limits: StateLimits) -> Result<Engine, String> {
+        let mut by_ref: HashMap<&str, usize> = HashMap::new();
+        for (i, r) in rules.iter().enumerate() {
+            if matches!(r.body, Body::Detection(_)) {
+                by_ref.insert(&r.meta.id, i);
+                if let Some(n) = &r.meta.name {
+                    by_ref.insert(n, i);
+                }
+            }
+        }
+        let mut quiet = vec![false; rules.len()];
+        let mut feeds = vec![Vec::new(); rules.len()];
+        let mut corrs = Vec::new();
+        for (i, r) in rules.iter().enumerate() {
+            let Body::Correlation(c) = &r.body else {
+                continue;
+            };
+            let mut members = Vec::new();
+            for (pos, name) in c.rules.iter().enumerate() {
+                let &d = by_ref.get(name.as_str()).ok_or_else(|| {
+                    format!(
+                        "{}: correlation {} refers to `{name}`, which is not a loaded detection rule",
+                        r.meta.file, r.meta.id
+                    )
+                })?;
+                if !c.generate {
+                    quiet[d] = true;
+                }
+                feeds[d].push((corrs.len(), pos));
+                members.push(d);
+            }
+            corrs.push(Corr {
+                rule: i,
+                kind: c.kind,
+                members,
+                group_by: c.group_by.clone(),
+                span: c.timespan_ms,
+                op: c.op,
+                threshold: c.threshold,
+                field: c.field.clone(),
+                groups: HashMap::new(),
+            });
+        }
+        let mut index: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut unindexed = Vec::new();
+        for (i, r) in rules.iter().enumerate() {
+            let Body::Detection(d) = &r.body else {
+                continue;
+            };
+            match required_names(&d.condition, &d.selections) {
+                Some(names) => {
+                    for n in names {
+                        index.entry(n).or_default().push(i);
+                    }
+                }
+                None => unindexed.push(i),
+            }
+        }
+        Ok(Engine {
+            rules,
+            index,
+            unindexed,
+            quiet,
+            feeds,
+            corrs,
+            limits,
+            max_time: i64::MIN,
+            since_sweep: 0,
+            late_events: 0,
+        })
+    }
+
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// Whether a detection rule's own matches are alerts.
+    pub fn emits(&self, rule: usize) -> bool {
+        !self.quiet[rule]
+    }
+
+    /// Detection rules that match (stateless), in rule order.
+    pub fn evaluate(&self, doc: &Doc, out: &mut Vec<usize>) {
+        out.clear();
+        let name = doc.raw.get("eventName").and_then(Value::as_str);
+        if let Some(name) = name {
+            let key = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+                std::borrow::Cow::Owned(name.to_lowercase())
+            } else {
+                std::borrow::Cow::Borrowed(name)
+            };
+            if let Some(rules) = self.index.get(key.as_ref()) {
+                out.extend(rules.iter().copied().filter(|&i| self.matches(i, doc)));
+            }
+        }
+        out.extend(
+            self.unindexed
+                .iter()
+                .copied()
+                .filter(|&i| self.matches(i, doc)),
+        );
+        out.sort_unstable();
+        out.dedup();
+    }
+
+    fn matches(&self, rule: usize, doc: &Doc) -> bool {
+        let Body::Detection(d) = &self.rules[rule].body else {
+            return false;
+        };
+        eval_cond(&d.condition, &d.selections, doc)
+    }
+
+    /// Feed detection matches to the correlations; returns what fired.
+    pub fn correlate(
+        &mut self,
+        doc: &Doc,
+        time_ms: i64,
+        id: &str,
+        matched: &[usize],
+    ) -> Vec<CorrelationHit> {
+        let mut hits = Vec::new();
+        if time_ms > self.max_time {
+            self.max_time = time_ms;
+        }
+        let watermark = self.max_time - self.limits.lateness_ms;
+        let mut late = false;
+        for &d in matched {
+            for &(ci, pos) in &self.feeds[d] {
+                let c = &mut self.corrs[ci];
+                if time_ms < watermark - c.span {
+                    late = true;
+                    continue;
+                }
+                let key_parts: Vec<(String, String)> = c
+                    .group_by
+                    .iter()
+                    .map(|p| (p.name.clone(), doc.text(p).unwrap_or_default()))
+                    .collect();
+                let key = key_parts
+                    .iter()
+                    .map(|(_, v)| v.as_str())
+                    .collect::<Vec<_>>()
+                    .join("\u{1f}");
+                let value = c.field.as_ref().map(|f| doc.text(f).unwrap_or_default());
+                let spec = (c.kind, c.members.len(), c.op, c.threshold);
+                let g = c.groups.entry(key).or_default();
+                g.touched = time_ms.max(g.touched);
+                while g.entries.front().is_some_and(|e| e.t < watermark - c.span) {
+                    g.entries.pop_front();
+                }
+                let at = g.entries.partition_point(|e| e.t <= time_ms);
+                g.entries.insert(
+                    at,
+                    Entry {
+                        t: time_ms,
+                        pos,
+                        value,
+                        id: id.to_string(),
+                    },
+                );
+                if g.entries.len() > self.limits.max_entries_per_group {
+                    g.entries.pop_front();
+                }
+                if time_ms <= g.fired_until {
+                    continue;
+                }
+                for (lo, hi) in [(time_ms - c.span, time_ms), (time_ms, time_ms + c.span)] {
+                    if let Some(hit) = window(spec, g, lo, hi) {
+                        g.fired_until = hi.max(time_ms + c.span);
+                        hits.push(CorrelationHit {
+                            rule: c.rule,
+                            group: key_parts.clone(),
+                            ..hit
+                        });
+                        break;
+                    }
+                }
+            }
+        }
+        if late {
+            self.late_events += 1;
+        }
+        self.since_sweep += 1;
+        if self.since_sweep >= 4096 {
+            self.sweep();
+        }
+        hits
+    }
+
+    /// Drop windows that can no longer fire and cap the number of groups.
+    pub fn sweep(&mut self) {
+        self.since_sweep = 0;
+        let watermark = self.max_time.saturating_sub(self.limits.lateness_ms);
+        for c in &mut self.corrs {
+            let horizon = watermark - c.span;
+            c.groups.retain(|_, g| {
+                while g.entries.front().is_some_and(|e| e.t < horizon) {
+                    g.entries.pop_front();
+                }
+                !g.entries.is_empty() || g.fired_until > watermark
+            });
+            if c.groups.len() > self.limits.max_groups {
+                let mut touched: Vec<i64> = c.groups.values().map(|g| g.touched).collect();
+                touched.sort_unstable();
+                let cut = touched[c.groups.len() - self.limits.max_groups];
+                c.groups.retain(|_, g| g.touched >= cut);
+            }
+        }
+    }
+
+    /// The open windows, for a checkpoint.
+    pub fn save(&self) -> Vec<SavedGroup> {
+        let mut out = Vec::new();
+        for c in &self.corrs {
+            for (k, g) in &c.groups {
+                out.push(SavedGroup {
+                    rule: self.rules[c.rule].meta.id.clone(),
+                    key: k.clone(),
+                    group: Group {
+                        entries: g
+                            .entries
+                            .iter()
+                            .map(|e| Entry {
+                                t: e.t,
+                                pos: e.pos,
+                                value: e.value.clone(),
+                                id: e.id.clone(),
+                            })
+                            .collect(),
+                        fired_until: g.fired_until,
+                        touched: g.touched,
+                    },
+                });
+            }
+        }
+        out
+    }
+
+    /// Put saved windows back; windows of rules no longer loaded are dropped.
+    pub fn restore(&mut self, saved: Vec<SavedGroup>, max_time: i64) {
+        self.max_time = self.max_time.max(max_time);
+        for s in saved {
+            let rules = &self.rules;
+            if let Some(c) = self
+                .corrs
+                .iter_mut()
+                .find(|c| rules[c.rule].meta.id == s.rule)
+            {
+                let n = c.members.len();
+                if s.group.entries.iter().all(|e| e.pos < n) {
+                    c.groups.insert(s.key, s.group);
+                }
+            }
+        }
+    }
+
+    /// How many correlation windows are open (for memory accounting).
+    pub fn open_groups(&self) -> usize {
+        self.corrs.iter().map(|c| c.groups.len()).sum()
+    }
+}
+
+type Spec = (CorrelationType, usize, CountOp, u64);
+
+fn window(spec: Spec, g: &Group, lo: i64, hi: i64) -> Option<CorrelationHit> {
+    let (kind, members, op, threshold) = spec;
+    let start = g.entries.partition_point(|e| e.t < lo);
+    let end = g.entries.partition_point(|e| e.t <= hi);
+    if start >= end {
+        return None;
+    }
+    let w: Vec<&Entry> = g.entries.range(start..end).collect();
+    let count = match kind {
+        CorrelationType::EventCount => w.len() as u64,
+        CorrelationType::ValueCount => w
+            .iter()
+            .filter_map(|e| e.value.as_deref().filter(|v| !v.is_empty()))
+            .collect::<HashSet<_>>()
+            .len() as u64,
+        CorrelationType::Temporal => w.iter().map(|e| e.pos).collect::<HashSet<_>>().len() as u64,
+        CorrelationType::TemporalOrdered => {
+            // The longest prefix of the rule order seen in order.
+            let mut next = 0;
+            for e in &w {
+                if e.pos == next {
+                    next += 1;
+                    if next == members {
+                        break;
+                    }
+                }
+            }
+            next as u64
+        }
+    };
+    let fire = match op {
+        CountOp::Gt => count > threshold,
+        CountOp::Gte => count >= threshold,
+        CountOp::Eq => count == threshold,
+    };
+    fire.then(|| CorrelationHit {
+        rule: 0,
+        group: Vec::new(),
+        first_ms: w[0].t,
+        last_ms: w[w.len() - 1].t,
+        count,
+        event_ids: w
+            .iter()
+            .rev()
+            .take(50)
+            .rev()
+            .map(|e| e.id.clone())
+            .collect(),
+    })
+}
+
+fn eval_cond(c: &Cond, sels: &[Selection], doc: &Doc) -> bool {
+    match c {
+        Cond::Sel(i) => eval_sel(&sels[*i], doc),
+        Cond::Not(x) => !eval_cond(x, sels, doc),
+        Cond::And(xs) => xs.iter().all(|x| eval_cond(x, sels, doc)),
+        Cond::Or(xs) => xs.iter().any(|x| eval_cond(x, sels, doc)),
+    }
+}
+
+fn eval_sel(s: &Selection, doc: &Doc) -> bool {
+    let fieldref = |p: &Path| doc.text(p);
+    match s {
+        Selection::Maps(maps) => maps.iter().any(|items| {
+            items.iter().all(|it| match &it.field {
+                Some(p) => it.matcher.matches(&doc.get(p), &fieldref),
+                None => keyword(&it.matcher, doc),
+            })
+        }),
+        Selection::Keywords(leaves) => keyword(&Matcher::Any(leaves.clone()), doc),
+    }
+}
+
+/// Keywords: any string anywhere in the record.
+fn keyword(m: &Matcher, doc: &Doc) -> bool {
+    fn strings<'a>(v: &'a Value, out: &mut Vec<&'a Value>, depth: usize) {
+        if depth == 0 {
+            return;
+        }
+        match v {
+            Value::String(_) => out.push(v),
+            Value::Array(xs) => xs.iter().for_each(|x| strings(x, out, depth - 1)),
+            Value::Object(m) => m.values().for_each(|x| strings(x, out, depth - 1)),
+            _ => {}
+        }
+    }
+    let mut all = Vec::new();
+    strings(doc.raw, &mut all, 64);
+    let leaves = match m {
+        Matcher::Any(l) | Matcher::All(l) => l,
+        Matcher::Exists(_) => return false,
+    };
+    let any = |l: &Leaf| {
+        all.iter()
+            .any(|v| Matcher::Any(vec![l.clone()]).matches(&Found::One(v), &|_| None))
+    };
+    match m {
+        Matcher::All(_) => leaves.iter().all(any),
+        _ => leaves.iter().any(any),
+    }
+}
+
+/// Event names a condition cannot match without, lowercased; `None` when any name may match.
+fn required_names(c: &Cond, sels: &[Selection]) -> Option<HashSet<String>> {
+    match c {
+        Cond::Sel(i) => sel_names(&sels[*i]),
+        Cond::Not(_) => None,
+        Cond::And(xs) => xs
+            .iter()
+            .filter_map(|x| required_names(x, sels))
+            .reduce(|a, b| a.intersection(&b).cloned().collect()),
+        Cond::Or(xs) => {
+            xs.iter()
+                .map(|x| required_names(x, sels))
+                .try_fold(HashSet::new(), |mut acc, n| {
+                    acc.extend(n?);
+                    Some(acc)
+                })
+        }
+    }
+}
+
+fn sel_names(s: &Selection) -> Option<HashSet<String>> {
+    let Selection::Maps(maps) = s else {
+        return None;
+    };
+    let mut out = HashSet::new();
+    for items in maps {
+        let item = items
+            .iter()
+            .find(|it| it.field.as_ref().is_some_and(|f| f.name == "eventName"))?;
+        let Matcher::Any(leaves) = &item.matcher else {
+            return None;
+        };
+        for l in leaves {
+            match l {
+                Leaf::Str {
+                    op: StrOp::Exact,
+                    needle,
+                    cased: false,
+                } => {
+                    out.insert(needle.clone());
+                }
+                _ => return None,
+            }
+        }
+    }
+    Some(out)
+}

@@ -1,0 +1,444 @@
+//! One typed event over CloudTrail's variants.
+//!
+//! A record keeps its original JSON (rules may name any field) next to the fields every
+//! consumer needs, read once: time in milliseconds, the event name without the API
+//! version suffix Lambda adds (`UpdateFunctionCode20150331v2`), the error that made a
+//! call fail (kept: denied calls are signal), and who acted.
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// The `userIdentity.type` values CloudTrail writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum IdentityType {
+    Root,
+    IamUser,
+    AssumedRole,
+    Role,
+    FederatedUser,
+    AwsAccount,
+    AwsService,
+    IdentityCenterUser,
+    SamlUser,
+    WebIdentityUser,
+    Directory,
+    Unknown,
+}
+
+impl IdentityType {
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "Root" => Self::Root,
+            "IAMUser" => Self::IamUser,
+            "AssumedRole" => Self::AssumedRole,
+            "Role" => Self::Role,
+            "FederatedUser" => Self::FederatedUser,
+            "AWSAccount" => Self::AwsAccount,
+            "AWSService" => Self::AwsService,
+            "IdentityCenterUser" => Self::IdentityCenterUser,
+            "SAMLUser" => Self::SamlUser,
+            "WebIdentityUser" => Self::WebIdentityUser,
+            "Directory" => Self::Directory,
+            _ => Self::Unknown,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Root => "Root",
+            Self::IamUser => "IAMUser",
+            Self::AssumedRole => "AssumedRole",
+            Self::Role => "Role",
+            Self::FederatedUser => "FederatedUser",
+            Self::AwsAccount => "AWSAccount",
+            Self::AwsService => "AWSService",
+            Self::IdentityCenterUser => "IdentityCenterUser",
+            Self::SamlUser => "SAMLUser",
+            Self::WebIdentityUser => "WebIdentityUser",
+            Self::Directory => "Directory",
+            Self::Unknown => "Unknown",
+        }
+    }
+}
+
+/// Who made the call, as far as the record says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Identity {
+    pub kind: IdentityType,
+    pub arn: Option<String>,
+    pub principal_id: Option<String>,
+    pub account_id: Option<String>,
+    pub access_key_id: Option<String>,
+    pub user_name: Option<String>,
+    /// Role sessions: the session name (a Lambda's function name, an instance id...).
+    pub session_name: Option<String>,
+    /// Role sessions: the role (`sessionContext.sessionIssuer.arn`).
+    pub issuer_arn: Option<String>,
+    /// Calls a service made on someone's behalf (`invokedBy`).
+    pub invoked_by: Option<String>,
+}
+
+impl Identity {
+    pub fn from_value(u: &Value) -> Self {
+        let s = |k: &str| u.get(k).and_then(Value::as_str).map(String::from);
+        let kind = u
+            .get("type")
+            .and_then(Value::as_str)
+            .map(IdentityType::parse)
+            .unwrap_or(IdentityType::Unknown);
+        let issuer = u.get("sessionContext").and_then(|c| c.get("sessionIssuer"));
+        let arn = s("arn");
+        let session_name = match kind {
+            IdentityType::AssumedRole => arn
+                .as_deref()
+                .and_then(|a| a.rsplit_once('/'))
+                .map(|(_, n)| n.to_string()),
+            _ => None,
+        };
+        Identity {
+            kind,
+            principal_id: s("principalId"),
+            account_id: s("accountId"),
+            access_key_id: s("accessKeyId").filter(|k| !k.is_empty()),
+            user_name: s("userName")
+                .or_else(|| issuer.and_then(|i| i.get("userName")?.as_str().map(String::from))),
+            issuer_arn: issuer.and_then(|i| i.get("arn")?.as_str().map(String::from)),
+            invoked_by: s("invokedBy"),
+            session_name,
+            arn,
+        }
+    }
+
+    /// A stable name for this principal: the ARN where there is one (a role session's
+    /// ARN names role and session), else the service or principal id.
+    pub fn key(&self) -> String {
+        if let Some(a) = &self.arn {
+            return a.clone();
+        }
+        if let Some(s) = &self.invoked_by {
+            return format!("service:{s}");
+        }
+        if let Some(p) = &self.principal_id {
+            return format!("principal:{p}");
+        }
+        "unknown".to_string()
+    }
+}
+
+/// A CloudTrail event, normalized.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub raw: Value,
+    pub id: String,
+    pub time_ms: i64,
+    pub source: String,
+    /// Without the API version suffix Lambda adds.
+    pub name: String,
+    pub service: String,
+    pub region: Option<String>,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub error_code: Option<String>,
+    pub account: Option<String>,
+    pub read_only: bool,
+    pub identity: Identity,
+}
+
+impl Event {
+    /// Read the fields every consumer needs; a record without them is not an event.
+    pub fn from_value(raw: Value) -> Result<Event, String> {
+        if !raw.is_object() {
+            return Err(format!(
+                "a record must be a JSON object, not {}",
+                kind(&raw)
+            ));
+        }
+        let s = |k: &str| -> Result<Option<String>, String> {
+            match raw.get(k) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(v)) => Ok(Some(v.clone())),
+                Some(other) => Err(format!("`{k}` must be a string, not {}", kind(other))),
+            }
+        };
+        let source = s("eventSource")?.ok_or("no `eventSource`")?;
+        let raw_name = s("eventName")?.ok_or("no `eventName`")?;
+        let time = s("eventTime")?.ok_or("no `eventTime`")?;
+        let time_ms = parse_time_ms(&time)
+            .ok_or_else(|| format!("`eventTime` {:?} is not an ISO 8601 UTC time", clip(&time)))?;
+        let name = normalize_name(&raw_name).to_string();
+        let read_only = match raw.get("readOnly") {
+            Some(Value::Bool(b)) => *b,
+            Some(Value::String(v)) => v == "true",
+            _ => ["Get", "List", "Describe", "Head", "Lookup"]
+                .iter()
+                .any(|p| name.starts_with(p)),
+        };
+        let identity = raw
+            .get("userIdentity")
+            .map(Identity::from_value)
+            .unwrap_or_else(|| Identity::from_value(&Value::Null));
+        Ok(Event {
+            id: s("eventID")?.unwrap_or_default(),
+            service: service_of(&source).to_string(),
+            region: s("awsRegion")?,
+            source_ip: s("sourceIPAddress")?,
+            user_agent: s("userAgent")?,
+            error_code: s("errorCode")?.filter(|e| !e.is_empty()),
+            account: s("recipientAccountId")?,
+            time_ms,
+            source,
+            name,
+            read_only,
+            identity,
+            raw,
+        })
+    }
+
+    /// The call this event shows, for the knowledge layer (never for failed calls).
+    pub fn analyze(&self) -> Option<parapet_aws::api::CallAnalysis> {
+        let record = crate::Record {
+            event_id: None,
+            event_time: None,
+            event_source: self.source.clone(),
+            event_name: self.name.clone(),
+            request_parameters: self
+                .raw
+                .get("requestParameters")
+                .cloned()
+                .unwrap_or(Value::Null),
+            user_identity: Value::Null,
+            error_code: self.error_code.clone(),
+            recipient_account_id: self.account.clone(),
+            resources: self.raw.get("resources").cloned().unwrap_or(Value::Null),
+        };
+        record.analyze()
+    }
+
+    pub fn time_rfc3339(&self) -> String {
+        format_time_ms(self.time_ms)
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn clip(s: &str) -> &str {
+    let mut end = s.len().min(64);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// `UpdateFunctionCode20150331v2` -> `UpdateFunctionCode`: Lambda (and a few older
+/// APIs) put the API version in the event name.
+pub fn normalize_name(name: &str) -> &str {
+    let b = name.as_bytes();
+    let mut end = b.len();
+    // Optional `v<digits>`.
+    let mut i = end;
+    while i > 0 && b[i - 1].is_ascii_digit() {
+        i -= 1;
+    }
+    if i < end && i > 0 && b[i - 1] == b'v' {
+        end = i - 1;
+    }
+    let mut j = end;
+    while j > 0 && b[j - 1].is_ascii_digit() {
+        j -= 1;
+    }
+    if end - j == 8 && j > 0 && b[j - 1].is_ascii_alphabetic() && name[j..].starts_with("20") {
+        return &name[..j];
+    }
+    name
+}
+
+/// The IAM service prefix for an event source (`ec2.amazonaws.com` -> `ec2`).
+pub fn service_of(source: &str) -> &str {
+    match source.trim_end_matches(".amazonaws.com") {
+        "monitoring" => "cloudwatch",
+        "email" => "ses",
+        "tagging" => "tag",
+        other => other,
+    }
+}
+
+/// `2024-08-01T13:52:02Z` (optionally with fractions or a `+00:00` offset) to Unix ms.
+pub fn parse_time_ms(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let t = s.get(r)?;
+        t.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| t.parse().ok())?
+    };
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    if b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
+        return None;
+    }
+    let mut rest = &s[19..];
+    let mut ms = 0;
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        let mut f = frac[..digits.min(3)].to_string();
+        while f.len() < 3 {
+            f.push('0');
+        }
+        ms = f.parse::<i64>().ok()?;
+        rest = &frac[digits..];
+    }
+    let offset_ms = match rest {
+        "Z" | "z" | "" | "+00:00" => 0,
+        o if o.len() == 6 && (o.starts_with('+') || o.starts_with('-')) && &o[3..4] == ":" => {
+            let sign = if o.starts_with('-') { -1 } else { 1 };
+            let oh: i64 = o[1..3].parse().ok()?;
+            let om: i64 = o[4..6].parse().ok()?;
+            sign * (oh * 3600 + om * 60) * 1000
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(y, mo, d);
+    Some(((days * 86_400 + h * 3600 + mi * 60 + se) * 1000 + ms) - offset_ms)
+}
+
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Unix ms to `YYYY-MM-DDTHH:MM:SSZ` (milliseconds shown when there are any).
+pub fn format_time_ms(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    let frac = ms.rem_euclid(1000);
+    let base = format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60
+    );
+    if frac == 0 {
+        format!("{base}Z")
+    } else {
+        format!("{base}.{frac:03}Z")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn names_lose_their_api_version() {
+        assert_eq!(
+            normalize_name("UpdateFunctionCode20150331v2"),
+            "UpdateFunctionCode"
+        );
+        assert_eq!(normalize_name("CreateFunction20150331"), "CreateFunction");
+        assert_eq!(normalize_name("ListFunctions20150331"), "ListFunctions");
+        assert_eq!(normalize_name("CreateUser"), "CreateUser");
+        assert_eq!(normalize_name("GetObject2"), "GetObject2");
+        assert_eq!(normalize_name("20150331"), "20150331");
+    }
+
+    #[test]
+    fn times_round_trip() {
+        for t in [
+            "2024-08-01T13:52:02Z",
+            "1970-01-01T00:00:00Z",
+            "2000-02-29T23:59:59.123Z",
+        ] {
+            assert_eq!(format_time_ms(parse_time_ms(t).unwrap()), t);
+        }
+        assert_eq!(
+            parse_time_ms("2024-08-01T13:52:02Z"),
+            Some(1_722_520_322_000)
+        );
+        assert_eq!(
+            parse_time_ms("2024-08-01T15:52:02+02:00"),
+            parse_time_ms("2024-08-01T13:52:02Z")
+        );
+        for bad in [
+            "",
+            "yesterday",
+            "2024-13-01T00:00:00Z",
+            "2024-08-01T13:52:02Q",
+        ] {
+            assert_eq!(parse_time_ms(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn identities_of_every_kind() {
+        let e = Event::from_value(json!({
+            "eventSource": "s3.amazonaws.com", "eventName": "ListBuckets",
+            "eventTime": "2024-08-01T13:52:02Z", "errorCode": "AccessDenied",
+            "userIdentity": {"type": "AssumedRole", "arn": "arn:aws:sts::1:assumed-role/r/fn",
+              "accessKeyId": "ASIAX", "sessionContext": {"sessionIssuer": {"arn": "arn:aws:iam::1:role/r", "userName": "r"}}}
+        }))
+        .unwrap();
+        assert_eq!(e.identity.kind, IdentityType::AssumedRole);
+        assert_eq!(e.identity.session_name.as_deref(), Some("fn"));
+        assert_eq!(
+            e.identity.issuer_arn.as_deref(),
+            Some("arn:aws:iam::1:role/r")
+        );
+        assert_eq!(e.error_code.as_deref(), Some("AccessDenied"));
+        assert!(e.read_only);
+        let svc = Identity::from_value(
+            &json!({"type": "AWSService", "invokedBy": "lambda.amazonaws.com"}),
+        );
+        assert_eq!(svc.key(), "service:lambda.amazonaws.com");
+        for t in [
+            "Root",
+            "IAMUser",
+            "FederatedUser",
+            "AWSAccount",
+            "IdentityCenterUser",
+            "SAMLUser",
+            "WebIdentityUser",
+            "Directory",
+        ] {
+            assert_eq!(IdentityType::parse(t).as_str(), t);
+        }
+        assert!(Event::from_value(json!({"eventSource": 1})).is_err());
+        assert!(Event::from_value(json!([])).is_err());
+        assert!(Event::from_value(
+            json!({"eventSource": "a", "eventName": "b", "eventTime": "now"})
+        )
+        .unwrap_err()
+        .contains("eventTime"));
+    }
+}

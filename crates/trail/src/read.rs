@@ -1,0 +1,392 @@
+//! Readers for every shape CloudTrail is found in.
+//!
+//! S3 delivery (`{"Records": [...]}`, usually gzip), JSON arrays (exports, Stratus Red
+//! Team), JSON lines, EventBridge envelopes ("AWS API Call via CloudTrail"), and
+//! LookupEvents output (`{"Events": [{"CloudTrailEvent": "<json string>"}]}`), from
+//! files, directories (recursive, sorted, symlinks not followed) and stdin.
+//!
+//! Nothing here fails: a record or a whole file that cannot be read becomes a
+//! [`Item::Skipped`] naming where and why, and reading goes on.
+
+use crate::event::Event;
+use serde_json::Value;
+use std::io::Read;
+use std::path::Path;
+
+/// What a reader hands on, in input order.
+#[derive(Debug)]
+pub enum Item {
+    Event(Box<Event>),
+    Skipped { at: String, reason: String },
+}
+
+/// Caps that keep a hostile input from taking the machine.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// One JSON line or one whole JSON document read at once.
+    pub max_document: usize,
+    /// One record (a JSON line); CloudTrail's own records stay far below this.
+    pub max_record: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_document: 2 << 30,
+            max_record: 4 << 20,
+        }
+    }
+}
+
+/// Read every file under `path` (a file, a directory, or `-` for stdin).
+pub fn read_path(path: &Path, limits: Limits, out: &mut dyn FnMut(Item)) {
+    let mut files = Vec::new();
+    list(path, &mut files, out);
+    for (f, _) in files {
+        read_file(&f, limits, out);
+    }
+}
+
+/// The files under `path` with their sizes, sorted; directories are walked (hidden
+/// entries and symlinks skipped), what cannot be listed is reported.
+pub fn list(path: &Path, files: &mut Vec<(std::path::PathBuf, u64)>, out: &mut dyn FnMut(Item)) {
+    if path.as_os_str() == "-" {
+        files.push((path.to_path_buf(), 0));
+        return;
+    }
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) => {
+            return out(skip(
+                &path.display().to_string(),
+                format!("cannot read: {e}"),
+            ))
+        }
+    };
+    if meta.is_dir() {
+        let mut entries: Vec<_> = match std::fs::read_dir(path) {
+            Ok(r) => r.filter_map(Result::ok).map(|e| e.path()).collect(),
+            Err(e) => {
+                return out(skip(
+                    &path.display().to_string(),
+                    format!("cannot list: {e}"),
+                ))
+            }
+        };
+        entries.sort();
+        for p in entries {
+            let is_link = std::fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_symlink());
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if is_link || name.starts_with('.') {
+                continue;
+            }
+            // In directories, only what can hold CloudTrail (named files are always read).
+            let wanted = p.is_dir()
+                || !name.contains('.')
+                || [".json", ".jsonl", ".ndjson", ".gz"]
+                    .iter()
+                    .any(|x| name.ends_with(x));
+            if wanted {
+                list(&p, files, out);
+            }
+        }
+        return;
+    }
+    if !meta.is_file() {
+        return out(skip(
+            &path.display().to_string(),
+            "not a regular file".into(),
+        ));
+    }
+    files.push((path.to_path_buf(), meta.len()));
+}
+
+/// Read one file (or `-`, standard input).
+pub fn read_file(path: &Path, limits: Limits, out: &mut dyn FnMut(Item)) {
+    if path.as_os_str() == "-" {
+        let mut buf = Vec::new();
+        let taken = std::io::stdin()
+            .lock()
+            .take(limits.max_document as u64 + 1)
+            .read_to_end(&mut buf);
+        match taken {
+            Ok(_) => read_bytes("stdin", &buf, limits, out),
+            Err(e) => out(skip("stdin", format!("cannot read: {e}"))),
+        }
+        return;
+    }
+    let name = path.display().to_string();
+    match std::fs::metadata(path) {
+        Ok(m) if m.len() > limits.max_document as u64 => {
+            return out(skip(
+                &name,
+                format!(
+                    "{} bytes is over the {} byte limit",
+                    m.len(),
+                    limits.max_document
+                ),
+            ))
+        }
+        Err(e) => return out(skip(&name, format!("cannot read: {e}"))),
+        Ok(_) => {}
+    }
+    match std::fs::read(path) {
+        Ok(bytes) => read_bytes(&name, &bytes, limits, out),
+        Err(e) => out(skip(&name, format!("cannot read: {e}"))),
+    }
+}
+
+fn skip(at: &str, reason: String) -> Item {
+    Item::Skipped {
+        at: at.to_string(),
+        reason,
+    }
+}
+
+/// Read one input's bytes: gzip or plain, any of the shapes.
+pub fn read_bytes(name: &str, bytes: &[u8], limits: Limits, out: &mut dyn FnMut(Item)) {
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut text = Vec::new();
+        let got = flate2::read::MultiGzDecoder::new(bytes)
+            .take(limits.max_document as u64 + 1)
+            .read_to_end(&mut text);
+        if let Err(e) = got {
+            // Keep what decompressed: whole lines before the cut are good records.
+            out(skip(
+                name,
+                format!("gzip stream broken after {} bytes: {e}", text.len()),
+            ));
+        }
+        if text.len() > limits.max_document {
+            return out(skip(
+                name,
+                format!("decompresses past the {} byte limit", limits.max_document),
+            ));
+        }
+        return read_text(name, &text, limits, out);
+    }
+    read_text(name, bytes, limits, out)
+}
+
+fn read_text(name: &str, bytes: &[u8], limits: Limits, out: &mut dyn FnMut(Item)) {
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    let start = bytes.iter().position(|b| !b.is_ascii_whitespace());
+    let Some(start) = start else {
+        return out(skip(name, "empty".into()));
+    };
+    match bytes[start] {
+        b'[' | b'{' => {}
+        other => {
+            return out(skip(
+                name,
+                format!("not CloudTrail JSON: starts with byte 0x{other:02x} at offset {start}"),
+            ))
+        }
+    }
+    match serde_json::from_slice::<Value>(&bytes[start..]) {
+        Ok(v) => unwrap(name, None, v, out),
+        // Several documents, one per line.
+        Err(e) if e.is_syntax() && bytes[start] == b'{' && e.line() > 1 => {
+            read_lines(name, bytes, limits, out)
+        }
+        Err(e) => out(skip(
+            name,
+            format!(
+                "not CloudTrail JSON (line {}, column {}): {e}",
+                e.line(),
+                e.column()
+            ),
+        )),
+    }
+}
+
+fn read_lines(name: &str, bytes: &[u8], limits: Limits, out: &mut dyn FnMut(Item)) {
+    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let at = format!("{name}:{}", i + 1);
+        if line.len() > limits.max_record {
+            out(skip(
+                &at,
+                format!(
+                    "record of {} bytes is over the {} byte limit",
+                    line.len(),
+                    limits.max_record
+                ),
+            ));
+            continue;
+        }
+        match serde_json::from_slice::<Value>(line) {
+            Ok(v) => unwrap(&at, None, v, out),
+            Err(e) => out(skip(&at, format!("column {}: {e}", e.column()))),
+        }
+    }
+}
+
+/// Peel the containers a record comes in and hand on each record.
+fn unwrap(at: &str, index: Option<usize>, v: Value, out: &mut dyn FnMut(Item)) {
+    let here = || match index {
+        Some(i) => format!("{at} record {i}"),
+        None => at.to_string(),
+    };
+    match v {
+        Value::Array(items) => {
+            for (i, item) in items.into_iter().enumerate() {
+                unwrap(at, Some(i), item, out);
+            }
+        }
+        Value::Object(mut o) => {
+            if let Some(records) = o.remove("Records") {
+                return match records {
+                    Value::Array(_) => unwrap(at, None, records, out),
+                    _ => out(skip(&here(), "`Records` is not an array".into())),
+                };
+            }
+            // LookupEvents: the record is a JSON string inside each entry.
+            if let Some(events) = o.remove("Events") {
+                let Value::Array(events) = events else {
+                    return out(skip(&here(), "`Events` is not an array".into()));
+                };
+                for (i, e) in events.into_iter().enumerate() {
+                    match e.get("CloudTrailEvent").and_then(Value::as_str) {
+                        Some(s) => match serde_json::from_str::<Value>(s) {
+                            Ok(v) => unwrap(at, Some(i), v, out),
+                            Err(err) => out(skip(
+                                &format!("{at} record {i}"),
+                                format!("`CloudTrailEvent` is not JSON: {err}"),
+                            )),
+                        },
+                        None => out(skip(
+                            &format!("{at} record {i}"),
+                            "no `CloudTrailEvent` string".into(),
+                        )),
+                    }
+                }
+                return;
+            }
+            if let Some(s) = o.get("CloudTrailEvent").and_then(Value::as_str) {
+                return match serde_json::from_str::<Value>(s) {
+                    Ok(v) => unwrap(at, index, v, out),
+                    Err(err) => out(skip(
+                        &here(),
+                        format!("`CloudTrailEvent` is not JSON: {err}"),
+                    )),
+                };
+            }
+            // EventBridge: {"detail-type": "AWS API Call via CloudTrail", "detail": {...}}
+            if o.contains_key("detail-type") {
+                return match o.remove("detail") {
+                    Some(d @ Value::Object(_)) => unwrap(at, index, d, out),
+                    _ => out(skip(
+                        &here(),
+                        "EventBridge envelope without a `detail` object".into(),
+                    )),
+                };
+            }
+            match Event::from_value(Value::Object(o)) {
+                Ok(e) => out(Item::Event(Box::new(e))),
+                Err(reason) => out(skip(&here(), reason)),
+            }
+        }
+        other => out(skip(
+            &here(),
+            format!("expected a record object, found {}", short(&other)),
+        )),
+    }
+}
+
+fn short(v: &Value) -> String {
+    let s = v.to_string();
+    if s.len() > 40 {
+        let mut end = 40;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}...", &s[..end])
+    } else {
+        s
+    }
+}
+
+/// Read everything in memory (tests, small inputs).
+pub fn read_all(name: &str, bytes: &[u8]) -> (Vec<Event>, Vec<(String, String)>) {
+    let (mut events, mut skipped) = (Vec::new(), Vec::new());
+    read_bytes(name, bytes, Limits::default(), &mut |i| match i {
+        Item::Event(e) => events.push(*e),
+        Item::Skipped { at, reason } => skipped.push((at, reason)),
+    });
+    (events, skipped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    const ONE: &str = r#"{"eventSource": "iam.amazonaws.com", "eventName": "CreateUser", "eventTime": "2024-08-01T13:52:02Z", "eventID": "e1"}"#;
+
+    fn gz(b: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(b).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn every_shape() {
+        let inputs = [
+            format!("{{\"Records\": [{ONE}, {ONE}]}}"),
+            format!("[{ONE}, {ONE}]"),
+            format!("{ONE}\n{ONE}\n"),
+            format!(
+                "{{\"detail-type\": \"AWS API Call via CloudTrail\", \"detail\": {ONE}}}\n{{\"detail-type\": \"AWS API Call via CloudTrail\", \"detail\": {ONE}}}"
+            ),
+            format!(
+                "{{\"Events\": [{{\"CloudTrailEvent\": {}}}, {{\"CloudTrailEvent\": {}}}]}}",
+                serde_json::to_string(ONE).unwrap(),
+                serde_json::to_string(ONE).unwrap()
+            ),
+        ];
+        for text in &inputs {
+            for bytes in [text.as_bytes().to_vec(), gz(text.as_bytes())] {
+                let (events, skipped) = read_all("t", &bytes);
+                assert_eq!((events.len(), skipped.len()), (2, 0), "{text}");
+                assert_eq!(events[0].name, "CreateUser");
+            }
+        }
+    }
+
+    #[test]
+    fn bad_input_is_skipped_with_a_place_and_a_reason() {
+        let text = format!("{ONE}\n{{broken\n[1]\n{ONE}\n");
+        let (events, skipped) = read_all("f.json", text.as_bytes());
+        assert_eq!(events.len(), 2);
+        assert_eq!(skipped[0].0, "f.json:2");
+        assert!(skipped[1].0.starts_with("f.json:3"), "{skipped:?}");
+        // Truncated gzip: the whole lines before the cut are read.
+        let mut body = String::new();
+        for _ in 0..200 {
+            body.push_str(ONE);
+            body.push('\n');
+        }
+        let z = gz(body.as_bytes());
+        let (events, skipped) = read_all("cut.gz", &z[..z.len() - 20]);
+        assert!(events.len() > 100, "{}", events.len());
+        assert!(
+            skipped.iter().any(|(_, r)| r.contains("gzip")),
+            "{skipped:?}"
+        );
+        for garbage in [&b"\x00\x01binary"[..], b"", b"   ", b"\"string\"", b"[1"] {
+            let (events, skipped) = read_all("g", garbage);
+            assert!(events.is_empty());
+            assert_eq!(skipped.len(), 1, "{garbage:?}");
+        }
+        let (_, skipped) = read_all("r", b"{\"Records\": 3}");
+        assert!(skipped[0].1.contains("Records"));
+        let huge = format!("{ONE}\n{{\"x\": \"{}\"}}\n", "a".repeat(5 << 20));
+        let (events, skipped) = read_all("h", huge.as_bytes());
+        assert_eq!(events.len(), 1);
+        assert!(skipped[0].1.contains("limit"), "{skipped:?}");
+    }
+}
