@@ -9,6 +9,7 @@ mod policy_cmd;
 mod remote;
 mod serve_cmd;
 mod trail_cmd;
+mod watch_cmd;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -55,7 +56,7 @@ enum Command {
     /// Pins: manual emergency changes no decision may revert.
     #[command(subcommand)]
     Pin(ops_cmd::PinCommand),
-    /// CloudTrail: explain recorded calls with the same knowledge.
+    /// CloudTrail: detect attack chains (scan, watch) and explain recorded calls.
     #[command(subcommand)]
     Trail(trail_cmd::TrailCommand),
     /// Model files: find code that runs when a model is loaded.

@@ -24,6 +24,7 @@ pub enum TrailCommand {
         verbose: bool,
     },
     Scan(ScanArgs),
+    Watch(crate::watch_cmd::WatchArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -48,7 +49,7 @@ pub enum LevelArg {
 }
 
 impl LevelArg {
-    fn level(self) -> Option<Level> {
+    pub(crate) fn level(self) -> Option<Level> {
         Some(match self {
             LevelArg::Informational => Level::Informational,
             LevelArg::Low => Level::Low,
@@ -86,6 +87,17 @@ pub struct ScanArgs {
     /// CloudTrail files or directories (gzip or plain); `-` reads standard input.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
+    /// Events are replayed in time order; past this many held at once the oldest go on
+    /// (memory stays bounded; order within --lateness still holds).
+    #[arg(long, default_value = "250000", value_name = "EVENTS")]
+    pub max_held: usize,
+    #[command(flatten)]
+    pub detect: DetectArgs,
+}
+
+/// What `scan` and `watch` share: rules, output, state.
+#[derive(Args)]
+pub struct DetectArgs {
     /// More Sigma rules: YAML files or directories. A rule with a built-in rule's id replaces it.
     #[arg(long = "rules", value_name = "PATH")]
     pub rules: Vec<PathBuf>,
@@ -100,18 +112,14 @@ pub struct ScanArgs {
     /// Actor table (TOML, see crates/detect/data/actors.toml) telling automation from people.
     #[arg(long, value_name = "FILE")]
     pub actors: Option<PathBuf>,
-    /// Resume from this state file if it exists, and save the state there at the end, so
-    /// an incident in progress is not forgotten between runs.
+    /// Resume from this state file if it exists, and save the state there (at the end, and
+    /// while watching every --checkpoint-every), so an incident in progress survives restarts.
     #[arg(long, value_name = "FILE")]
     pub checkpoint: Option<PathBuf>,
-    /// Events are replayed in time order; past this many held at once the oldest go on
-    /// (memory stays bounded; order within --lateness still holds).
-    #[arg(long, default_value = "250000", value_name = "EVENTS")]
-    pub max_held: usize,
     /// How late an event may arrive and still join a correlation window (`90s`, `15m`, `1h`).
     #[arg(long, default_value = "15m")]
     pub lateness: String,
-    /// Show incidents at or above this level.
+    /// Show alerts and incidents at or above this level.
     #[arg(long, value_enum, default_value = "low")]
     pub min_level: LevelArg,
     /// Exit 1 when an incident reaches this level.
@@ -126,6 +134,7 @@ pub fn run(cmd: TrailCommand) -> Result<u8> {
     let (files, verbose) = match cmd {
         TrailCommand::Explain { files, verbose } => (files, verbose),
         TrailCommand::Scan(a) => return scan(a),
+        TrailCommand::Watch(a) => return crate::watch_cmd::watch(a),
     };
     let (mut events, mut with_effects, mut failed, mut skipped) = (0, 0, 0, 0);
     for f in &files {
@@ -165,7 +174,7 @@ pub fn run(cmd: TrailCommand) -> Result<u8> {
     Ok(EXIT_ALLOW)
 }
 
-fn load_config(a: &ScanArgs) -> Result<Config> {
+pub(crate) fn load_config(a: &DetectArgs) -> Result<Config> {
     let mut config = Config::builtin();
     let mut extra = Vec::new();
     for p in &a.rules {
@@ -186,6 +195,7 @@ fn load_config(a: &ScanArgs) -> Result<Config> {
             .map_err(anyhow::Error::msg)
             .with_context(|| format!("{}", f.display()))?;
     }
+    config.min_alert_level = a.min_level.level().unwrap_or(Level::Critical);
     config.limits.lateness_ms = sigma::rule::parse_timespan(&a.lateness)
         .map_err(anyhow::Error::msg)
         .context("--lateness")?;
@@ -193,25 +203,25 @@ fn load_config(a: &ScanArgs) -> Result<Config> {
 }
 
 fn scan(a: ScanArgs) -> Result<u8> {
-    let config = load_config(&a)?;
+    let config = load_config(&a.detect)?;
     let mut det = Detector::new(config)?;
-    if let Some(cp) = &a.checkpoint {
+    if let Some(cp) = &a.detect.checkpoint {
         if cp.exists() {
             det.restore(cp)?;
         }
     }
-    let mut out: Box<dyn Write> = match &a.output {
+    let mut out: Box<dyn Write> = match &a.detect.output {
         Some(p) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
-    let min = a.min_level.level().unwrap_or(Level::Critical);
+    let min = a.detect.min_level.level().unwrap_or(Level::Critical);
     let mut files = Vec::new();
     let mut skipped = 0u64;
     let report_skip = |at: &str, reason: &str, skipped: &mut u64| {
         *skipped += 1;
-        if a.verbose {
+        if a.detect.verbose {
             eprintln!("parapet: skipped {at}: {reason}");
         }
     };
@@ -243,7 +253,7 @@ fn scan(a: ScanArgs) -> Result<u8> {
                 if alert.level < min {
                     continue;
                 }
-                let line = match a.format {
+                let line = match a.detect.format {
                     Format::Timeline => continue,
                     Format::Jsonl => output::alert_json(&alert),
                     Format::Ocsf => output::alert_ocsf(&alert),
@@ -273,7 +283,7 @@ fn scan(a: ScanArgs) -> Result<u8> {
         .filter(|i| i.level >= min)
         .collect();
     for i in &incidents {
-        let r = match a.format {
+        let r = match a.detect.format {
             Format::Timeline => writeln!(out, "{}", output::timeline(i)),
             Format::Jsonl => writeln!(out, "{}", output::incident_json(i)),
             Format::Ocsf => writeln!(out, "{}", output::incident_ocsf(i)),
@@ -291,7 +301,7 @@ fn scan(a: ScanArgs) -> Result<u8> {
         }
         _ => {}
     }
-    if let Some(cp) = &a.checkpoint {
+    if let Some(cp) = &a.detect.checkpoint {
         det.save(cp)?;
     }
     eprintln!(
@@ -299,7 +309,7 @@ fn scan(a: ScanArgs) -> Result<u8> {
         output::summary(det.stats(), skipped, incidents.len())
     );
     let worst = det.incidents().iter().map(|i| i.level).max();
-    Ok(match (a.fail_on.level(), worst) {
+    Ok(match (a.detect.fail_on.level(), worst) {
         (Some(t), Some(w)) if w >= t => EXIT_HELD,
         _ => EXIT_ALLOW,
     })

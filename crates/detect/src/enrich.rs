@@ -39,7 +39,19 @@ impl ActorKinds {
     }
 
     pub fn parse(text: &str) -> Result<Self, String> {
-        toml::from_str(text).map_err(|e| e.to_string())
+        let mut k: ActorKinds = toml::from_str(text).map_err(|e| e.to_string())?;
+        // Matching is case-insensitive: lowercase the patterns once.
+        for list in [
+            &mut k.automation_names,
+            &mut k.automation_user_agents,
+            &mut k.human_user_agents,
+            &mut k.human_names,
+        ] {
+            for p in list.iter_mut() {
+                *p = p.to_ascii_lowercase();
+            }
+        }
+        Ok(k)
     }
 
     pub fn classify(&self, e: &Event) -> &'static str {
@@ -47,14 +59,16 @@ impl ActorKinds {
         if matches!(id.kind, IdentityType::AwsService | IdentityType::AwsAccount) {
             return "service";
         }
-        let ua = e.user_agent.as_deref().unwrap_or("");
-        let names: Vec<&str> = [
+        let ua = e.user_agent.as_deref().unwrap_or("").to_ascii_lowercase();
+        let ua = ua.as_str();
+        let names: Vec<String> = [
             id.user_name.as_deref(),
             id.session_name.as_deref(),
             id.issuer_arn.as_deref().and_then(|a| a.rsplit('/').next()),
         ]
         .into_iter()
         .flatten()
+        .map(str::to_ascii_lowercase)
         .collect();
         let any = |pats: &[String], s: &str| pats.iter().any(|p| wildcard(p, s));
         if any(&self.automation_user_agents, ua)
@@ -75,20 +89,22 @@ impl ActorKinds {
     }
 }
 
+/// `pat` and `s` are lowercase already.
 fn wildcard(pat: &str, s: &str) -> bool {
-    let (p, s) = (pat.to_ascii_lowercase(), s.to_ascii_lowercase());
-    let parts: Vec<&str> = p.split('*').collect();
-    if parts.len() == 1 {
-        return p == s;
+    if !pat.contains('*') {
+        return pat == s;
     }
-    let mut rest = s.as_str();
-    for (i, part) in parts.iter().enumerate() {
+    let parts = pat.split('*');
+    let n = pat.matches('*').count() + 1;
+    let mut rest = s;
+    for (i, part) in parts.enumerate() {
+        let last = i == n - 1;
         if i == 0 {
             match rest.strip_prefix(part) {
                 Some(r) => rest = r,
                 None => return false,
             }
-        } else if i == parts.len() - 1 {
+        } else if last {
             return rest.ends_with(part);
         } else {
             match rest.find(part) {
@@ -98,6 +114,14 @@ fn wildcard(pat: &str, s: &str) -> bool {
         }
     }
     true
+}
+
+fn template() -> Value {
+    json!({"parapet": {
+        "actor": null, "actorType": null, "lineage": null, "lineageDepth": 0, "eventName": null,
+        "effects": [], "newSourceIp": false, "newUserAgent": false, "revertsHumanChange": false,
+        "via": null, "resource": null,
+    }})
 }
 
 /// Where each key has been used from, bounded per key.
@@ -127,6 +151,12 @@ pub struct Enricher {
     human: VecDeque<HumanChange>,
     #[serde(skip, default = "ActorKinds::builtin")]
     kinds: ActorKinds,
+    #[serde(skip, default = "template")]
+    extra: Value,
+    #[serde(skip)]
+    kind_cache: HashMap<u64, &'static str>,
+    #[serde(skip)]
+    kind_hasher: std::collections::hash_map::RandomState,
     max_keys: usize,
     revert_window_ms: i64,
 }
@@ -137,6 +167,9 @@ impl Enricher {
             keys: HashMap::new(),
             human: VecDeque::new(),
             kinds,
+            extra: template(),
+            kind_cache: HashMap::new(),
+            kind_hasher: Default::default(),
             max_keys: 200_000,
             revert_window_ms: 24 * 3_600_000,
         }
@@ -145,46 +178,96 @@ impl Enricher {
     /// Keep the actor table of `other` (a restored checkpoint does not carry one).
     pub fn take_kinds_from(&mut self, other: Enricher) {
         self.kinds = other.kinds;
+        self.kind_cache.clear();
     }
 
-    /// The `{"parapet": {...}}` object for one event.
-    pub fn enrich(&mut self, e: &Event, lineage: &Lineage, actor: &str, effects: &[&str]) -> Value {
-        let kind = self.kinds.classify(e);
-        let path = lineage.path(actor);
+    /// The `{"parapet": {...}}` object for one event, rebuilt in place (the keys are
+    /// allocated once, not per event). `path` is the actor's lineage path.
+    pub fn enrich(
+        &mut self,
+        e: &Event,
+        lineage: &Lineage,
+        path: &[String],
+        effects: &[&str],
+    ) -> &Value {
+        let actor = &path[0];
+        let kind = self.kind_of(e, actor);
         let (new_ip, new_agent) = self.key_use(e, actor);
         let reverts = self.reverts(e, kind);
         let via = lineage.link_of(actor).map(|l| l.how.clone());
-        json!({"parapet": {
-            "via": via,
-            "resource": resource_of(e),
-            "actor": actor,
-            "actorType": kind,
-            "lineage": path.last().cloned().unwrap_or_default(),
-            "lineageDepth": path.len() - 1,
-            "eventName": e.name,
-            "effects": effects,
-            "newSourceIp": new_ip,
-            "newUserAgent": new_agent,
-            "revertsHumanChange": reverts,
-        }})
+        let resource = resource_of(e);
+        let Value::Object(outer) = &mut self.extra else {
+            unreachable!("built as an object")
+        };
+        let Some(Value::Object(m)) = outer.get_mut("parapet") else {
+            unreachable!("built with a parapet object")
+        };
+        let mut set = |k: &str, v: Value| {
+            if let Some(slot) = m.get_mut(k) {
+                *slot = v;
+            }
+        };
+        set("actor", Value::String(actor.clone()));
+        set("actorType", Value::String(kind.to_string()));
+        set(
+            "lineage",
+            Value::String(path.last().cloned().unwrap_or_default()),
+        );
+        set("lineageDepth", json!(path.len() - 1));
+        set("eventName", Value::String(e.name.clone()));
+        set(
+            "effects",
+            effects
+                .iter()
+                .map(|x| Value::String(x.to_string()))
+                .collect(),
+        );
+        set("newSourceIp", Value::Bool(new_ip));
+        set("newUserAgent", Value::Bool(new_agent));
+        set("revertsHumanChange", Value::Bool(reverts));
+        set("via", via.map(Value::String).unwrap_or(Value::Null));
+        set(
+            "resource",
+            resource.map(Value::String).unwrap_or(Value::Null),
+        );
+        &self.extra
+    }
+
+    /// Actor kind, cached per actor and user agent (the patterns are many).
+    fn kind_of(&mut self, e: &Event, actor: &str) -> &'static str {
+        use std::hash::{BuildHasher, Hash, Hasher};
+        let mut h = self.kind_hasher.build_hasher();
+        actor.hash(&mut h);
+        e.user_agent.hash(&mut h);
+        let key = h.finish();
+        if let Some(k) = self.kind_cache.get(&key) {
+            return k;
+        }
+        let k = self.kinds.classify(e);
+        if self.kind_cache.len() >= 100_000 {
+            self.kind_cache.clear();
+        }
+        self.kind_cache.insert(key, k);
+        k
     }
 
     fn key_use(&mut self, e: &Event, actor: &str) -> (bool, bool) {
         if e.identity.kind == IdentityType::AwsService {
             return (false, false);
         }
-        let h = self.keys.entry(actor.to_string()).or_default();
+        if !self.keys.contains_key(actor) {
+            self.keys.insert(actor.to_string(), KeyHistory::default());
+        }
+        let h = self.keys.get_mut(actor).expect("inserted above");
         h.last_ms = h.last_ms.max(e.time_ms);
         h.events += 1;
         let warm = h.events > WARM_UP;
         let fresh = |set: &mut HashSet<String>, v: &Option<String>| -> bool {
             let Some(v) = v else { return false };
-            if set.contains(v) {
+            if set.contains(v) || set.len() >= MAX_PER_KEY {
                 return false;
             }
-            if set.len() < MAX_PER_KEY {
-                set.insert(v.clone());
-            }
+            set.insert(v.clone());
             warm
         };
         let ip = fresh(&mut h.ips, &e.source_ip);
@@ -254,7 +337,7 @@ fn resource_of(e: &Event) -> Option<String> {
         "name",
         "tableName",
     ];
-    let req = e.raw.get("requestParameters")?;
+    let req = e.get("requestParameters")?;
     IDS.iter().find_map(|k| {
         req.get(*k)
             .and_then(Value::as_str)
@@ -299,7 +382,7 @@ mod tests {
         assert!(undoes("DeleteBucketPolicy", "PutBucketPolicy"));
         assert!(undoes("AttachUserPolicy", "DetachUserPolicy"));
         assert!(!undoes("DeleteUser", "PutBucketPolicy"));
-        assert!(wildcard("*terraform*", "my-Terraform-role"));
+        assert!(wildcard("*terraform*", "my-terraform-role"));
         assert!(wildcard("ci-*", "ci-deploy"));
         assert!(!wildcard("ci-*", "oci-deploy"));
     }

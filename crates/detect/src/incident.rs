@@ -147,20 +147,24 @@ fn push(inc: &mut Incident, a: Alert) {
     let rank = |p: &str| PHASES.iter().position(|x| *x == p).unwrap_or(PHASES.len());
     inc.phases
         .sort_by(|a, b| (rank(&a.0), &a.1).cmp(&(rank(&b.0), &b.1)));
-    add_all(&mut inc.actors, std::slice::from_ref(&a.actor));
-    add_all(&mut inc.attack, &a.attack);
-    add_all(&mut inc.atlas, &a.atlas);
-    add_all(&mut inc.rules, std::slice::from_ref(&a.rule_id));
-    add_all(&mut inc.event_ids, &a.event_ids);
+    add_all(&mut inc.actors, std::slice::from_ref(&a.actor), 1_000);
+    add_all(&mut inc.attack, &a.attack, 1_000);
+    add_all(&mut inc.atlas, &a.atlas, 1_000);
+    add_all(&mut inc.rules, std::slice::from_ref(&a.rule_id), 1_000);
+    // Evidence is capped (the alerts keep their own); the newest ids are usually in the
+    // last alert, so only those are checked for duplicates.
+    add_all(&mut inc.event_ids, &a.event_ids, MAX_EVIDENCE);
     if inc.alerts.len() < MAX_ALERTS {
         let at = inc.alerts.partition_point(|x| x.first_ms <= a.first_ms);
         inc.alerts.insert(at, a);
     }
 }
 
-fn add_all(into: &mut Vec<String>, items: &[String]) {
+const MAX_EVIDENCE: usize = 1_000;
+
+fn add_all(into: &mut Vec<String>, items: &[String], cap: usize) {
     for i in items {
-        if !into.contains(i) && into.len() < 10_000 {
+        if into.len() < cap && !into.contains(i) {
             into.push(i.clone());
         }
     }

@@ -75,6 +75,9 @@ pub struct Config {
     /// How long an identity's lineage is remembered after it was last seen.
     pub lineage_ttl_ms: i64,
     pub max_identities: usize,
+    /// Matches below this level feed correlations but raise no alert or incident
+    /// (informational rules are building blocks).
+    pub min_alert_level: Level,
 }
 
 impl Config {
@@ -86,6 +89,7 @@ impl Config {
             actors: ActorKinds::builtin(),
             lineage_ttl_ms: 7 * 86_400_000,
             max_identities: 1_000_000,
+            min_alert_level: Level::Low,
         }
     }
 }
@@ -117,6 +121,7 @@ pub struct Detector {
     incidents: Incidents,
     stats: Stats,
     lineage_ttl_ms: i64,
+    min_alert_level: Level,
     scratch: Vec<usize>,
 }
 
@@ -130,6 +135,7 @@ impl Detector {
             incidents: Incidents::default(),
             stats: Stats::default(),
             lineage_ttl_ms: config.lineage_ttl_ms,
+            min_alert_level: config.min_alert_level,
             scratch: Vec::new(),
         })
     }
@@ -143,24 +149,36 @@ impl Detector {
         self.stats.events += 1;
         self.stats.max_time_ms = self.stats.max_time_ms.max(e.time_ms);
         let actor = self.lineage.observe(e);
-        let analysis = e.analyze();
+        // Reads and failed calls change nothing: only writes go to the knowledge layer.
+        let analysis = (!e.read_only && e.error_code.is_none())
+            .then(|| e.analyze())
+            .flatten();
         let effect_ids: Vec<&str> = analysis
             .as_ref()
             .map(|a| a.effects.iter().map(|x| x.id()).collect())
             .unwrap_or_default();
-        let extra = self.enricher.enrich(e, &self.lineage, &actor, &effect_ids);
+        let path = self.lineage.path(&actor);
+        let extra = self.enricher.enrich(e, &self.lineage, &path, &effect_ids);
         let doc = Doc {
-            raw: &e.raw,
-            extra: Some(&extra),
+            raw: e,
+            extra: Some(extra),
         };
         let mut matched = std::mem::take(&mut self.scratch);
         self.engine.evaluate(&doc, &mut matched);
-        let hits = self.engine.correlate(&doc, e.time_ms, &e.id, &matched);
+        let mut hits = self.engine.correlate(&doc, e.time_ms, &e.id, &matched);
+        let min = self.min_alert_level;
+        let rules = self.engine.rules();
+        hits.retain(|h| rules[h.rule].meta.level >= min);
+        matched.retain(|&r| self.engine.emits(r) && rules[r].meta.level >= min);
         let mut alerts = Vec::new();
+        if hits.is_empty() && matched.is_empty() {
+            self.scratch = matched;
+            self.after_event();
+            return alerts;
+        }
         let explanation: Vec<String> = analysis
             .map(|a| a.effects.iter().map(|x| x.summary()).collect())
             .unwrap_or_default();
-        let path = self.lineage.path(&actor);
         let actor_type = extra["parapet"]["actorType"]
             .as_str()
             .unwrap_or("unknown")
@@ -195,9 +213,7 @@ impl Detector {
             }
         };
         for &r in &matched {
-            if self.engine.emits(r) {
-                alerts.push(base(&self.engine.rules()[r]));
-            }
+            alerts.push(base(&self.engine.rules()[r]));
         }
         for h in hits {
             let rule = &self.engine.rules()[h.rule];
@@ -213,15 +229,19 @@ impl Detector {
             alerts.push(a);
         }
         self.scratch = matched;
-        self.stats.late_events = self.engine.late_events;
         for a in &mut alerts {
             a.incident = Some(self.incidents.add(a));
         }
         self.stats.alerts += alerts.len() as u64;
+        self.after_event();
+        alerts
+    }
+
+    fn after_event(&mut self) {
+        self.stats.late_events = self.engine.late_events;
         if self.stats.events % 65_536 == 0 {
             self.evict();
         }
-        alerts
     }
 
     fn evict(&mut self) {

@@ -94,7 +94,10 @@ impl Lineage {
         let actor = Self::actor(e);
         let id = &e.identity;
         if let (Some(k), Some(a)) = (&id.access_key_id, &id.arn) {
-            if id.kind == IdentityType::IamUser && k.starts_with("AKIA") {
+            if id.kind == IdentityType::IamUser
+                && k.starts_with("AKIA")
+                && !self.key_user.contains_key(k)
+            {
                 self.key_user.insert(k.clone(), format!("user:{a}"));
             }
         }
@@ -112,7 +115,12 @@ impl Lineage {
                 }
             }
         }
-        self.seen.insert(actor.clone(), e.time_ms);
+        match self.seen.get_mut(&actor) {
+            Some(t) => *t = (*t).max(e.time_ms),
+            None => {
+                self.seen.insert(actor.clone(), e.time_ms);
+            }
+        }
         if e.error_code.is_none() {
             self.edges(e, &actor);
         }
@@ -120,8 +128,8 @@ impl Lineage {
     }
 
     fn edges(&mut self, e: &Event, actor: &str) {
-        let req = e.raw.get("requestParameters").unwrap_or(&Value::Null);
-        let resp = e.raw.get("responseElements").unwrap_or(&Value::Null);
+        let req = e.get("requestParameters").unwrap_or(&Value::Null);
+        let resp = e.get("responseElements").unwrap_or(&Value::Null);
         let s = |v: &Value, path: &[&str]| -> Option<String> {
             let mut cur = v;
             for p in path {

@@ -5,8 +5,10 @@
 //! version suffix Lambda adds (`UpdateFunctionCode20150331v2`), the error that made a
 //! call fail (kept: denied calls are signal), and who acted.
 
+use crate::lazy::LazyRecord;
 use serde::Serialize;
 use serde_json::Value;
+use std::borrow::Cow;
 
 /// The `userIdentity.type` values CloudTrail writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -128,7 +130,8 @@ impl Identity {
 /// A CloudTrail event, normalized.
 #[derive(Debug, Clone)]
 pub struct Event {
-    pub raw: Value,
+    /// The record as it came, parsed field by field on demand.
+    pub record: LazyRecord,
     pub id: String,
     pub time_ms: i64,
     pub source: String,
@@ -145,7 +148,20 @@ pub struct Event {
 }
 
 impl Event {
-    /// Read the fields every consumer needs; a record without them is not an event.
+    /// Read one record's JSON text; a record without the fields every consumer needs
+    /// is not an event.
+    pub fn from_json(text: &str) -> Result<Event, String> {
+        let record = LazyRecord::parse(text).map_err(|e| {
+            if e.is_data() {
+                "a record must be a JSON object".to_string()
+            } else {
+                format!("column {}: {e}", e.column())
+            }
+        })?;
+        Self::from_record(record)
+    }
+
+    /// The same from a parsed value (tests, callers that already hold one).
     pub fn from_value(raw: Value) -> Result<Event, String> {
         if !raw.is_object() {
             return Err(format!(
@@ -153,12 +169,15 @@ impl Event {
                 kind(&raw)
             ));
         }
+        Self::from_json(&raw.to_string())
+    }
+
+    pub(crate) fn from_record(record: LazyRecord) -> Result<Event, String> {
         let s = |k: &str| -> Result<Option<String>, String> {
-            match raw.get(k) {
-                None | Some(Value::Null) => Ok(None),
-                Some(Value::String(v)) => Ok(Some(v.clone())),
-                Some(other) => Err(format!("`{k}` must be a string, not {}", kind(other))),
-            }
+            record
+                .str(k)
+                .map(|v| v.map(Cow::into_owned))
+                .map_err(|what| format!("`{k}` must be a string, not {what}"))
         };
         let source = s("eventSource")?.ok_or("no `eventSource`")?;
         let raw_name = s("eventName")?.ok_or("no `eventName`")?;
@@ -166,17 +185,14 @@ impl Event {
         let time_ms = parse_time_ms(&time)
             .ok_or_else(|| format!("`eventTime` {:?} is not an ISO 8601 UTC time", clip(&time)))?;
         let name = normalize_name(&raw_name).to_string();
-        let read_only = match raw.get("readOnly") {
-            Some(Value::Bool(b)) => *b,
-            Some(Value::String(v)) => v == "true",
+        let read_only = match record.raw("readOnly") {
+            Some("true") | Some("\"true\"") => true,
+            Some("false") | Some("\"false\"") => false,
             _ => ["Get", "List", "Describe", "Head", "Lookup"]
                 .iter()
                 .any(|p| name.starts_with(p)),
         };
-        let identity = raw
-            .get("userIdentity")
-            .map(Identity::from_value)
-            .unwrap_or_else(|| Identity::from_value(&Value::Null));
+        let identity = Identity::from_value(record.get("userIdentity").unwrap_or(&Value::Null));
         Ok(Event {
             id: s("eventID")?.unwrap_or_default(),
             service: service_of(&source).to_string(),
@@ -190,8 +206,13 @@ impl Event {
             name,
             read_only,
             identity,
-            raw,
+            record,
         })
+    }
+
+    /// A top-level field of the record, parsed on first use.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.record.get(key)
     }
 
     /// The call this event shows, for the knowledge layer (never for failed calls).
@@ -202,14 +223,13 @@ impl Event {
             event_source: self.source.clone(),
             event_name: self.name.clone(),
             request_parameters: self
-                .raw
                 .get("requestParameters")
                 .cloned()
                 .unwrap_or(Value::Null),
             user_identity: Value::Null,
             error_code: self.error_code.clone(),
             recipient_account_id: self.account.clone(),
-            resources: self.raw.get("resources").cloned().unwrap_or(Value::Null),
+            resources: self.get("resources").cloned().unwrap_or(Value::Null),
         };
         record.analyze()
     }

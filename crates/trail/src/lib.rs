@@ -6,7 +6,11 @@
 //! with a counted reason; a bad record never stops the rest.
 
 pub mod event;
+pub mod lazy;
+pub mod nats;
 pub mod read;
+pub mod sigv4;
+pub mod sqs;
 
 pub use event::{Event, Identity, IdentityType};
 pub use read::{list, read_all, read_bytes, read_file, read_path, Item, Limits};

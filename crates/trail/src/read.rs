@@ -9,7 +9,8 @@
 //! [`Item::Skipped`] naming where and why, and reading goes on.
 
 use crate::event::Event;
-use serde_json::Value;
+use crate::lazy::LazyRecord;
+use serde_json::value::RawValue;
 use std::io::Read;
 use std::path::Path;
 
@@ -136,6 +137,23 @@ pub fn read_file(path: &Path, limits: Limits, out: &mut dyn FnMut(Item)) {
     }
 }
 
+/// Where a record is: a source name and, for JSON lines, the line (formatted only when
+/// something is skipped: most records never need it).
+#[derive(Clone, Copy)]
+struct Place<'a> {
+    name: &'a str,
+    line: Option<usize>,
+}
+
+impl std::fmt::Display for Place<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(l) => write!(f, "{}:{l}", self.name),
+            None => f.write_str(self.name),
+        }
+    }
+}
+
 fn skip(at: &str, reason: String) -> Item {
     Item::Skipped {
         at: at.to_string(),
@@ -183,21 +201,36 @@ fn read_text(name: &str, bytes: &[u8], limits: Limits, out: &mut dyn FnMut(Item)
             ))
         }
     }
-    match serde_json::from_slice::<Value>(&bytes[start..]) {
-        Ok(v) => unwrap(name, None, v, out),
-        // Several documents, one per line.
-        Err(e) if e.is_syntax() && bytes[start] == b'{' && e.line() > 1 => {
-            read_lines(name, bytes, limits, out)
+    let whole = std::str::from_utf8(&bytes[start..]);
+    if bytes[start] == b'{' {
+        // One object (S3's {"Records": [...]}, a LookupEvents page, one record) or JSON
+        // lines: a second document after the first means lines.
+        let one = whole.as_ref().ok().map(|t| LazyRecord::parse(t));
+        match one {
+            Some(Ok(rec)) => return unwrap_record(Place { name, line: None }, None, rec, out),
+            Some(Err(e)) if !(e.is_syntax() && e.line() > 1) => {
+                return out(skip(
+                    name,
+                    format!(
+                        "not CloudTrail JSON (line {}, column {}): {e}",
+                        e.line(),
+                        e.column()
+                    ),
+                ))
+            }
+            _ => return read_lines(name, bytes, limits, out),
         }
-        Err(e) => out(skip(
-            name,
-            format!(
-                "not CloudTrail JSON (line {}, column {}): {e}",
-                e.line(),
-                e.column()
-            ),
-        )),
     }
+    let text = match whole {
+        Ok(t) => t,
+        Err(e) => {
+            return out(skip(
+                name,
+                format!("not UTF-8 at byte {}", start + e.valid_up_to()),
+            ))
+        }
+    };
+    unwrap_raw(Place { name, line: None }, None, text, out);
 }
 
 fn read_lines(name: &str, bytes: &[u8], limits: Limits, out: &mut dyn FnMut(Item)) {
@@ -206,10 +239,13 @@ fn read_lines(name: &str, bytes: &[u8], limits: Limits, out: &mut dyn FnMut(Item
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let at = format!("{name}:{}", i + 1);
+        let at = Place {
+            name,
+            line: Some(i + 1),
+        };
         if line.len() > limits.max_record {
             out(skip(
-                &at,
+                &at.to_string(),
                 format!(
                     "record of {} bytes is over the {} byte limit",
                     line.len(),
@@ -218,87 +254,95 @@ fn read_lines(name: &str, bytes: &[u8], limits: Limits, out: &mut dyn FnMut(Item
             ));
             continue;
         }
-        match serde_json::from_slice::<Value>(line) {
-            Ok(v) => unwrap(&at, None, v, out),
-            Err(e) => out(skip(&at, format!("column {}: {e}", e.column()))),
+        match std::str::from_utf8(line) {
+            Ok(text) => unwrap_raw(at, None, text, out),
+            Err(e) => out(skip(
+                &at.to_string(),
+                format!("not UTF-8 at column {}", e.valid_up_to() + 1),
+            )),
         }
     }
 }
 
-/// Peel the containers a record comes in and hand on each record.
-fn unwrap(at: &str, index: Option<usize>, v: Value, out: &mut dyn FnMut(Item)) {
+/// One JSON document's text: an array of records, an envelope, or a record.
+fn unwrap_raw(at: Place, index: Option<usize>, text: &str, out: &mut dyn FnMut(Item)) {
     let here = || match index {
         Some(i) => format!("{at} record {i}"),
         None => at.to_string(),
     };
-    match v {
-        Value::Array(items) => {
-            for (i, item) in items.into_iter().enumerate() {
-                unwrap(at, Some(i), item, out);
-            }
-        }
-        Value::Object(mut o) => {
-            if let Some(records) = o.remove("Records") {
-                return match records {
-                    Value::Array(_) => unwrap(at, None, records, out),
-                    _ => out(skip(&here(), "`Records` is not an array".into())),
-                };
-            }
-            // LookupEvents: the record is a JSON string inside each entry.
-            if let Some(events) = o.remove("Events") {
-                let Value::Array(events) = events else {
-                    return out(skip(&here(), "`Events` is not an array".into()));
-                };
-                for (i, e) in events.into_iter().enumerate() {
-                    match e.get("CloudTrailEvent").and_then(Value::as_str) {
-                        Some(s) => match serde_json::from_str::<Value>(s) {
-                            Ok(v) => unwrap(at, Some(i), v, out),
-                            Err(err) => out(skip(
-                                &format!("{at} record {i}"),
-                                format!("`CloudTrailEvent` is not JSON: {err}"),
-                            )),
-                        },
-                        None => out(skip(
-                            &format!("{at} record {i}"),
-                            "no `CloudTrailEvent` string".into(),
-                        )),
-                    }
+    let t = text.trim_start();
+    match t.as_bytes().first() {
+        Some(b'[') => match serde_json::from_str::<Vec<&RawValue>>(t) {
+            Ok(items) => {
+                for (i, item) in items.into_iter().enumerate() {
+                    unwrap_raw(at, Some(i), item.get(), out);
                 }
-                return;
             }
-            if let Some(s) = o.get("CloudTrailEvent").and_then(Value::as_str) {
-                return match serde_json::from_str::<Value>(s) {
-                    Ok(v) => unwrap(at, index, v, out),
-                    Err(err) => out(skip(
-                        &here(),
-                        format!("`CloudTrailEvent` is not JSON: {err}"),
-                    )),
-                };
-            }
-            // EventBridge: {"detail-type": "AWS API Call via CloudTrail", "detail": {...}}
-            if o.contains_key("detail-type") {
-                return match o.remove("detail") {
-                    Some(d @ Value::Object(_)) => unwrap(at, index, d, out),
-                    _ => out(skip(
-                        &here(),
-                        "EventBridge envelope without a `detail` object".into(),
-                    )),
-                };
-            }
-            match Event::from_value(Value::Object(o)) {
-                Ok(e) => out(Item::Event(Box::new(e))),
-                Err(reason) => out(skip(&here(), reason)),
-            }
-        }
-        other => out(skip(
+            Err(e) => out(skip(&here(), format!("column {}: {e}", e.column()))),
+        },
+        Some(b'{') => match LazyRecord::parse(t) {
+            Ok(rec) => unwrap_record(at, index, rec, out),
+            Err(e) => out(skip(&here(), format!("column {}: {e}", e.column()))),
+        },
+        _ => out(skip(
             &here(),
-            format!("expected a record object, found {}", short(&other)),
+            format!("expected a record object, found {}", short(t)),
         )),
     }
 }
 
-fn short(v: &Value) -> String {
-    let s = v.to_string();
+/// Peel the containers a record comes in and hand on each record.
+fn unwrap_record(at: Place, index: Option<usize>, rec: LazyRecord, out: &mut dyn FnMut(Item)) {
+    let here = || match index {
+        Some(i) => format!("{at} record {i}"),
+        None => at.to_string(),
+    };
+    if let Some(records) = rec.raw("Records") {
+        return match records.as_bytes().first() {
+            Some(b'[') => unwrap_raw(at, None, records, out),
+            _ => out(skip(&here(), "`Records` is not an array".into())),
+        };
+    }
+    // LookupEvents: the record is a JSON string inside each entry.
+    if let Some(events) = rec.raw("Events") {
+        let Ok(events) = serde_json::from_str::<Vec<&RawValue>>(events) else {
+            return out(skip(&here(), "`Events` is not an array".into()));
+        };
+        for (i, e) in events.into_iter().enumerate() {
+            let entry = LazyRecord::parse(e.get());
+            match entry.as_ref().map(|r| r.str("CloudTrailEvent")) {
+                Ok(Ok(Some(s))) => unwrap_raw(at, Some(i), &s, out),
+                _ => out(skip(
+                    &format!("{at} record {i}"),
+                    "no `CloudTrailEvent` string".into(),
+                )),
+            }
+        }
+        return;
+    }
+    if rec.raw("CloudTrailEvent").is_some() {
+        return match rec.str("CloudTrailEvent") {
+            Ok(Some(s)) => unwrap_raw(at, index, &s, out),
+            _ => out(skip(&here(), "`CloudTrailEvent` is not a string".into())),
+        };
+    }
+    // EventBridge: {"detail-type": "AWS API Call via CloudTrail", "detail": {...}}
+    if rec.raw("detail-type").is_some() {
+        return match rec.raw("detail") {
+            Some(d) if d.starts_with('{') => unwrap_raw(at, index, d, out),
+            _ => out(skip(
+                &here(),
+                "EventBridge envelope without a `detail` object".into(),
+            )),
+        };
+    }
+    match Event::from_record(rec) {
+        Ok(e) => out(Item::Event(Box::new(e))),
+        Err(reason) => out(skip(&here(), reason)),
+    }
+}
+
+fn short(s: &str) -> String {
     if s.len() > 40 {
         let mut end = 40;
         while !s.is_char_boundary(end) {
@@ -306,7 +350,7 @@ fn short(v: &Value) -> String {
         }
         format!("{}...", &s[..end])
     } else {
-        s
+        s.to_string()
     }
 }
 

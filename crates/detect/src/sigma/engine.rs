@@ -3,7 +3,7 @@
 //! enrichment fields; correlation rules counted in time windows per group.
 
 use super::cond::Cond;
-use super::matcher::{resolve, Found, Leaf, Matcher, Path, StrOp};
+use super::matcher::{resolve, Found, Leaf, Matcher, Path, Record, StrOp};
 use super::rule::{Body, CorrelationType, CountOp, Rule, Selection};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -19,7 +19,7 @@ pub struct SavedGroup {
 
 /// An event as rules see it: the record, and parapet's fields under `parapet.`.
 pub struct Doc<'a> {
-    pub raw: &'a Value,
+    pub raw: &'a dyn Record,
     /// `{"parapet": {...}}`, when enrichment ran.
     pub extra: Option<&'a Value>,
 }
@@ -111,10 +111,19 @@ impl Default for StateLimits {
     }
 }
 
+/// Fields whose exact values rules are indexed by, in order of preference: a rule that
+/// requires one of these values is evaluated only on events that have it.
+const INDEX_FIELDS: [&str; 4] = [
+    "eventName",
+    "parapet.eventName",
+    "parapet.effects",
+    "eventSource",
+];
+
 pub struct Engine {
     rules: Vec<Rule>,
-    /// Lowercased `eventName` -> detection rules that need it.
-    index: HashMap<String, Vec<usize>>,
+    /// Per index field: lowercased value -> detection rules that need it.
+    index: Vec<(Path, HashMap<String, Vec<usize>>)>,
     unindexed: Vec<usize>,
     /// Detection rules whose own matches are not alerts (a correlation uses them).
     quiet: Vec<bool>,
@@ -171,21 +180,26 @@ impl Engine {
                 groups: HashMap::new(),
             });
         }
-        let mut index: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut index: Vec<(Path, HashMap<String, Vec<usize>>)> = INDEX_FIELDS
+            .iter()
+            .map(|f| (Path::new(f), HashMap::new()))
+            .collect();
         let mut unindexed = Vec::new();
-        for (i, r) in rules.iter().enumerate() {
+        'rules: for (i, r) in rules.iter().enumerate() {
             let Body::Detection(d) = &r.body else {
                 continue;
             };
-            match required_names(&d.condition, &d.selections) {
-                Some(names) => {
-                    for n in names {
-                        index.entry(n).or_default().push(i);
+            for (field, map) in index.iter_mut() {
+                if let Some(values) = required_names(&d.condition, &d.selections, &field.name) {
+                    for v in values {
+                        map.entry(v).or_default().push(i);
                     }
+                    continue 'rules;
                 }
-                None => unindexed.push(i),
             }
+            unindexed.push(i);
         }
+        index.retain(|(_, m)| !m.is_empty());
         Ok(Engine {
             rules,
             index,
@@ -212,15 +226,24 @@ impl Engine {
     /// Detection rules that match (stateless), in rule order.
     pub fn evaluate(&self, doc: &Doc, out: &mut Vec<usize>) {
         out.clear();
-        let name = doc.raw.get("eventName").and_then(Value::as_str);
-        if let Some(name) = name {
-            let key = if name.bytes().any(|b| b.is_ascii_uppercase()) {
-                std::borrow::Cow::Owned(name.to_lowercase())
-            } else {
-                std::borrow::Cow::Borrowed(name)
+        for (field, map) in &self.index {
+            let mut look = |v: &Value| {
+                if let Value::String(s) = v {
+                    let key = if s.bytes().any(|b| b.is_ascii_uppercase()) || !s.is_ascii() {
+                        std::borrow::Cow::Owned(s.to_lowercase())
+                    } else {
+                        std::borrow::Cow::Borrowed(s.as_str())
+                    };
+                    if let Some(rules) = map.get(key.as_ref()) {
+                        out.extend(rules.iter().copied().filter(|&i| self.matches(i, doc)));
+                    }
+                }
             };
-            if let Some(rules) = self.index.get(key.as_ref()) {
-                out.extend(rules.iter().copied().filter(|&i| self.matches(i, doc)));
+            match doc.get(field) {
+                Found::One(Value::Array(items)) => items.iter().for_each(&mut look),
+                Found::One(v) => look(v),
+                Found::Many(vs) => vs.into_iter().for_each(&mut look),
+                Found::Missing => {}
             }
         }
         out.extend(
@@ -399,14 +422,31 @@ fn window(spec: Spec, g: &Group, lo: i64, hi: i64) -> Option<CorrelationHit> {
     if start >= end {
         return None;
     }
+    // Cheap bound first: distinct values and rules seen never exceed the events.
+    let events = (end - start) as u64;
+    let needed = match op {
+        CountOp::Gt => threshold + 1,
+        _ => threshold,
+    };
+    if events < needed {
+        return None;
+    }
     let w: Vec<&Entry> = g.entries.range(start..end).collect();
     let count = match kind {
-        CorrelationType::EventCount => w.len() as u64,
-        CorrelationType::ValueCount => w
-            .iter()
-            .filter_map(|e| e.value.as_deref().filter(|v| !v.is_empty()))
-            .collect::<HashSet<_>>()
-            .len() as u64,
+        CorrelationType::EventCount => events,
+        CorrelationType::ValueCount => {
+            // Few distinct values in practice: a small vector beats hashing.
+            let mut seen: Vec<&str> = Vec::new();
+            for v in w.iter().filter_map(|e| e.value.as_deref()) {
+                if !v.is_empty() && !seen.contains(&v) {
+                    seen.push(v);
+                    if seen.len() as u64 > threshold {
+                        break;
+                    }
+                }
+            }
+            seen.len() as u64
+        }
         CorrelationType::Temporal => w.iter().map(|e| e.pos).collect::<HashSet<_>>().len() as u64,
         CorrelationType::TemporalOrdered => {
             // The longest prefix of the rule order seen in order.
@@ -478,8 +518,9 @@ fn keyword(m: &Matcher, doc: &Doc) -> bool {
             _ => {}
         }
     }
+    let whole = doc.raw.whole();
     let mut all = Vec::new();
-    strings(doc.raw, &mut all, 64);
+    strings(&whole, &mut all, 64);
     let leaves = match m {
         Matcher::Any(l) | Matcher::All(l) => l,
         Matcher::Exists(_) => return false,
@@ -494,27 +535,27 @@ fn keyword(m: &Matcher, doc: &Doc) -> bool {
     }
 }
 
-/// Event names a condition cannot match without, lowercased; `None` when any name may match.
-fn required_names(c: &Cond, sels: &[Selection]) -> Option<HashSet<String>> {
+/// Values of `field` a condition cannot match without, lowercased; `None` when any
+/// value may match.
+fn required_names(c: &Cond, sels: &[Selection], field: &str) -> Option<HashSet<String>> {
     match c {
-        Cond::Sel(i) => sel_names(&sels[*i]),
+        Cond::Sel(i) => sel_names(&sels[*i], field),
         Cond::Not(_) => None,
         Cond::And(xs) => xs
             .iter()
-            .filter_map(|x| required_names(x, sels))
+            .filter_map(|x| required_names(x, sels, field))
             .reduce(|a, b| a.intersection(&b).cloned().collect()),
-        Cond::Or(xs) => {
-            xs.iter()
-                .map(|x| required_names(x, sels))
-                .try_fold(HashSet::new(), |mut acc, n| {
-                    acc.extend(n?);
-                    Some(acc)
-                })
-        }
+        Cond::Or(xs) => xs.iter().map(|x| required_names(x, sels, field)).try_fold(
+            HashSet::new(),
+            |mut acc, n| {
+                acc.extend(n?);
+                Some(acc)
+            },
+        ),
     }
 }
 
-fn sel_names(s: &Selection) -> Option<HashSet<String>> {
+fn sel_names(s: &Selection, field: &str) -> Option<HashSet<String>> {
     let Selection::Maps(maps) = s else {
         return None;
     };
@@ -522,7 +563,7 @@ fn sel_names(s: &Selection) -> Option<HashSet<String>> {
     for items in maps {
         let item = items
             .iter()
-            .find(|it| it.field.as_ref().is_some_and(|f| f.name == "eventName"))?;
+            .find(|it| it.field.as_ref().is_some_and(|f| f.name == field))?;
         let Matcher::Any(leaves) = &item.matcher else {
             return None;
         };

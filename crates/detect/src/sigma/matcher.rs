@@ -81,18 +81,65 @@ pub enum Found<'a> {
     Many(Vec<&'a Value>),
 }
 
-pub fn resolve<'a>(doc: &'a Value, path: &Path) -> Found<'a> {
-    let Value::Object(map) = doc else {
-        return Found::Missing;
-    };
-    if let Some(v) = map.get(&path.name) {
+/// What rules read an event through: its top-level fields, parsed when first asked for.
+pub trait Record {
+    fn field(&self, key: &str) -> Option<&Value>;
+    /// The whole record, for keyword rules.
+    fn whole(&self) -> std::borrow::Cow<'_, Value>;
+}
+
+impl Record for Value {
+    fn field(&self, key: &str) -> Option<&Value> {
+        self.get(key)
+    }
+    fn whole(&self) -> std::borrow::Cow<'_, Value> {
+        std::borrow::Cow::Borrowed(self)
+    }
+}
+
+impl Record for parapet_trail::Event {
+    fn field(&self, key: &str) -> Option<&Value> {
+        self.get(key)
+    }
+    fn whole(&self) -> std::borrow::Cow<'_, Value> {
+        std::borrow::Cow::Owned(self.record.to_value())
+    }
+}
+
+pub fn resolve<'a>(doc: &'a dyn Record, path: &Path) -> Found<'a> {
+    if let Some(v) = doc.field(&path.name) {
         return Found::One(v);
     }
-    if path.parts.len() < 2 || !map.contains_key(&path.parts[0]) {
+    if path.parts.len() < 2 {
         return Found::Missing;
     }
+    let Some(mut cur) = doc.field(&path.parts[0]) else {
+        return Found::Missing;
+    };
+    // Objects all the way down: no allocation.
+    let mut through_array = false;
+    for p in &path.parts[1..] {
+        match cur {
+            Value::Object(m) => match m.get(p) {
+                Some(next) => cur = next,
+                None => return Found::Missing,
+            },
+            Value::Array(_) => {
+                through_array = true;
+                break;
+            }
+            _ => return Found::Missing,
+        }
+    }
+    if !through_array {
+        return Found::One(cur);
+    }
     let mut out = Vec::new();
-    collect(doc, &path.parts, &mut out);
+    collect(
+        doc.field(&path.parts[0]).expect("found above"),
+        &path.parts[1..],
+        &mut out,
+    );
     match out.len() {
         0 => Found::Missing,
         1 => Found::One(out[0]),

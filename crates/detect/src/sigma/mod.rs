@@ -14,6 +14,7 @@ pub mod matcher;
 pub mod rule;
 
 pub use engine::{CorrelationHit, Doc, Engine, StateLimits};
+pub use matcher::Record;
 pub use rule::{Body, Level, Meta, Rule};
 
 use std::path::Path;
