@@ -121,7 +121,7 @@ fn benign(r: &mut Lcg, i: u64, t_ms: i64) -> Value {
     let denied = r.next() % 50 == 0;
     let mut v = json!({
         "eventVersion": "1.09", "userIdentity": who,
-        "eventTime": parapet_trail::event::format_time_ms(t_ms - t_ms % 1000),
+        "eventTime": parapet_model::time::rfc3339_ms(t_ms - t_ms % 1000),
         "eventSource": format!("{svc}.amazonaws.com"), "eventName": name, "awsRegion": "us-east-1",
         "sourceIPAddress": format!("10.{}.{}.{}", actor % 4, actor % 200, actor % 250),
         "userAgent": *r.pick(&["aws-sdk-go-v2/1.30.3 os/linux lang/go#1.22", "Boto3/1.34.144 md/Botocore#1.34.144 ua/2.0 os/linux", "aws-sdk-java/2.25.12 Linux/5.10", "APN/1.0 HashiCorp/1.0 Terraform/1.9.8"]),
@@ -158,7 +158,7 @@ fn corpus(n: u64, root: &Path) -> Vec<u8> {
         let v = if i % 5000 == 4999 {
             let mut x = attacks[a % attacks.len()].clone();
             a += 1;
-            x["eventTime"] = json!(parapet_trail::event::format_time_ms(t - t % 1000));
+            x["eventTime"] = json!(parapet_model::time::rfc3339_ms(t - t % 1000));
             x
         } else {
             benign(&mut r, i, t)

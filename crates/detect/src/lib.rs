@@ -221,8 +221,8 @@ impl Detector {
             a.kind = "correlation".into();
             a.first_ms = h.first_ms;
             a.last_ms = h.last_ms;
-            a.first_time = parapet_trail::event::format_time_ms(h.first_ms);
-            a.last_time = parapet_trail::event::format_time_ms(h.last_ms);
+            a.first_time = parapet_model::time::rfc3339_ms(h.first_ms);
+            a.last_time = parapet_model::time::rfc3339_ms(h.last_ms);
             a.event_ids = h.event_ids;
             a.count = Some(h.count);
             a.group = h.group;

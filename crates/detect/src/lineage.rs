@@ -299,7 +299,7 @@ mod tests {
 
     fn ev(t: i64, who: Value, name: &str, source: &str, req: Value, resp: Value) -> Event {
         Event::from_value(json!({
-            "eventTime": parapet_trail::event::format_time_ms(t), "eventSource": source,
+            "eventTime": parapet_model::time::rfc3339_ms(t), "eventSource": source,
             "eventName": name, "eventID": format!("e{t}"), "userIdentity": who,
             "requestParameters": req, "responseElements": resp, "recipientAccountId": "1",
         }))

@@ -8,7 +8,7 @@ use serde_json::json;
 fn event(i: u64, t_ms: i64, key: &str, name: &str) -> parapet_trail::Event {
     parapet_trail::Event::from_value(json!({
         "eventID": format!("e{i}"),
-        "eventTime": parapet_trail::event::format_time_ms(t_ms),
+        "eventTime": parapet_model::time::rfc3339_ms(t_ms),
         "eventSource": "iam.amazonaws.com",
         "eventName": name,
         "sourceIPAddress": format!("10.0.{}.{}", i % 7, i % 11),

@@ -10,6 +10,7 @@ mod decision;
 mod effect;
 mod report;
 mod sentence;
+pub mod time;
 
 pub use actor::{Actor, ActorKind};
 pub use decision::{Approval, DecidingPolicy, Decision, Outcome};

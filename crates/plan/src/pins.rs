@@ -163,67 +163,11 @@ pub fn live<'p>(pins: &'p [Pin], now: i64, notes: &mut Vec<String>) -> Vec<&'p P
         .collect()
 }
 
-/// `2026-12-31T00:00:00Z`, `2026-12-31T01:00:00.5+01:00`, `2026-12-31` (midnight UTC).
-pub fn parse_rfc3339(s: &str) -> Option<i64> {
-    let s = s.trim();
-    let (date, time) = match s.split_once(['T', 't', ' ']) {
-        Some((d, t)) => (d, t),
-        None => (s, "00:00:00Z"),
-    };
-    let mut d = date.split('-');
-    let y: i64 = d.next()?.parse().ok()?;
-    let m: i64 = d.next()?.parse().ok()?;
-    let day: i64 = d.next()?.parse().ok()?;
-    if d.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&day) {
-        return None;
-    }
-    let (clock, offset) = if let Some(c) = time.strip_suffix(['Z', 'z']) {
-        (c, 0)
-    } else if let Some(i) = time.rfind(['+', '-']) {
-        let (c, o) = time.split_at(i);
-        let sign = if o.starts_with('-') { -1 } else { 1 };
-        let (oh, om) = o[1..].split_once(':')?;
-        (
-            c,
-            sign * (oh.parse::<i64>().ok()? * 3600 + om.parse::<i64>().ok()? * 60),
-        )
-    } else {
-        return None;
-    };
-    let mut c = clock.split(':');
-    let h: i64 = c.next()?.parse().ok()?;
-    let mi: i64 = c.next()?.parse().ok()?;
-    let sec: f64 = c.next().unwrap_or("0").parse().ok()?;
-    if h > 23 || mi > 59 || !(0.0..61.0).contains(&sec) {
-        return None;
-    }
-    // Days from civil (Howard Hinnant's algorithm).
-    let yy = if m <= 2 { y - 1 } else { y };
-    let era = yy.div_euclid(400);
-    let yoe = yy - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(days * 86_400 + h * 3600 + mi * 60 + sec as i64 - offset)
-}
+pub use parapet_model::time::parse_rfc3339;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_times() {
-        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(parse_rfc3339("2026-11-22T06:32:55Z"), Some(1_795_329_175));
-        assert_eq!(parse_rfc3339("1970-01-01T01:00:00+01:00"), Some(0));
-        assert_eq!(
-            parse_rfc3339("2026-11-22"),
-            parse_rfc3339("2026-11-22T00:00:00Z")
-        );
-        assert_eq!(parse_rfc3339("yesterday"), None);
-        assert_eq!(parse_rfc3339("2026-13-01T00:00:00Z"), None);
-    }
 
     #[test]
     fn parses_pins_and_rejects_bad_ones() {

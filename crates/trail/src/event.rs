@@ -6,6 +6,7 @@
 //! call fail (kept: denied calls are signal), and who acted.
 
 use crate::lazy::LazyRecord;
+use parapet_model::time::{parse_rfc3339_ms, rfc3339_ms};
 use serde::Serialize;
 use serde_json::Value;
 use std::borrow::Cow;
@@ -182,7 +183,7 @@ impl Event {
         let source = s("eventSource")?.ok_or("no `eventSource`")?;
         let raw_name = s("eventName")?.ok_or("no `eventName`")?;
         let time = s("eventTime")?.ok_or("no `eventTime`")?;
-        let time_ms = parse_time_ms(&time)
+        let time_ms = parse_rfc3339_ms(&time)
             .ok_or_else(|| format!("`eventTime` {:?} is not an ISO 8601 UTC time", clip(&time)))?;
         let name = normalize_name(&raw_name).to_string();
         let read_only = match record.raw("readOnly") {
@@ -235,7 +236,7 @@ impl Event {
     }
 
     pub fn time_rfc3339(&self) -> String {
-        format_time_ms(self.time_ms)
+        rfc3339_ms(self.time_ms)
     }
 }
 
@@ -291,90 +292,6 @@ pub fn service_of(source: &str) -> &str {
     }
 }
 
-/// `2024-08-01T13:52:02Z` (optionally with fractions or a `+00:00` offset) to Unix ms.
-pub fn parse_time_ms(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let t = s.get(r)?;
-        t.bytes()
-            .all(|c| c.is_ascii_digit())
-            .then(|| t.parse().ok())?
-    };
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    if b[13] != b':' || b[16] != b':' {
-        return None;
-    }
-    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
-        return None;
-    }
-    let mut rest = &s[19..];
-    let mut ms = 0;
-    if let Some(frac) = rest.strip_prefix('.') {
-        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return None;
-        }
-        let mut f = frac[..digits.min(3)].to_string();
-        while f.len() < 3 {
-            f.push('0');
-        }
-        ms = f.parse::<i64>().ok()?;
-        rest = &frac[digits..];
-    }
-    let offset_ms = match rest {
-        "Z" | "z" | "" | "+00:00" => 0,
-        o if o.len() == 6 && (o.starts_with('+') || o.starts_with('-')) && &o[3..4] == ":" => {
-            let sign = if o.starts_with('-') { -1 } else { 1 };
-            let oh: i64 = o[1..3].parse().ok()?;
-            let om: i64 = o[4..6].parse().ok()?;
-            sign * (oh * 3600 + om * 60) * 1000
-        }
-        _ => return None,
-    };
-    let days = days_from_civil(y, mo, d);
-    Some(((days * 86_400 + h * 3600 + mi * 60 + se) * 1000 + ms) - offset_ms)
-}
-
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// Unix ms to `YYYY-MM-DDTHH:MM:SSZ` (milliseconds shown when there are any).
-pub fn format_time_ms(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    let frac = ms.rem_euclid(1000);
-    let base = format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
-        sod / 3600,
-        sod % 3600 / 60,
-        sod % 60
-    );
-    if frac == 0 {
-        format!("{base}Z")
-    } else {
-        format!("{base}.{frac:03}Z")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -391,33 +308,6 @@ mod tests {
         assert_eq!(normalize_name("CreateUser"), "CreateUser");
         assert_eq!(normalize_name("GetObject2"), "GetObject2");
         assert_eq!(normalize_name("20150331"), "20150331");
-    }
-
-    #[test]
-    fn times_round_trip() {
-        for t in [
-            "2024-08-01T13:52:02Z",
-            "1970-01-01T00:00:00Z",
-            "2000-02-29T23:59:59.123Z",
-        ] {
-            assert_eq!(format_time_ms(parse_time_ms(t).unwrap()), t);
-        }
-        assert_eq!(
-            parse_time_ms("2024-08-01T13:52:02Z"),
-            Some(1_722_520_322_000)
-        );
-        assert_eq!(
-            parse_time_ms("2024-08-01T15:52:02+02:00"),
-            parse_time_ms("2024-08-01T13:52:02Z")
-        );
-        for bad in [
-            "",
-            "yesterday",
-            "2024-13-01T00:00:00Z",
-            "2024-08-01T13:52:02Q",
-        ] {
-            assert_eq!(parse_time_ms(bad), None, "{bad}");
-        }
     }
 
     #[test]

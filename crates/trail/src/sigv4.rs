@@ -153,12 +153,11 @@ pub fn sign(
 
 /// Now as `YYYYMMDDTHHMMSSZ`.
 pub fn amz_now() -> String {
-    let ms = std::time::SystemTime::now()
+    let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
+        .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    let t = crate::event::format_time_ms(ms - ms % 1000);
-    t.replace(['-', ':'], "")
+    parapet_model::time::rfc3339(secs).replace(['-', ':'], "")
 }
 
 #[cfg(test)]
