@@ -13,10 +13,11 @@ pub enum TrailCommand {
     /// Explain CloudTrail records with the same knowledge that gates plans and calls:
     /// what each successful call made possible or destroyed.
     ///
-    /// Reads S3-delivered `{"Records": [...]}` files, JSON arrays and JSON lines.
+    /// Reads what `trail scan` reads (gzip or plain `Records` files, arrays, JSON lines,
+    /// EventBridge envelopes, LookupEvents output; directories; `-` for stdin).
     /// Detection of attack chains over time is `parapet trail scan`.
     Explain {
-        /// CloudTrail files.
+        /// CloudTrail files or directories.
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// Also list calls without effects.
@@ -131,44 +132,48 @@ pub struct DetectArgs {
 }
 
 pub fn run(cmd: TrailCommand) -> Result<u8> {
-    let (files, verbose) = match cmd {
-        TrailCommand::Explain { files, verbose } => (files, verbose),
-        TrailCommand::Scan(a) => return scan(a),
-        TrailCommand::Watch(a) => return crate::watch_cmd::watch(a),
-    };
+    match cmd {
+        TrailCommand::Explain { files, verbose } => explain(&files, verbose),
+        TrailCommand::Scan(a) => scan(a),
+        TrailCommand::Watch(a) => crate::watch_cmd::watch(a),
+    }
+}
+
+fn explain(files: &[PathBuf], verbose: bool) -> Result<u8> {
     let (mut events, mut with_effects, mut failed, mut skipped) = (0, 0, 0, 0);
-    for f in &files {
-        let text =
-            std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
-        let parsed = parapet_trail::parse(&text).with_context(|| format!("{}", f.display()))?;
-        for (_, why) in &parsed.skipped {
-            eprintln!("{}: skipped {why}", f.display());
-        }
-        skipped += parsed.skipped.len();
-        for r in &parsed.records {
+    for f in files {
+        parapet_trail::read_path(f, Limits::default(), &mut |item| {
+            let r = match item {
+                Item::Event(e) => e,
+                Item::Skipped { at, reason } => {
+                    eprintln!("{at}: skipped {reason}");
+                    skipped += 1;
+                    return;
+                }
+            };
             events += 1;
-            let time = r.event_time.as_deref().unwrap_or("?");
-            let action = format!("{}:{}", r.service(), r.event_name);
+            let time = r.time_rfc3339();
+            let action = format!("{}:{}", r.service, r.name);
             if let Some(err) = &r.error_code {
                 failed += 1;
                 if verbose {
                     println!("{time}  {}  {action}  failed: {err}", r.actor());
                 }
-                continue;
+                return;
             }
             let effects = r.analyze().map(|a| a.effects).unwrap_or_default();
             if effects.is_empty() {
                 if verbose {
                     println!("{time}  {}  {action}", r.actor());
                 }
-                continue;
+                return;
             }
             with_effects += 1;
             println!("{time}  {}  {action}", r.actor());
             for e in effects {
                 println!("    {:<8} {}", e.severity().as_str(), e.summary());
             }
-        }
+        });
     }
     eprintln!("{events} events: {with_effects} with effects, {failed} failed calls, {skipped} unreadable records skipped");
     Ok(EXIT_ALLOW)

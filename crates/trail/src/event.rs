@@ -6,6 +6,7 @@
 //! call fail (kept: denied calls are signal), and who acted.
 
 use crate::lazy::LazyRecord;
+use parapet_aws::api::{analyze_call, ApiCall, CallAnalysis};
 use parapet_model::time::{parse_rfc3339_ms, rfc3339_ms};
 use serde::Serialize;
 use serde_json::Value;
@@ -216,23 +217,38 @@ impl Event {
         self.record.get(key)
     }
 
-    /// The call this event shows, for the knowledge layer (never for failed calls).
-    pub fn analyze(&self) -> Option<parapet_aws::api::CallAnalysis> {
-        let record = crate::Record {
-            event_id: None,
-            event_time: None,
-            event_source: self.source.clone(),
-            event_name: self.name.clone(),
-            request_parameters: self
-                .get("requestParameters")
-                .cloned()
-                .unwrap_or(Value::Null),
-            user_identity: Value::Null,
-            error_code: self.error_code.clone(),
-            recipient_account_id: self.account.clone(),
-            resources: self.get("resources").cloned().unwrap_or(Value::Null),
+    /// The call this event shows, for the knowledge layer.
+    pub fn call(&self) -> Option<ApiCall> {
+        let resource = self
+            .get("resources")
+            .and_then(Value::as_array)
+            .and_then(|a| a.first())
+            .and_then(|r| r.get("ARN").or_else(|| r.get("arn")))
+            .and_then(Value::as_str)
+            .map(String::from);
+        let params = match self.get("requestParameters") {
+            Some(p @ Value::Object(_)) => p.clone(),
+            _ => Value::Null,
         };
-        record.analyze()
+        ApiCall::new(&format!("{}:{}", self.service, self.name), resource, params).ok()
+    }
+
+    /// Effects of the call; a call that failed changed nothing, so it has none.
+    pub fn analyze(&self) -> Option<CallAnalysis> {
+        if self.error_code.is_some() {
+            return None;
+        }
+        Some(analyze_call(&self.call()?, self.account.as_deref()))
+    }
+
+    /// Who acted, for people: the identity's ARN, or its principal or service.
+    pub fn actor(&self) -> &str {
+        let id = &self.identity;
+        id.arn
+            .as_deref()
+            .or(id.principal_id.as_deref())
+            .or(id.invoked_by.as_deref())
+            .unwrap_or("unknown")
     }
 
     pub fn time_rfc3339(&self) -> String {

@@ -7,11 +7,9 @@ fn effects_of(file: &str) -> Vec<(&'static str, String)> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../testdata/cloudtrail/stratus")
         .join(file);
-    let text = std::fs::read_to_string(&path).unwrap();
-    let parsed = parapet_trail::parse(&text).unwrap();
-    assert!(parsed.skipped.is_empty(), "{file}: {:?}", parsed.skipped);
-    parsed
-        .records
+    let (events, skipped) = parapet_trail::read_all(file, &std::fs::read(&path).unwrap());
+    assert!(skipped.is_empty(), "{file}: {skipped:?}");
+    events
         .iter()
         .filter_map(|r| r.analyze())
         .flat_map(|a| a.effects.into_iter().map(|e| (e.id(), e.summary())))
@@ -95,14 +93,18 @@ fn every_sample_reads() {
     for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();
         if p.extension().is_some_and(|x| x == "json") {
-            let parsed = parapet_trail::parse(&std::fs::read_to_string(&p).unwrap()).unwrap();
-            assert!(!parsed.records.is_empty());
-            for r in &parsed.records {
+            let (events, skipped) = parapet_trail::read_all("sample", &std::fs::read(&p).unwrap());
+            assert!(
+                !events.is_empty() && skipped.is_empty(),
+                "{}: {skipped:?}",
+                p.display()
+            );
+            for r in &events {
                 assert!(
                     r.call().is_some(),
                     "{}: {} has no call",
                     p.display(),
-                    r.event_name
+                    r.name
                 );
             }
             n += 1;
