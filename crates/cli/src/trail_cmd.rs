@@ -207,43 +207,101 @@ pub(crate) fn load_config(a: &DetectArgs) -> Result<Config> {
     Ok(config)
 }
 
-fn scan(a: ScanArgs) -> Result<u8> {
-    let config = load_config(&a.detect)?;
-    let mut det = Detector::new(config)?;
-    if let Some(cp) = &a.detect.checkpoint {
-        if cp.exists() {
-            det.restore(cp)?;
+impl DetectArgs {
+    /// The detector (resumed from --checkpoint when it exists) and the output.
+    pub(crate) fn start(&self) -> Result<(Detector, Box<dyn Write>)> {
+        let mut det = Detector::new(load_config(self)?)?;
+        if let Some(cp) = &self.checkpoint {
+            if cp.exists() {
+                det.restore(cp)?;
+            }
         }
+        let out: Box<dyn Write> = match &self.output {
+            Some(p) => Box::new(std::io::BufWriter::new(
+                std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
+            )),
+            None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+        };
+        Ok((det, out))
     }
-    let mut out: Box<dyn Write> = match &a.detect.output {
-        Some(p) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
-        )),
-        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
-    };
-    let min = a.detect.min_level.level().unwrap_or(Level::Critical);
-    let mut files = Vec::new();
-    let mut skipped = 0u64;
-    let report_skip = |at: &str, reason: &str, skipped: &mut u64| {
-        *skipped += 1;
-        if a.detect.verbose {
+
+    /// A skipped record: counted, and named with -v.
+    pub(crate) fn skipped(&self, at: &str, reason: &str, count: &mut u64) {
+        *count += 1;
+        if self.verbose {
             eprintln!("parapet: skipped {at}: {reason}");
         }
-    };
+    }
+
+    /// End of a run: incidents written, checkpoint saved, summary printed, exit status.
+    /// A reader that went away (broken pipe) is not an error.
+    pub(crate) fn finish(&self, det: &Detector, out: &mut dyn Write, skipped: u64) -> Result<u8> {
+        let min = self.min_level.level().unwrap_or(Level::Critical);
+        let incidents: Vec<_> = det
+            .incidents()
+            .into_iter()
+            .filter(|i| i.level >= min)
+            .collect();
+        let written = incidents
+            .iter()
+            .try_for_each(|i| match self.format {
+                Format::Timeline => writeln!(out, "{}", output::timeline(i)),
+                Format::Jsonl => writeln!(out, "{}", output::incident_json(i)),
+                Format::Ocsf => writeln!(out, "{}", output::incident_ocsf(i)),
+            })
+            .and_then(|()| out.flush());
+        match written {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                return Err(e).context("writing results")
+            }
+            _ => {}
+        }
+        if let Some(cp) = &self.checkpoint {
+            det.save(cp)?;
+        }
+        eprintln!(
+            "parapet: {}",
+            output::summary(det.stats(), skipped, incidents.len())
+        );
+        let worst = det.incidents().iter().map(|i| i.level).max();
+        Ok(match (self.fail_on.level(), worst) {
+            (Some(t), Some(w)) if w >= t => EXIT_HELD,
+            _ => EXIT_ALLOW,
+        })
+    }
+}
+
+/// One alert as a line of output; the timeline shows alerts as one-liners.
+pub(crate) fn alert_line(a: &parapet_detect::Alert, format: Format) -> String {
+    match format {
+        Format::Jsonl => output::alert_json(a).to_string(),
+        Format::Ocsf => output::alert_ocsf(a).to_string(),
+        Format::Timeline => format!(
+            "{}  {:<8} {}  {}  by {}  {}",
+            a.last_time,
+            a.level.as_str(),
+            a.incident.as_deref().unwrap_or("-"),
+            a.title,
+            output::short(&a.actor),
+            a.action
+        ),
+    }
+}
+
+fn scan(a: ScanArgs) -> Result<u8> {
+    let d = &a.detect;
+    let (mut det, mut out) = d.start()?;
+    let mut files = Vec::new();
+    let mut skipped = 0u64;
     for p in &a.paths {
         parapet_trail::list(p, &mut files, &mut |i| {
             if let Item::Skipped { at, reason } = i {
-                report_skip(&at, &reason, &mut skipped);
+                d.skipped(&at, &reason, &mut skipped);
             }
         });
     }
     let progress = parapet_modelscan::Progress::default();
-    progress
-        .files_total
-        .store(files.len() as u64, Ordering::Relaxed);
-    progress
-        .bytes_total
-        .store(files.iter().map(|f| f.1).sum(), Ordering::Relaxed);
+    progress.add_total(files.len() as u64, files.iter().map(|f| f.1).sum());
     let done = std::sync::atomic::AtomicBool::new(false);
     let mut write_err = None;
     std::thread::scope(|s| {
@@ -251,19 +309,15 @@ fn scan(a: ScanArgs) -> Result<u8> {
             .is_terminal()
             .then(|| s.spawn(|| crate::model_cmd::draw_progress(&progress, &done)));
         // A batch holds everything (up to --max-held) and replays it in time order:
-        // directories list regions and days in name order, not time order.
+        // directories list regions and days in name order, not time order. The timeline
+        // shows incidents at the end; the line formats write alerts as they are raised.
         let mut reorder = Reorder::new(i64::MAX, a.max_held);
         let mut emit = |e: parapet_trail::Event, out: &mut Box<dyn Write>| {
             for alert in det.process(&e) {
-                if alert.level < min {
+                if matches!(d.format, Format::Timeline) {
                     continue;
                 }
-                let line = match a.detect.format {
-                    Format::Timeline => continue,
-                    Format::Jsonl => output::alert_json(&alert),
-                    Format::Ocsf => output::alert_ocsf(&alert),
-                };
-                if let Err(e) = writeln!(out, "{line}") {
+                if let Err(e) = writeln!(out, "{}", alert_line(&alert, d.format)) {
                     write_err.get_or_insert(e);
                 }
             }
@@ -271,10 +325,9 @@ fn scan(a: ScanArgs) -> Result<u8> {
         for (f, size) in &files {
             parapet_trail::read_file(f, Limits::default(), &mut |i| match i {
                 Item::Event(e) => reorder.push(*e, &mut |e| emit(e, &mut out)),
-                Item::Skipped { at, reason } => report_skip(&at, &reason, &mut skipped),
+                Item::Skipped { at, reason } => d.skipped(&at, &reason, &mut skipped),
             });
-            progress.files_done.fetch_add(1, Ordering::Relaxed);
-            progress.bytes_done.fetch_add(*size, Ordering::Relaxed);
+            progress.file_done(*size);
         }
         reorder.flush(&mut |e| emit(e, &mut out));
         done.store(true, Ordering::Relaxed);
@@ -282,40 +335,8 @@ fn scan(a: ScanArgs) -> Result<u8> {
             let _ = b.join();
         }
     });
-    let incidents: Vec<_> = det
-        .incidents()
-        .into_iter()
-        .filter(|i| i.level >= min)
-        .collect();
-    for i in &incidents {
-        let r = match a.detect.format {
-            Format::Timeline => writeln!(out, "{}", output::timeline(i)),
-            Format::Jsonl => writeln!(out, "{}", output::incident_json(i)),
-            Format::Ocsf => writeln!(out, "{}", output::incident_ocsf(i)),
-        };
-        if let Err(e) = r {
-            write_err.get_or_insert(e);
-        }
-    }
-    if let Err(e) = out.flush() {
-        write_err.get_or_insert(e);
-    }
     match write_err {
-        Some(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            return Err(e).context("writing results")
-        }
-        _ => {}
+        Some(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("writing results"),
+        _ => d.finish(&det, &mut out, skipped),
     }
-    if let Some(cp) = &a.detect.checkpoint {
-        det.save(cp)?;
-    }
-    eprintln!(
-        "parapet: {}",
-        output::summary(det.stats(), skipped, incidents.len())
-    );
-    let worst = det.incidents().iter().map(|i| i.level).max();
-    Ok(match (a.detect.fail_on.level(), worst) {
-        (Some(t), Some(w)) if w >= t => EXIT_HELD,
-        _ => EXIT_ALLOW,
-    })
 }

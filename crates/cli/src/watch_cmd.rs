@@ -1,9 +1,7 @@
-use crate::trail_cmd::{load_config, DetectArgs, Format};
-use crate::{EXIT_ALLOW, EXIT_HELD};
+use crate::trail_cmd::{alert_line, DetectArgs};
 use anyhow::{Context, Result};
 use clap::Args;
-use parapet_detect::sigma::{rule::parse_timespan, Level};
-use parapet_detect::{output, Alert, Detector};
+use parapet_detect::sigma::rule::parse_timespan;
 use parapet_trail::nats::Consumer;
 use parapet_trail::sqs::Queue;
 use parapet_trail::{Item, Limits};
@@ -162,25 +160,8 @@ fn now_ns() -> u128 {
         .unwrap_or(0)
 }
 
-fn alert_line(a: &Alert, format: Format) -> String {
-    match format {
-        Format::Jsonl => output::alert_json(a).to_string(),
-        Format::Ocsf => output::alert_ocsf(a).to_string(),
-        Format::Timeline => format!(
-            "{}  {:<8} {}  {}  by {}  {}",
-            a.last_time,
-            a.level.as_str(),
-            a.incident.as_deref().unwrap_or("-"),
-            a.title,
-            output::short(&a.actor),
-            a.action
-        ),
-    }
-}
-
 pub fn watch(a: WatchArgs) -> Result<u8> {
     let d = &a.detect;
-    let config = load_config(d)?;
     let idle = a
         .until_idle
         .as_deref()
@@ -194,12 +175,7 @@ pub fn watch(a: WatchArgs) -> Result<u8> {
             .map_err(anyhow::Error::msg)
             .context("--checkpoint-every")? as u64,
     );
-    let mut det = Detector::new(config)?;
-    if let Some(cp) = &d.checkpoint {
-        if cp.exists() {
-            det.restore(cp)?;
-        }
-    }
+    let (mut det, mut out) = d.start()?;
     let mut source = match &a.sqs {
         Some(url) => Source::Sqs(
             Queue::new(url, &a.region, a.endpoint_url.as_deref())?,
@@ -207,13 +183,6 @@ pub fn watch(a: WatchArgs) -> Result<u8> {
         ),
         None => Source::Nats(Consumer::open(&a.nats, &a.stream, &a.subject, &a.durable)?),
     };
-    let mut out: Box<dyn Write> = match &d.output {
-        Some(p) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
-        )),
-        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
-    };
-    let min = d.min_level.level().unwrap_or(Level::Critical);
     let (mut last_msg, mut last_save) = (Instant::now(), Instant::now());
     let (mut skipped, mut latencies) = (0u64, Vec::<u128>::new());
     loop {
@@ -229,19 +198,13 @@ pub fn watch(a: WatchArgs) -> Result<u8> {
             let payload = match &unit.payload {
                 Ok(p) => p,
                 Err(reason) => {
-                    skipped += 1;
-                    if d.verbose {
-                        eprintln!("parapet: skipped {}: {reason}", unit.name);
-                    }
+                    d.skipped(&unit.name, reason, &mut skipped);
                     continue;
                 }
             };
             parapet_trail::read_bytes(&unit.name, payload, Limits::default(), &mut |i| match i {
                 Item::Event(e) => {
                     for alert in det.process(&e) {
-                        if alert.level < min {
-                            continue;
-                        }
                         let _ = writeln!(out, "{}", alert_line(&alert, d.format));
                         if let Some(t) = unit.arrived_ns {
                             // Written to the buffer; flushed with the batch below.
@@ -249,12 +212,7 @@ pub fn watch(a: WatchArgs) -> Result<u8> {
                         }
                     }
                 }
-                Item::Skipped { at, reason } => {
-                    skipped += 1;
-                    if d.verbose {
-                        eprintln!("parapet: skipped {at}: {reason}");
-                    }
-                }
+                Item::Skipped { at, reason } => d.skipped(&at, &reason, &mut skipped),
             });
         }
         out.flush().context("writing alerts")?;
@@ -268,28 +226,9 @@ pub fn watch(a: WatchArgs) -> Result<u8> {
             Some(_) => {}
         }
     }
-    if let Some(cp) = &d.checkpoint {
-        det.save(cp)?;
-    }
+    // The final checkpoint is saved before what it covers is acknowledged.
+    let code = d.finish(&det, &mut out, skipped)?;
     source.ack()?;
-    let incidents: Vec<_> = det
-        .incidents()
-        .into_iter()
-        .filter(|i| i.level >= min)
-        .collect();
-    for i in &incidents {
-        let line = match d.format {
-            Format::Timeline => output::timeline(i),
-            Format::Jsonl => output::incident_json(i).to_string(),
-            Format::Ocsf => output::incident_ocsf(i).to_string(),
-        };
-        writeln!(out, "{line}").context("writing incidents")?;
-    }
-    out.flush().context("writing incidents")?;
-    eprintln!(
-        "parapet: {}",
-        output::summary(det.stats(), skipped, incidents.len())
-    );
     if a.stats && !latencies.is_empty() {
         latencies.sort_unstable();
         let p =
@@ -302,11 +241,7 @@ pub fn watch(a: WatchArgs) -> Result<u8> {
             latencies.len()
         );
     }
-    let worst = det.incidents().iter().map(|i| i.level).max();
-    Ok(match (d.fail_on.level(), worst) {
-        (Some(t), Some(w)) if w >= t => EXIT_HELD,
-        _ => EXIT_ALLOW,
-    })
+    Ok(code)
 }
 
 #[cfg(test)]

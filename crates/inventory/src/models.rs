@@ -182,10 +182,10 @@ impl Scan<'_> {
             .filter(|e| is_candidate(tree, e))
             .collect();
         if let Some(p) = self.progress {
-            p.files_total
-                .fetch_add(candidates.len() as u64, Ordering::Relaxed);
-            p.bytes_total
-                .fetch_add(candidates.iter().map(|e| e.size).sum(), Ordering::Relaxed);
+            p.add_total(
+                candidates.len() as u64,
+                candidates.iter().map(|e| e.size).sum(),
+            );
         }
         let scanned = self.scan_all(&candidates);
 
@@ -400,8 +400,7 @@ impl Scan<'_> {
                         out.lock().expect("no panics while locked").push((*e, mf));
                     }
                     if let Some(p) = self.progress {
-                        p.files_done.fetch_add(1, Ordering::Relaxed);
-                        p.bytes_done.fetch_add(e.size, Ordering::Relaxed);
+                        p.file_done(e.size);
                     }
                 });
             }

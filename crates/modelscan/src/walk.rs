@@ -14,6 +14,20 @@ pub struct Progress {
     pub bytes_done: AtomicU64,
 }
 
+impl Progress {
+    /// More work found.
+    pub fn add_total(&self, files: u64, bytes: u64) {
+        self.files_total.fetch_add(files, Ordering::Relaxed);
+        self.bytes_total.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// One file of `bytes` finished.
+    pub fn file_done(&self, bytes: u64) {
+        self.files_done.fetch_add(1, Ordering::Relaxed);
+        self.bytes_done.fetch_add(bytes, Ordering::Relaxed);
+    }
+}
+
 const MAX_DEPTH: usize = 64;
 const MAX_FILES: usize = 5_000_000;
 
@@ -84,12 +98,7 @@ pub fn scan_paths(paths: &[PathBuf], opts: &Options, progress: Option<&Progress>
     }
     let local = Progress::default();
     let progress = progress.unwrap_or(&local);
-    progress
-        .files_total
-        .store(files.len() as u64, Ordering::Relaxed);
-    progress
-        .bytes_total
-        .store(files.iter().map(|f| f.1).sum(), Ordering::Relaxed);
+    progress.add_total(files.len() as u64, files.iter().map(|f| f.1).sum());
     let threads = if opts.threads > 0 {
         opts.threads
     } else {
@@ -119,8 +128,7 @@ pub fn scan_paths(paths: &[PathBuf], opts: &Options, progress: Option<&Progress>
                             error: true,
                         }),
                 }
-                progress.files_done.fetch_add(1, Ordering::Relaxed);
-                progress.bytes_done.fetch_add(*size, Ordering::Relaxed);
+                progress.file_done(*size);
             });
         }
     });
