@@ -49,9 +49,8 @@ pub struct Alert {
     pub lineage: Vec<String>,
     pub first_time: String,
     pub last_time: String,
-    #[serde(skip)]
+    /// The same times in Unix ms (kept in checkpoints: incidents order by them).
     pub first_ms: i64,
-    #[serde(skip)]
     pub last_ms: i64,
     pub event_ids: Vec<String>,
     /// `service:EventName` of the (last) event.

@@ -200,7 +200,15 @@ fn a_checkpoint_keeps_an_incident_in_progress() {
             .find(|i| i.root.ends_with("user/svc-reporting"))
             .unwrap()
             .clone();
-        (i.id, i.phases.len(), i.actors.len(), i.rules.len())
+        let alert_times: Vec<i64> = i.alerts.iter().map(|a| a.first_ms).collect();
+        (
+            i.id,
+            i.phases.len(),
+            i.actors.len(),
+            i.rules.len(),
+            i.first_ms,
+            alert_times,
+        )
     };
     assert_eq!(attack(&second), attack(&whole));
     // A damaged checkpoint is an error that names the file, not a silent fresh start.

@@ -318,14 +318,7 @@ fn apply_layer(
             } else {
                 format!("{dir}/")
             };
-            let doomed: Vec<String> = merged
-                .range(prefix.clone()..)
-                .take_while(|(k, _)| k.starts_with(&prefix))
-                .map(|(k, _)| k.clone())
-                .collect();
-            for k in doomed {
-                merged.remove(&k);
-            }
+            remove_under(merged, &prefix);
         } else if let Some(victim) = base.strip_prefix(".wh.") {
             whiteouts += 1;
             let target = if dir.is_empty() {
@@ -373,10 +366,14 @@ fn apply_layer(
 
 fn remove_subtree(merged: &mut BTreeMap<String, Node>, path: &str) {
     merged.remove(path);
-    let prefix = format!("{path}/");
+    remove_under(merged, &format!("{path}/"));
+}
+
+/// Every entry whose path starts with `prefix` (a directory's contents).
+fn remove_under(merged: &mut BTreeMap<String, Node>, prefix: &str) {
     let doomed: Vec<String> = merged
-        .range(prefix.clone()..)
-        .take_while(|(k, _)| k.starts_with(&prefix))
+        .range(prefix.to_string()..)
+        .take_while(|(k, _)| k.starts_with(prefix))
         .map(|(k, _)| k.clone())
         .collect();
     for k in doomed {

@@ -284,19 +284,20 @@ impl Engine {
                     late = true;
                     continue;
                 }
-                let key_parts: Vec<(String, String)> = c
-                    .group_by
-                    .iter()
-                    .map(|p| (p.name.clone(), doc.text(p).unwrap_or_default()))
-                    .collect();
-                let key = key_parts
-                    .iter()
-                    .map(|(_, v)| v.as_str())
-                    .collect::<Vec<_>>()
-                    .join("\u{1f}");
+                // The group's values joined by a unit separator; named only on a hit.
+                let mut key = String::new();
+                for (i, p) in c.group_by.iter().enumerate() {
+                    if i > 0 {
+                        key.push('\u{1f}');
+                    }
+                    key.push_str(&doc.text(p).unwrap_or_default());
+                }
                 let value = c.field.as_ref().map(|f| doc.text(f).unwrap_or_default());
                 let spec = (c.kind, c.members.len(), c.op, c.threshold);
-                let g = c.groups.entry(key).or_default();
+                let g = match c.groups.get_mut(&key) {
+                    Some(g) => g,
+                    None => c.groups.entry(key.clone()).or_default(),
+                };
                 g.touched = time_ms.max(g.touched);
                 while g.entries.front().is_some_and(|e| e.t < watermark - c.span) {
                     g.entries.pop_front();
@@ -320,9 +321,15 @@ impl Engine {
                 for (lo, hi) in [(time_ms - c.span, time_ms), (time_ms, time_ms + c.span)] {
                     if let Some(hit) = window(spec, g, lo, hi) {
                         g.fired_until = hi.max(time_ms + c.span);
+                        let group = c
+                            .group_by
+                            .iter()
+                            .zip(key.split('\u{1f}'))
+                            .map(|(p, v)| (p.name.clone(), v.to_string()))
+                            .collect();
                         hits.push(CorrelationHit {
                             rule: c.rule,
-                            group: key_parts.clone(),
+                            group,
                             ..hit
                         });
                         break;
