@@ -139,7 +139,18 @@ pub fn run(cmd: TrailCommand) -> Result<u8> {
     }
 }
 
+/// A path named on the command line must exist (inside it, bad files are only skipped).
+fn must_exist(paths: &[PathBuf]) -> Result<()> {
+    for p in paths {
+        if p.as_os_str() != "-" && std::fs::symlink_metadata(p).is_err() {
+            bail!("{}: no such file or directory", p.display());
+        }
+    }
+    Ok(())
+}
+
 fn explain(files: &[PathBuf], verbose: bool) -> Result<u8> {
+    must_exist(files)?;
     let (mut events, mut with_effects, mut failed, mut skipped) = (0, 0, 0, 0);
     for f in files {
         parapet_trail::read_path(f, Limits::default(), &mut |item| {
@@ -289,6 +300,7 @@ pub(crate) fn alert_line(a: &parapet_detect::Alert, format: Format) -> String {
 }
 
 fn scan(a: ScanArgs) -> Result<u8> {
+    must_exist(&a.paths)?;
     let d = &a.detect;
     let (mut det, mut out) = d.start()?;
     let mut files = Vec::new();

@@ -136,6 +136,14 @@ fn bad_input_is_skipped_counted_and_named() {
     assert!(err.contains("lines.jsonl:2"), "{err}");
     assert!(err.contains("1 events") || err.contains("1 event"), "{err}");
     assert!(!err.contains("notes.txt"), "{err}");
+    // A path named on the command line that does not exist is a usage error.
+    let o = bin()
+        .args(["trail", "scan"])
+        .arg(dir.join("missing"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("missing: no such file"));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
