@@ -9,6 +9,10 @@
 //!
 //!     cargo bench -p parapet-detect --bench trail
 
+// The allocator `parapet` itself ships with, so the numbers are the binary's.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use parapet_detect::sigma::{self, Doc, Engine, StateLimits};
 use parapet_detect::{Config, Detector};
 use serde_json::{json, Value};
@@ -201,6 +205,42 @@ fn main() {
         t.elapsed().as_secs_f64()
     );
     let rules_dir = root.join("crates/detect/tests/data/sigmahq");
+    if std::env::var("PARAPET_BENCH_ONLY").as_deref() == Ok("reader") {
+        // Read several times so that a profile shows reading, not building the corpus.
+        let t = Instant::now();
+        let mut n = 0usize;
+        for _ in 0..5 {
+            parapet_trail::read_bytes("bench", &data, parapet_trail::Limits::default(), &mut |i| {
+                if let parapet_trail::Item::Event(e) = i {
+                    n += e.name.len();
+                }
+            });
+        }
+        let s = t.elapsed().as_secs_f64() / 5.0;
+        println!("reader only: {:.0} events/s ({n})", lines.len() as f64 / s);
+        return;
+    }
+    if std::env::var("PARAPET_BENCH_ONLY").as_deref() == Ok("sigma") {
+        let engine =
+            Engine::new(sigma::load_dir(&rules_dir).unwrap(), StateLimits::default()).unwrap();
+        let (mut scratch, mut n) = (Vec::new(), 0usize);
+        let t = Instant::now();
+        for _ in 0..3 {
+            parapet_trail::read_bytes("bench", &data, parapet_trail::Limits::default(), &mut |i| {
+                if let parapet_trail::Item::Event(e) = i {
+                    let doc = Doc {
+                        raw: &*e,
+                        extra: None,
+                    };
+                    engine.evaluate(&doc, &mut scratch);
+                    n += scratch.len();
+                }
+            });
+        }
+        let s = t.elapsed().as_secs_f64() / 3.0;
+        println!("sigma only: {:.0} events/s ({n})", lines.len() as f64 / s);
+        return;
+    }
     if std::env::var("PARAPET_BENCH_ONLY").as_deref() == Ok("detector") {
         // For profiling: the detector with the behaviour pack, nothing else.
         let mut det = Detector::new(Config::builtin()).unwrap();

@@ -6,6 +6,7 @@
 //! call fail (kept: denied calls are signal), and who acted.
 
 use crate::lazy::LazyRecord;
+use crate::scan;
 use parapet_aws::api::{analyze_call, ApiCall, CallAnalysis};
 use parapet_model::time::{parse_rfc3339_ms, rfc3339_ms};
 use serde::Serialize;
@@ -84,33 +85,67 @@ pub struct Identity {
 
 impl Identity {
     pub fn from_value(u: &Value) -> Self {
-        let s = |k: &str| u.get(k).and_then(Value::as_str).map(String::from);
-        let kind = u
-            .get("type")
-            .and_then(Value::as_str)
-            .map(IdentityType::parse)
-            .unwrap_or(IdentityType::Unknown);
-        let issuer = u.get("sessionContext").and_then(|c| c.get("sessionIssuer"));
-        let arn = s("arn");
-        let session_name = match kind {
-            IdentityType::AssumedRole => arn
+        Self::from_raw(&u.to_string())
+    }
+
+    /// From `userIdentity`'s raw JSON text, validated already: read in place, without
+    /// building a `Value` for it (every event has one).
+    pub fn from_raw(raw: &str) -> Self {
+        let mut id = Identity {
+            kind: IdentityType::Unknown,
+            arn: None,
+            principal_id: None,
+            account_id: None,
+            access_key_id: None,
+            user_name: None,
+            session_name: None,
+            issuer_arn: None,
+            invoked_by: None,
+        };
+        if !raw.starts_with('{') {
+            return id;
+        }
+        let text = |v: &str| scan::decode_str(v).map(Cow::into_owned);
+        let mut issuer_user = None;
+        for (k, v) in scan::entries(raw) {
+            match k {
+                "\"type\"" => {
+                    id.kind = scan::decode_str(v)
+                        .map_or(IdentityType::Unknown, |t| IdentityType::parse(&t))
+                }
+                "\"arn\"" => id.arn = text(v),
+                "\"principalId\"" => id.principal_id = text(v),
+                "\"accountId\"" => id.account_id = text(v),
+                "\"accessKeyId\"" => id.access_key_id = text(v).filter(|k| !k.is_empty()),
+                "\"userName\"" => id.user_name = text(v),
+                "\"invokedBy\"" => id.invoked_by = text(v),
+                "\"sessionContext\"" if v.starts_with('{') => {
+                    for (k, v) in scan::entries(v) {
+                        if k == "\"sessionIssuer\"" && v.starts_with('{') {
+                            for (k, v) in scan::entries(v) {
+                                match k {
+                                    "\"arn\"" => id.issuer_arn = text(v),
+                                    "\"userName\"" => issuer_user = text(v),
+                                    _ => {}
+                                }
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        if id.user_name.is_none() {
+            id.user_name = issuer_user;
+        }
+        if id.kind == IdentityType::AssumedRole {
+            id.session_name = id
+                .arn
                 .as_deref()
                 .and_then(|a| a.rsplit_once('/'))
-                .map(|(_, n)| n.to_string()),
-            _ => None,
-        };
-        Identity {
-            kind,
-            principal_id: s("principalId"),
-            account_id: s("accountId"),
-            access_key_id: s("accessKeyId").filter(|k| !k.is_empty()),
-            user_name: s("userName")
-                .or_else(|| issuer.and_then(|i| i.get("userName")?.as_str().map(String::from))),
-            issuer_arn: issuer.and_then(|i| i.get("arn")?.as_str().map(String::from)),
-            invoked_by: s("invokedBy"),
-            session_name,
-            arn,
+                .map(|(_, n)| n.to_string());
         }
+        id
     }
 
     /// A stable name for this principal: the ARN where there is one (a role session's
@@ -154,10 +189,10 @@ impl Event {
     /// is not an event.
     pub fn from_json(text: &str) -> Result<Event, String> {
         let record = LazyRecord::parse(text).map_err(|e| {
-            if e.is_data() {
+            if e.is_not_object() {
                 "a record must be a JSON object".to_string()
             } else {
-                format!("column {}: {e}", e.column())
+                format!("column {}: {}", e.column, e.what)
             }
         })?;
         Self::from_record(record)
@@ -194,7 +229,7 @@ impl Event {
                 .iter()
                 .any(|p| name.starts_with(p)),
         };
-        let identity = Identity::from_value(record.get("userIdentity").unwrap_or(&Value::Null));
+        let identity = Identity::from_raw(record.raw("userIdentity").unwrap_or("null"));
         Ok(Event {
             id: s("eventID")?.unwrap_or_default(),
             service: service_of(&source).to_string(),

@@ -5,12 +5,10 @@
 //! most of parapet read a handful of top-level strings, so most of a record (request
 //! parameters, response elements) is never turned into a `Value` at all.
 
-use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
-use serde_json::value::RawValue;
+use crate::scan::{self, JsonError};
 use serde_json::Value;
 use std::borrow::Cow;
 use std::cell::OnceCell;
-use std::fmt;
 
 #[derive(Debug, Clone)]
 enum Key {
@@ -22,6 +20,7 @@ enum Key {
 struct Field {
     key: Key,
     value: (u32, u32),
+    parsed: OnceCell<Value>,
 }
 
 /// Keys every reader asks for: found by a `match`, not a scan.
@@ -51,15 +50,32 @@ const KNOWN: [&str; 22] = [
 ];
 
 fn known(key: &str) -> Option<usize> {
-    KNOWN.iter().position(|k| *k == key)
-}
-
-/// `known` by length first: cheaper than comparing every name.
-fn known_slot(key: &str) -> Option<usize> {
-    match key.len() {
-        6..=18 => known(key),
-        _ => None,
-    }
+    // A `match` on strings compiles to a length switch, then one comparison.
+    Some(match key {
+        "eventVersion" => 0,
+        "userIdentity" => 1,
+        "eventTime" => 2,
+        "eventSource" => 3,
+        "eventName" => 4,
+        "awsRegion" => 5,
+        "sourceIPAddress" => 6,
+        "userAgent" => 7,
+        "requestParameters" => 8,
+        "responseElements" => 9,
+        "eventID" => 10,
+        "readOnly" => 11,
+        "errorCode" => 12,
+        "errorMessage" => 13,
+        "recipientAccountId" => 14,
+        "resources" => 15,
+        "eventType" => 16,
+        "Records" => 17,
+        "Events" => 18,
+        "CloudTrailEvent" => 19,
+        "detail-type" => 20,
+        "detail" => 21,
+        _ => return None,
+    })
 }
 
 const NONE: u8 = u8::MAX;
@@ -69,88 +85,74 @@ const NONE: u8 = u8::MAX;
 pub struct LazyRecord {
     text: Box<str>,
     fields: Vec<Field>,
-    parsed: Vec<OnceCell<Value>>,
     /// Field index of each known key (`NONE` when absent; the last duplicate wins).
     known: [u8; KNOWN.len()],
+    /// Whether any top-level key holds a `.` (rules' dotted paths are then tried whole).
+    dotted: bool,
+    /// Values found under a top-level field by path (`userIdentity.arn`), parsed alone
+    /// instead of parsing the whole field; allocated at the first such lookup.
+    nested: OnceCell<Box<NestedSlots>>,
 }
 
-struct KeyDe<'a>(Cow<'a, str>);
+/// (dotted path, its value), filled in order.
+type NestedSlots = [OnceCell<(Box<str>, Value)>; NESTED_SLOTS];
 
-impl<'de> Deserialize<'de> for KeyDe<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = KeyDe<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a key")
-            }
-            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Self::Value, E> {
-                Ok(KeyDe(Cow::Borrowed(s)))
-            }
-            fn visit_str<E>(self, s: &str) -> Result<Self::Value, E> {
-                Ok(KeyDe(Cow::Owned(s.to_string())))
-            }
-            fn visit_string<E>(self, s: String) -> Result<Self::Value, E> {
-                Ok(KeyDe(Cow::Owned(s)))
-            }
-        }
-        d.deserialize_str(V)
-    }
+const NESTED_SLOTS: usize = 16;
+
+/// What a lookup by path found.
+#[derive(Debug)]
+pub enum Nested<'a> {
+    Found(&'a Value),
+    Missing,
+    /// The path runs through an array (or a field parsed already): navigate the `Value`.
+    Unresolved,
 }
 
-struct Top<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
-
-impl<'de> Deserialize<'de> for Top<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Top<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Top<'de>, A::Error> {
-                let mut v = Vec::with_capacity(m.size_hint().unwrap_or(24));
-                while let Some((k, val)) = m.next_entry::<KeyDe<'de>, &'de RawValue>()? {
-                    v.push((k.0, val));
-                }
-                Ok(Top(v))
-            }
-        }
-        d.deserialize_map(V)
+/// A raw, quoted key equal to `name`.
+fn key_is(raw: &str, name: &str) -> bool {
+    let inner = &raw[1..raw.len() - 1];
+    if inner.len() == name.len() && inner == name {
+        return true;
     }
+    raw.contains('\\') && scan::decode_str(raw).is_some_and(|k| k == name)
 }
 
 impl LazyRecord {
     /// Index `text`, which must be one JSON object. Errors name line and column.
-    pub fn parse(text: &str) -> Result<LazyRecord, serde_json::Error> {
-        let top: Top = serde_json::from_str(text)?;
-        let base = text.as_ptr() as usize;
-        let off = |s: &str| (s.as_ptr() as usize - base) as u32;
-        let fields: Vec<Field> = top
-            .0
-            .iter()
-            .map(|(k, v)| Field {
-                key: match k {
-                    Cow::Borrowed(b) => Key::Span(off(b), off(b) + b.len() as u32),
-                    Cow::Owned(o) => Key::Owned(o.clone().into_boxed_str()),
-                },
-                value: (off(v.get()), off(v.get()) + v.get().len() as u32),
-            })
-            .collect();
-        let parsed = vec![OnceCell::new(); fields.len()];
+    pub fn parse(text: &str) -> Result<LazyRecord, JsonError> {
+        let mut fields = Vec::with_capacity(24);
         let mut idx = [NONE; KNOWN.len()];
-        for (i, (k, _)) in top.0.iter().enumerate() {
-            if let (Some(slot), Ok(i)) = (known(k), u8::try_from(i)) {
+        let mut dotted = false;
+        scan::index_object(text, |e| {
+            let key = if e.escaped {
+                let raw = &text[e.key.0 as usize - 1..e.key.1 as usize + 1];
+                Key::Owned(scan::decode_str(raw).unwrap_or_default().into())
+            } else {
+                Key::Span(e.key.0, e.key.1)
+            };
+            let name = match &key {
+                Key::Span(a, b) => &text[*a as usize..*b as usize],
+                Key::Owned(o) => o,
+            };
+            if let (Some(slot), Ok(i)) = (known(name), u8::try_from(fields.len())) {
                 idx[slot] = i;
+            } else {
+                dotted |= name.contains('.');
             }
-        }
+            fields.push(Field {
+                key,
+                value: e.value,
+                parsed: OnceCell::new(),
+            });
+        })?;
         // Past 255 fields the table cannot point: fall back to scanning for all keys.
         let known_ok = fields.len() < usize::from(NONE);
         Ok(LazyRecord {
             text: text.into(),
             fields,
-            parsed,
             known: if known_ok { idx } else { [NONE; KNOWN.len()] },
+            dotted,
+            nested: OnceCell::new(),
         })
     }
 
@@ -164,12 +166,74 @@ impl LazyRecord {
     /// The last field named `key` (as `serde_json` keeps the last of duplicates).
     fn index(&self, key: &str) -> Option<usize> {
         if self.fields.len() < usize::from(NONE) {
-            if let Some(slot) = known_slot(key) {
+            if let Some(slot) = known(key) {
                 let i = self.known[slot];
                 return (i != NONE).then_some(usize::from(i));
             }
         }
+        if !self.dotted && key.contains('.') {
+            return None;
+        }
         self.fields.iter().rposition(|f| self.key(f) == key)
+    }
+
+    /// The value at `parts` (`dotted` is them joined with dots) under a top-level
+    /// field, without parsing the rest of that field. Objects only: a path through an
+    /// array, or into a field parsed already, is left to the caller.
+    pub fn nested<S: AsRef<str>>(&self, dotted: &str, parts: &[S]) -> Nested<'_> {
+        let Some((first, rest)) = parts.split_first() else {
+            return Nested::Unresolved;
+        };
+        let Some(i) = self.index(first.as_ref()) else {
+            return Nested::Missing;
+        };
+        let f = &self.fields[i];
+        if f.parsed.get().is_some() {
+            return Nested::Unresolved;
+        }
+        let cached = self.nested.get().and_then(|slots| {
+            slots
+                .iter()
+                .map_while(OnceCell::get)
+                .find(|(name, _)| **name == *dotted)
+        });
+        if let Some((_, v)) = cached {
+            return Nested::Found(v);
+        }
+        let mut raw = &self.text[f.value.0 as usize..f.value.1 as usize];
+        for p in rest {
+            match raw.as_bytes().first() {
+                Some(b'{') => {
+                    // The last of duplicate keys, as `serde_json` keeps.
+                    match scan::entries(raw)
+                        .filter(|(k, _)| key_is(k, p.as_ref()))
+                        .last()
+                    {
+                        Some((_, v)) => raw = v,
+                        None => return Nested::Missing,
+                    }
+                }
+                Some(b'[') => return Nested::Unresolved,
+                _ => return Nested::Missing,
+            }
+        }
+        let slots = self
+            .nested
+            .get_or_init(|| Box::new(std::array::from_fn(|_| OnceCell::new())));
+        match slots.iter().find(|s| s.get().is_none()) {
+            Some(slot) => Nested::Found(
+                &slot
+                    .get_or_init(|| {
+                        (
+                            dotted.into(),
+                            serde_json::from_str(raw).unwrap_or(Value::Null),
+                        )
+                    })
+                    .1,
+            ),
+            // Out of slots: parse the whole field after all.
+            None => Nested::Unresolved,
+        }
     }
 
     /// A field's raw JSON text.
@@ -180,11 +244,11 @@ impl LazyRecord {
 
     /// A field's value, parsed on first use.
     pub fn get(&self, key: &str) -> Option<&Value> {
-        let i = self.index(key)?;
-        let f = &self.fields[i];
-        Some(self.parsed[i].get_or_init(|| {
+        let f = &self.fields[self.index(key)?];
+        // Validated when indexed, so this parses; `Null` is only a guard.
+        Some(f.parsed.get_or_init(|| {
             serde_json::from_str(&self.text[f.value.0 as usize..f.value.1 as usize])
-                .expect("validated when indexed")
+                .unwrap_or(Value::Null)
         }))
     }
 
@@ -194,12 +258,7 @@ impl LazyRecord {
             return Ok(None);
         };
         match raw.as_bytes().first() {
-            Some(b'"') => match serde_json::from_str::<&str>(raw) {
-                Ok(s) => Ok(Some(Cow::Borrowed(s))),
-                Err(_) => serde_json::from_str::<String>(raw)
-                    .map(|s| Some(Cow::Owned(s)))
-                    .map_err(|_| "a string"),
-            },
+            Some(b'"') => scan::decode_str(raw).map(Some).ok_or("a string"),
             Some(b'n') => Ok(None),
             Some(b't' | b'f') => Err("a boolean"),
             Some(b'{') => Err("an object"),
@@ -214,7 +273,7 @@ impl LazyRecord {
 
     /// The whole record as a `Value` (keyword rules, tests).
     pub fn to_value(&self) -> Value {
-        serde_json::from_str(&self.text).expect("validated when indexed")
+        serde_json::from_str(&self.text).unwrap_or(Value::Null)
     }
 
     pub fn text(&self) -> &str {
@@ -242,6 +301,32 @@ mod tests {
         let dup = LazyRecord::parse(r#"{"eventName": "a", "x": 1, "eventName": "b"}"#).unwrap();
         assert_eq!(dup.str("eventName").unwrap().as_deref(), Some("b"));
         assert!(LazyRecord::parse("[1]").is_err());
+        let r = LazyRecord::parse(
+            r#"{"u": {"t": "x", "c": {"i": {"t": "Role"}, "i": {"t": "last"}}, "l": [{"t": 1}], "k\u0041": 2}}"#,
+        )
+        .unwrap();
+        let at = |p: &str| {
+            let parts: Vec<&str> = p.split('.').collect();
+            match r.nested(p, &parts) {
+                Nested::Found(v) => Some(v.clone()),
+                Nested::Missing => None,
+                Nested::Unresolved => Some(Value::from("unresolved")),
+            }
+        };
+        assert_eq!(at("u.c.i.t"), Some(Value::from("last")));
+        assert_eq!(at("u.c.i.t"), Some(Value::from("last")), "cached");
+        assert_eq!(at("u.t"), Some(Value::from("x")));
+        assert_eq!(at("u.kA"), Some(Value::from(2)));
+        assert_eq!(at("u.missing"), None);
+        assert_eq!(at("u.t.deeper"), None);
+        assert_eq!(at("nothing.t"), None);
+        assert_eq!(at("u.l.t"), Some(Value::from("unresolved")));
+        r.get("u");
+        assert_eq!(
+            at("u.t"),
+            Some(Value::from("unresolved")),
+            "parsed: use the value"
+        );
         assert!(LazyRecord::parse("{\"a\": }").is_err());
     }
 }

@@ -9,10 +9,12 @@ pub mod event;
 pub mod lazy;
 pub mod nats;
 pub mod read;
+pub mod scan;
 pub mod sigv4;
 pub mod sqs;
 
 pub use event::{Event, Identity, IdentityType};
+pub use lazy::Nested;
 pub use read::{list, read_all, read_bytes, read_file, read_path, Item, Limits};
 
 #[cfg(test)]

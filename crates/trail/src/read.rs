@@ -208,13 +208,12 @@ fn read_text(name: &str, bytes: &[u8], limits: Limits, out: &mut dyn FnMut(Item)
         let one = whole.as_ref().ok().map(|t| LazyRecord::parse(t));
         match one {
             Some(Ok(rec)) => return unwrap_record(Place { name, line: None }, None, rec, out),
-            Some(Err(e)) if !(e.is_syntax() && e.line() > 1) => {
+            Some(Err(e)) if e.is_not_object() || e.line == 1 => {
                 return out(skip(
                     name,
                     format!(
-                        "not CloudTrail JSON (line {}, column {}): {e}",
-                        e.line(),
-                        e.column()
+                        "not CloudTrail JSON (line {}, column {}): {}",
+                        e.line, e.column, e.what
                     ),
                 ))
             }
@@ -234,14 +233,20 @@ fn read_text(name: &str, bytes: &[u8], limits: Limits, out: &mut dyn FnMut(Item)
 }
 
 fn read_lines(name: &str, bytes: &[u8], limits: Limits, out: &mut dyn FnMut(Item)) {
-    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+    let mut rest = bytes;
+    let mut i = 0;
+    while !rest.is_empty() {
+        let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
+        let line = &rest[..end];
+        rest = rest.get(end + 1..).unwrap_or_default();
+        i += 1;
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
         let at = Place {
             name,
-            line: Some(i + 1),
+            line: Some(i),
         };
         if line.len() > limits.max_record {
             out(skip(
@@ -282,7 +287,7 @@ fn unwrap_raw(at: Place, index: Option<usize>, text: &str, out: &mut dyn FnMut(I
         },
         Some(b'{') => match LazyRecord::parse(t) {
             Ok(rec) => unwrap_record(at, index, rec, out),
-            Err(e) => out(skip(&here(), format!("column {}: {e}", e.column()))),
+            Err(e) => out(skip(&here(), format!("column {}: {}", e.column, e.what))),
         },
         _ => out(skip(
             &here(),

@@ -86,6 +86,11 @@ pub trait Record {
     fn field(&self, key: &str) -> Option<&Value>;
     /// The whole record, for keyword rules.
     fn whole(&self) -> std::borrow::Cow<'_, Value>;
+    /// A dotted path found without parsing all of its top-level field, where the
+    /// record can (`Unresolved`: navigate `field` instead).
+    fn nested(&self, _path: &Path) -> parapet_trail::Nested<'_> {
+        parapet_trail::Nested::Unresolved
+    }
 }
 
 impl Record for Value {
@@ -104,6 +109,9 @@ impl Record for parapet_trail::Event {
     fn whole(&self) -> std::borrow::Cow<'_, Value> {
         std::borrow::Cow::Owned(self.record.to_value())
     }
+    fn nested(&self, path: &Path) -> parapet_trail::Nested<'_> {
+        self.record.nested(&path.name, &path.parts)
+    }
 }
 
 pub fn resolve<'a>(doc: &'a dyn Record, path: &Path) -> Found<'a> {
@@ -112,6 +120,11 @@ pub fn resolve<'a>(doc: &'a dyn Record, path: &Path) -> Found<'a> {
     }
     if path.parts.len() < 2 {
         return Found::Missing;
+    }
+    match doc.nested(path) {
+        parapet_trail::Nested::Found(v) => return Found::One(v),
+        parapet_trail::Nested::Missing => return Found::Missing,
+        parapet_trail::Nested::Unresolved => {}
     }
     let Some(mut cur) = doc.field(&path.parts[0]) else {
         return Found::Missing;
