@@ -16,8 +16,10 @@ cargo build --release -q -p parapet-trail --example nats_publish
 CORPUS=$PWD/bench/out/trail-corpus.jsonl
 {
   echo "# $(date -u +%F) $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-  echo "## engines, same corpus, one core each"
+  echo "## engines, same corpus, one core each (mimalloc, as the parapet binary ships)"
   PARAPET_BENCH_EVENTS=$N cargo bench -q -p parapet-detect --bench trail 2>&1 | grep -v '^$'
+  echo "## the same on glibc's allocator (both engines)"
+  PARAPET_BENCH_EVENTS=$N cargo bench -q -p parapet-detect --bench trail --features bench-system-alloc 2>&1 | grep -v '^$'
   echo "## stream: publish to JetStream at a steady rate while trail watch runs"
   PARAPET_BENCH_EVENTS=200000 PARAPET_BENCH_WRITE=$CORPUS cargo bench -q -p parapet-detect --bench trail 2>&1 | tail -1
   for rate in 20000 50000; do

@@ -10,6 +10,8 @@
 //!     cargo bench -p parapet-detect --bench trail
 
 // The allocator `parapet` itself ships with, so the numbers are the binary's.
+// `--features bench-system-alloc` measures both engines on glibc's allocator instead.
+#[cfg(not(feature = "bench-system-alloc"))]
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -306,6 +306,13 @@ async fn create(
     result.map(|(r, _)| r)
 }
 
+/// Bodies up to this size that hold no plan are judged on the async thread.
+const INLINE_BODY: usize = 16 << 10;
+
+fn looks_like_plan(body: &[u8]) -> bool {
+    body.windows(6).any(|w| w == b"\"plan\"")
+}
+
 async fn create_inner(
     app: &Arc<App>,
     headers: HeaderMap,
@@ -319,13 +326,21 @@ async fn create_inner(
     // replica agrees.
     let DecisionState { incident, pins } = app.decision_state().await?;
     let a = app.clone();
-    // Parsing and judging are CPU work: off the async threads.
-    let outcome = tokio::task::spawn_blocking(move || -> ApiResult<NewRequest> {
-        let parsed: CreateBody = serde_json::from_slice(&body)
-            .map_err(|e| bad(format!("request body is not valid JSON for this endpoint (line {}, column {}): {e}", e.line(), e.column())))?;
+    let inline = body.len() <= INLINE_BODY && !looks_like_plan(&body);
+    let judge = move || -> ApiResult<NewRequest> {
+        let parsed: CreateBody = serde_json::from_slice(&body).map_err(|e| {
+            bad(format!(
+                "request body is not valid JSON for this endpoint (line {}, column {}): {e}",
+                e.line(),
+                e.column()
+            ))
+        })?;
         if let Some(claimed) = &parsed.actor {
             if claimed != &token.actor {
-                return Err(ApiError(StatusCode::FORBIDDEN, format!("the token acts as {}, not {claimed}", token.actor)));
+                return Err(ApiError(
+                    StatusCode::FORBIDDEN,
+                    format!("the token acts as {}, not {claimed}", token.actor),
+                ));
             }
         }
         let (kind, content_hash, report) = match (parsed.plan, parsed.call) {
@@ -366,16 +381,57 @@ async fn create_inner(
             kind: kind.into(),
             content_hash,
             outcome: outcome.as_str().into(),
-            approvers_required: approval.and_then(|x| x.get("approvers")).and_then(Value::as_u64).unwrap_or(0) as u32,
-            delay_seconds: approval.and_then(|x| x.get("delay_seconds")).and_then(Value::as_u64).unwrap_or(0),
+            approvers_required: approval
+                .and_then(|x| x.get("approvers"))
+                .and_then(Value::as_u64)
+                .unwrap_or(0) as u32,
+            delay_seconds: approval
+                .and_then(|x| x.get("delay_seconds"))
+                .and_then(Value::as_u64)
+                .unwrap_or(0),
             ttl_seconds: a.config.ttl_seconds,
             report,
         })
-    })
-    .await
-    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("internal error, failing closed: {e}")))??;
-    let a = app.clone();
-    let req = blocking(move || a.store.create_request(outcome)).await?;
+    };
+    // Judging a single call takes microseconds: done here, a thread hop would cost
+    // more. Plans (and anything large) are CPU work for the blocking pool.
+    let outcome = if inline {
+        // A panic in the gate is a 500 that allows nothing, as from the blocking pool.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(judge)).map_err(|_| {
+            ApiError(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error, failing closed: the gate panicked".into(),
+            )
+        })??
+    } else {
+        tokio::task::spawn_blocking(judge).await.map_err(|e| {
+            ApiError(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("internal error, failing closed: {e}"),
+            )
+        })??
+    };
+    // Queued to the store's writer and awaited without holding a thread, where the
+    // store writes in the background (SQLite's group commit).
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let done: parapet_store::Done = Box::new(move |r| {
+        let _ = tx.send(r);
+    });
+    let req = match app.store.queue_request(outcome, done) {
+        Ok(()) => rx
+            .await
+            .map_err(|_| {
+                ApiError(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the decision writer stopped; failing closed".into(),
+                )
+            })?
+            .map_err(ApiError::from)?,
+        Err(outcome) => {
+            let a = app.clone();
+            blocking(move || a.store.create_request(*outcome)).await?
+        }
+    };
     tracing::info!(id = %req.id, requester = %req.requester, kind = %req.kind, outcome = %req.outcome, "decision");
     if req.outcome == "review" {
         crate::notify::review_created(&app, &req);

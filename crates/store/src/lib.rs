@@ -271,6 +271,9 @@ pub fn verify_snapshot((entries, head): &AuditSnapshot) -> Verification {
 
 /// What the decision service keeps. Every write is one transaction that also appends
 /// its audit entry; implementations serialise appends so the chain has one order.
+/// Called once with the outcome of a queued write.
+pub type Done = Box<dyn FnOnce(Result<Request, StoreError>) + Send>;
+
 pub trait Store: Send + Sync {
     /// Is the database reachable?
     fn ping(&self) -> Result<(), StoreError>;
@@ -289,6 +292,13 @@ pub trait Store: Send + Sync {
     fn token(&self, secret: &str) -> Result<Option<TokenInfo>, StoreError>;
 
     fn create_request(&self, n: NewRequest) -> Result<Request, StoreError>;
+    /// Hand a decision to a store that writes in the background and return at once;
+    /// `done` runs (on the store's thread) once it is durable or has failed. Stores that
+    /// write on the caller's thread give the decision back: call `create_request`.
+    fn queue_request(&self, n: NewRequest, done: Done) -> Result<(), Box<NewRequest>> {
+        drop(done);
+        Err(Box::new(n))
+    }
     fn request(&self, id: &str) -> Result<Option<Request>, StoreError>;
     /// Approve or reject, bound to `content_hash`; see `shared::check` for the rules.
     fn vote(

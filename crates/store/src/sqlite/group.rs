@@ -3,11 +3,11 @@
 //! only after that transaction is durable. Under load this turns N fsyncs into one
 //! without acknowledging anything early.
 
-use super::append;
+use super::{append_entry, audit_head, set_audit_head};
 use crate::hash::new_secret;
-use crate::{NewRequest, Request, StoreError};
+use crate::{NewRequest, StoreError};
 use rusqlite::{params, Connection, TransactionBehavior};
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 
 /// Most decisions in one transaction.
@@ -21,21 +21,25 @@ pub(super) struct Job {
     report: String,
     audit_payload: String,
     new: NewRequest,
-    reply: SyncSender<Result<Request, StoreError>>,
+    reply: crate::Done,
 }
 
 impl Job {
-    pub(super) fn new(new: NewRequest) -> (Job, Receiver<Result<Request, StoreError>>) {
-        let (reply, answer) = mpsc::sync_channel(1);
-        let job = Job {
+    /// `reply` runs on the writer thread once the decision is durable (or failed).
+    pub(super) fn new(new: NewRequest, reply: crate::Done) -> Job {
+        Job {
             id: format!("dec_{}", &new_secret()[..24]),
             now: crate::now(),
             report: new.report.to_string(),
             audit_payload: crate::shared::decision_payload(&new),
             new,
             reply,
-        };
-        (job, answer)
+        }
+    }
+
+    /// Answer without writing (the writer is gone).
+    pub(super) fn fail(self, e: StoreError) {
+        (self.reply)(Err(e));
     }
 }
 
@@ -65,7 +69,7 @@ fn run(conn: Arc<Mutex<Connection>>, rx: Receiver<Job>) {
                 // The batch rolled back: nobody is acknowledged, everyone fails closed.
                 Err(e) => Err(StoreError::Db(e.to_string())),
             };
-            let _ = j.reply.send(answer);
+            (j.reply)(answer);
         }
     }
 }
@@ -77,6 +81,9 @@ fn write(c: &mut Connection, batch: &[Job]) -> Result<(), StoreError> {
             "INSERT INTO requests (id, created_at, requester, kind, content_hash, outcome, approvers_required, delay_seconds, expires_at, report)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )?;
+        // The audit head is read once and written once per batch; the entries chain
+        // in between.
+        let mut head = audit_head(&tx)?;
         for j in batch {
             let n = &j.new;
             insert.execute(params![
@@ -91,8 +98,9 @@ fn write(c: &mut Connection, batch: &[Job]) -> Result<(), StoreError> {
                 j.now + n.ttl_seconds,
                 j.report
             ])?;
-            append(&tx, "decision", &n.requester, &j.id, &j.audit_payload)?;
+            head = append_entry(&tx, head, "decision", &n.requester, &j.id, &j.audit_payload)?;
         }
+        set_audit_head(&tx, &head)?;
     }
     tx.commit()?;
     Ok(())

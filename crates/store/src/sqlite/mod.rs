@@ -148,6 +148,17 @@ impl SqliteStore {
     }
 }
 
+const WRITER_GONE: &str = "the SQLite writer thread is gone";
+
+impl SqliteStore {
+    /// To the group-commit writer; `done` hears the outcome either way.
+    fn queue(&self, n: NewRequest, done: crate::Done) {
+        if let Err(std::sync::mpsc::SendError(job)) = self.writer.send(group::Job::new(n, done)) {
+            job.fail(StoreError::Db(WRITER_GONE.into()));
+        }
+    }
+}
+
 impl Store for SqliteStore {
     /// Is the database reachable and writable?
     fn ping(&self) -> Result<(), StoreError> {
@@ -211,10 +222,21 @@ impl Store for SqliteStore {
     }
 
     fn create_request(&self, n: NewRequest) -> Result<Request, StoreError> {
-        let gone = || StoreError::Db("the SQLite writer thread is gone".into());
-        let (job, answer) = group::Job::new(n);
-        self.writer.send(job).map_err(|_| gone())?;
-        answer.recv().map_err(|_| gone())?
+        let (reply, answer) = std::sync::mpsc::sync_channel(1);
+        self.queue(
+            n,
+            Box::new(move |r| {
+                let _ = reply.send(r);
+            }),
+        );
+        answer
+            .recv()
+            .map_err(|_| StoreError::Db(WRITER_GONE.into()))?
+    }
+
+    fn queue_request(&self, n: NewRequest, done: crate::Done) -> Result<(), Box<NewRequest>> {
+        self.queue(n, done);
+        Ok(())
     }
 
     fn request(&self, id: &str) -> Result<Option<Request>, StoreError> {
@@ -390,23 +412,49 @@ pub(super) fn append(
     subject: &str,
     payload: &str,
 ) -> Result<(), StoreError> {
+    let head = audit_head(tx)?;
+    let head = append_entry(tx, head, kind, actor, subject, payload)?;
+    set_audit_head(tx, &head)
+}
+
+/// The chain's last (seq, hash), or the genesis.
+pub(super) fn audit_head(tx: &rusqlite::Transaction) -> Result<(i64, String), StoreError> {
     let head: Option<(i64, String)> = tx
-        .query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
+        .prepare_cached("SELECT seq, hash FROM audit_head WHERE id = 1")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
-    let (prev_seq, prev_hash) = head.unwrap_or((0, GENESIS.to_string()));
+    Ok(head.unwrap_or((0, GENESIS.to_string())))
+}
+
+/// Insert one entry after `prev`; returns the new head. The head record is written
+/// separately ([`set_audit_head`]), once per transaction.
+pub(super) fn append_entry(
+    tx: &rusqlite::Transaction,
+    prev: (i64, String),
+    kind: &str,
+    actor: &str,
+    subject: &str,
+    payload: &str,
+) -> Result<(i64, String), StoreError> {
+    let (prev_seq, prev_hash) = prev;
     let seq = prev_seq + 1;
     let at = crate::now();
     let hash = entry_hash(seq, at, kind, actor, subject, payload, &prev_hash);
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO audit (seq, at, kind, actor, subject, payload, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![seq, at, kind, actor, subject, payload, prev_hash, hash],
-    )?;
-    tx.execute(
+    )?
+    .execute(params![seq, at, kind, actor, subject, payload, prev_hash, hash])?;
+    Ok((seq, hash))
+}
+
+pub(super) fn set_audit_head(
+    tx: &rusqlite::Transaction,
+    head: &(i64, String),
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
         "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?1, ?2) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
-        params![seq, hash],
-    )?;
+    )?
+    .execute(params![head.0, head.1])?;
     Ok(())
 }
 
