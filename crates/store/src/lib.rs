@@ -8,6 +8,7 @@
 //! never without the fact.
 
 mod audit;
+mod group;
 mod hash;
 mod pg;
 mod shared;

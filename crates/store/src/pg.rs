@@ -4,12 +4,13 @@
 //! head row), so the chain has one order and a vote race counts each approver once.
 
 use crate::audit::{entry_hash, AuditEntry};
-use crate::hash::{hex_sha256, new_secret};
+use crate::group::{Job, Writer};
+use crate::hash::hex_sha256;
 use crate::{
     AuditSnapshot, Incident, NewRequest, Request, Role, Store, StoreError, StoredPin, TokenInfo,
     Vote,
 };
-use postgres::{Client, GenericClient, NoTls, Row, Transaction};
+use postgres::{Client, GenericClient, NoTls, Row, Statement, Transaction};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -105,6 +106,8 @@ pub struct PgStore {
     /// Idle connections; a broken one is dropped, not returned.
     idle: Mutex<Vec<Client>>,
     max_idle: usize,
+    /// Decisions go through the group-commit writer (its own connection).
+    writer: Writer,
 }
 
 impl PgStore {
@@ -119,6 +122,7 @@ impl PgStore {
         }
         config.application_name("parapet");
         let store = PgStore {
+            writer: writer(config.clone()),
             config,
             idle: Mutex::new(Vec::new()),
             max_idle: 64,
@@ -158,6 +162,96 @@ impl PgStore {
             Ok(out)
         })
     }
+}
+
+/// The decision writer: one connection, statements prepared once, a batch per
+/// transaction under one audit-head lock. A failed batch drops the connection; the next
+/// batch reconnects.
+fn writer(config: postgres::Config) -> Writer {
+    let mut conn: Option<(Client, Statement, Statement)> = None;
+    Writer::start("parapet-postgres-writer", move |batch| {
+        let (c, insert, audit) = match &mut conn {
+            Some((c, ..)) if !c.is_closed() => conn.as_mut().expect("checked"),
+            _ => {
+                let mut c = config.connect(NoTls)?;
+                let insert = c.prepare(
+                    "INSERT INTO requests (id, created_at, requester, kind, content_hash, outcome, approvers_required, delay_seconds, expires_at, report)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )?;
+                let audit = c.prepare(
+                    "INSERT INTO audit (seq, at, kind, actor, subject, payload, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )?;
+                conn.insert((c, insert, audit))
+            }
+        };
+        let written = write_batch(c, insert, audit, batch);
+        if written.is_err() {
+            conn = None;
+        }
+        written
+    })
+}
+
+fn write_batch(
+    c: &mut Client,
+    insert: &Statement,
+    audit: &Statement,
+    batch: &[Job],
+) -> Result<(), StoreError> {
+    let mut tx = c.transaction()?;
+    let head = tx.query_one(
+        "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
+        &[],
+    )?;
+    let (mut seq, mut hash): (i64, String) = (head.get(0), head.get(1));
+    for j in batch {
+        let n = &j.new;
+        tx.execute(
+            insert,
+            &[
+                &j.id,
+                &j.now,
+                &n.requester,
+                &n.kind,
+                &n.content_hash,
+                &n.outcome,
+                &(n.approvers_required as i32),
+                &(n.delay_seconds as i64),
+                &(j.now + n.ttl_seconds),
+                &j.report,
+            ],
+        )?;
+        let (next, at) = (seq + 1, crate::now());
+        let next_hash = entry_hash(
+            next,
+            at,
+            "decision",
+            &n.requester,
+            &j.id,
+            &j.audit_payload,
+            &hash,
+        );
+        tx.execute(
+            audit,
+            &[
+                &next,
+                &at,
+                &"decision",
+                &n.requester,
+                &j.id,
+                &j.audit_payload,
+                &hash,
+                &next_hash,
+            ],
+        )?;
+        (seq, hash) = (next, next_hash);
+    }
+    tx.execute(
+        "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1",
+        &[&seq, &hash],
+    )?;
+    tx.commit()?;
+    Ok(())
 }
 
 /// The URL with its password hidden, for messages.
@@ -368,21 +462,12 @@ impl Store for PgStore {
     }
 
     fn create_request(&self, n: NewRequest) -> Result<Request, StoreError> {
-        let id = format!("dec_{}", &new_secret()[..24]);
-        let now = crate::now();
-        // Serialised before the transaction: the audit head lock is held only for SQL.
-        let (report, payload) = (n.report.to_string(), crate::shared::decision_payload(&n));
-        self.write(|tx| {
-            tx.execute(
-                "INSERT INTO requests (id, created_at, requester, kind, content_hash, outcome, approvers_required, delay_seconds, expires_at, report)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                &[&id, &now, &n.requester, &n.kind, &n.content_hash, &n.outcome, &(n.approvers_required as i32), &(n.delay_seconds as i64), &(now + n.ttl_seconds), &report],
-            )?;
-            append(tx, "decision", &n.requester, &id, &payload)?;
-            Ok(())
-        })?;
-        // As written: nothing to read back.
-        Ok(n.into_request(id, now))
+        self.writer.create(n)
+    }
+
+    fn queue_request(&self, n: NewRequest, done: crate::Done) -> Result<(), Box<NewRequest>> {
+        self.writer.queue(n, done);
+        Ok(())
     }
 
     fn request(&self, id: &str) -> Result<Option<Request>, StoreError> {

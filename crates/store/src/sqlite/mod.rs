@@ -1,4 +1,5 @@
 use crate::audit::{entry_hash, AuditEntry, GENESIS};
+use crate::group::{Job, Writer};
 use crate::hash::hex_sha256;
 use crate::{
     AuditSnapshot, Incident, NewRequest, Request, Role, Store, StoreError, StoredPin, TokenInfo,
@@ -8,7 +9,6 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-mod group;
 mod ops;
 
 const MIGRATIONS: &[&str] = &[
@@ -97,7 +97,7 @@ CREATE TABLE pins (
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
     /// Decisions go through the group-commit writer.
-    writer: std::sync::mpsc::Sender<group::Job>,
+    writer: Writer,
 }
 
 impl SqliteStore {
@@ -110,8 +110,11 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         let conn = Arc::new(Mutex::new(conn));
+        let shared = conn.clone();
         let store = SqliteStore {
-            writer: group::start(conn.clone()),
+            writer: Writer::start("parapet-sqlite-writer", move |batch| {
+                write_batch(&mut shared.lock().unwrap_or_else(|p| p.into_inner()), batch)
+            }),
             conn,
         };
         store.migrate()?;
@@ -148,15 +151,37 @@ impl SqliteStore {
     }
 }
 
-const WRITER_GONE: &str = "the SQLite writer thread is gone";
-
-impl SqliteStore {
-    /// To the group-commit writer; `done` hears the outcome either way.
-    fn queue(&self, n: NewRequest, done: crate::Done) {
-        if let Err(std::sync::mpsc::SendError(job)) = self.writer.send(group::Job::new(n, done)) {
-            job.fail(StoreError::Db(WRITER_GONE.into()));
+/// One group-commit batch: every decision and its audit entry in one transaction.
+fn write_batch(c: &mut Connection, batch: &[Job]) -> Result<(), StoreError> {
+    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    {
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO requests (id, created_at, requester, kind, content_hash, outcome, approvers_required, delay_seconds, expires_at, report)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )?;
+        // The audit head is read once and written once per batch; the entries chain
+        // in between.
+        let mut head = audit_head(&tx)?;
+        for j in batch {
+            let n = &j.new;
+            insert.execute(params![
+                j.id,
+                j.now,
+                n.requester,
+                n.kind,
+                n.content_hash,
+                n.outcome,
+                n.approvers_required,
+                n.delay_seconds as i64,
+                j.now + n.ttl_seconds,
+                j.report
+            ])?;
+            head = append_entry(&tx, head, "decision", &n.requester, &j.id, &j.audit_payload)?;
         }
+        set_audit_head(&tx, &head)?;
     }
+    tx.commit()?;
+    Ok(())
 }
 
 impl Store for SqliteStore {
@@ -222,20 +247,11 @@ impl Store for SqliteStore {
     }
 
     fn create_request(&self, n: NewRequest) -> Result<Request, StoreError> {
-        let (reply, answer) = std::sync::mpsc::sync_channel(1);
-        self.queue(
-            n,
-            Box::new(move |r| {
-                let _ = reply.send(r);
-            }),
-        );
-        answer
-            .recv()
-            .map_err(|_| StoreError::Db(WRITER_GONE.into()))?
+        self.writer.create(n)
     }
 
     fn queue_request(&self, n: NewRequest, done: crate::Done) -> Result<(), Box<NewRequest>> {
-        self.queue(n, done);
+        self.writer.queue(n, done);
         Ok(())
     }
 
