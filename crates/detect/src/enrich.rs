@@ -116,12 +116,89 @@ fn wildcard(pat: &str, s: &str) -> bool {
     true
 }
 
-fn template() -> Value {
-    json!({"parapet": {
-        "actor": null, "actorType": null, "lineage": null, "lineageDepth": 0, "eventName": null,
-        "effects": [], "newSourceIp": false, "newUserAgent": false, "revertsHumanChange": false,
-        "via": null, "resource": null,
-    }})
+/// The `parapet.*` fields of one event, as rules read them: a slot per field, found
+/// by a `match` and rewritten in place for each event (no map, no new keys).
+#[derive(Debug, Clone)]
+pub struct Enriched {
+    vals: [Value; FIELDS.len()],
+}
+
+const FIELDS: [&str; 11] = [
+    "actor",
+    "actorType",
+    "lineage",
+    "lineageDepth",
+    "eventName",
+    "effects",
+    "newSourceIp",
+    "newUserAgent",
+    "revertsHumanChange",
+    "via",
+    "resource",
+];
+const ACTOR: usize = 0;
+const ACTOR_TYPE: usize = 1;
+const LINEAGE: usize = 2;
+const DEPTH: usize = 3;
+const EVENT_NAME: usize = 4;
+const EFFECTS: usize = 5;
+const NEW_IP: usize = 6;
+const NEW_AGENT: usize = 7;
+const REVERTS: usize = 8;
+const VIA: usize = 9;
+const RESOURCE: usize = 10;
+
+impl Default for Enriched {
+    fn default() -> Self {
+        Enriched {
+            vals: std::array::from_fn(|_| Value::Null),
+        }
+    }
+}
+
+impl Enriched {
+    /// A field by its full name (`parapet.actor`).
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        let field = name.strip_prefix("parapet.")?;
+        FIELDS
+            .iter()
+            .position(|f| *f == field)
+            .map(|i| &self.vals[i])
+    }
+
+    pub fn actor_type(&self) -> &str {
+        self.vals[ACTOR_TYPE].as_str().unwrap_or("unknown")
+    }
+
+    fn set_str(&mut self, i: usize, s: Option<&str>) {
+        match (&mut self.vals[i], s) {
+            (Value::String(old), Some(s)) => {
+                old.clear();
+                old.push_str(s);
+            }
+            (slot, Some(s)) => *slot = Value::String(s.to_owned()),
+            (slot, None) => *slot = Value::Null,
+        }
+    }
+
+    /// As an object, `{"parapet": {...}}` (keyword rules, tests).
+    pub fn to_value(&self) -> Value {
+        let inner: serde_json::Map<String, Value> = FIELDS
+            .iter()
+            .zip(&self.vals)
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        json!({ "parapet": inner })
+    }
+}
+
+impl crate::sigma::Record for Enriched {
+    fn field(&self, key: &str) -> Option<&Value> {
+        self.get(key)
+    }
+    fn whole(&self) -> std::borrow::Cow<'_, Value> {
+        std::borrow::Cow::Owned(self.to_value())
+    }
 }
 
 /// Where each key has been used from, bounded per key.
@@ -151,8 +228,8 @@ pub struct Enricher {
     human: VecDeque<HumanChange>,
     #[serde(skip, default = "ActorKinds::builtin")]
     kinds: ActorKinds,
-    #[serde(skip, default = "template")]
-    extra: Value,
+    #[serde(skip)]
+    extra: Enriched,
     #[serde(skip)]
     kind_cache: HashMap<u64, &'static str>,
     #[serde(skip)]
@@ -167,7 +244,7 @@ impl Enricher {
             keys: HashMap::new(),
             human: VecDeque::new(),
             kinds,
-            extra: template(),
+            extra: Enriched::default(),
             kind_cache: HashMap::new(),
             kind_hasher: Default::default(),
             max_keys: 200_000,
@@ -181,55 +258,40 @@ impl Enricher {
         self.kind_cache.clear();
     }
 
-    /// The `{"parapet": {...}}` object for one event, rebuilt in place (the keys are
-    /// allocated once, not per event). `path` is the actor's lineage path.
+    /// The `parapet.*` fields for one event, rewritten in place. `path` is the
+    /// actor's lineage path.
     pub fn enrich(
         &mut self,
         e: &Event,
         lineage: &Lineage,
         path: &[String],
         effects: &[&str],
-    ) -> &Value {
+    ) -> &Enriched {
         let actor = &path[0];
         let kind = self.kind_of(e, actor);
         let (new_ip, new_agent) = self.key_use(e, actor);
-        let reverts = self.reverts(e, kind);
-        let via = lineage.link_of(actor).map(|l| l.how.clone());
         let resource = resource_of(e);
-        let Value::Object(outer) = &mut self.extra else {
-            unreachable!("built as an object")
-        };
-        let Some(Value::Object(m)) = outer.get_mut("parapet") else {
-            unreachable!("built with a parapet object")
-        };
-        let mut set = |k: &str, v: Value| {
-            if let Some(slot) = m.get_mut(k) {
-                *slot = v;
+        let reverts = self.reverts(e, kind, resource.as_deref());
+        let x = &mut self.extra;
+        x.set_str(ACTOR, Some(actor));
+        x.set_str(ACTOR_TYPE, Some(kind));
+        x.set_str(LINEAGE, Some(path.last().map_or("", String::as_str)));
+        x.vals[DEPTH] = json!(path.len() - 1);
+        x.set_str(EVENT_NAME, Some(&e.name));
+        match &mut x.vals[EFFECTS] {
+            Value::Array(list) if effects.is_empty() => list.clear(),
+            slot => {
+                *slot = effects
+                    .iter()
+                    .map(|x| Value::String(x.to_string()))
+                    .collect()
             }
-        };
-        set("actor", Value::String(actor.clone()));
-        set("actorType", Value::String(kind.to_string()));
-        set(
-            "lineage",
-            Value::String(path.last().cloned().unwrap_or_default()),
-        );
-        set("lineageDepth", json!(path.len() - 1));
-        set("eventName", Value::String(e.name.clone()));
-        set(
-            "effects",
-            effects
-                .iter()
-                .map(|x| Value::String(x.to_string()))
-                .collect(),
-        );
-        set("newSourceIp", Value::Bool(new_ip));
-        set("newUserAgent", Value::Bool(new_agent));
-        set("revertsHumanChange", Value::Bool(reverts));
-        set("via", via.map(Value::String).unwrap_or(Value::Null));
-        set(
-            "resource",
-            resource.map(Value::String).unwrap_or(Value::Null),
-        );
+        }
+        x.vals[NEW_IP] = Value::Bool(new_ip);
+        x.vals[NEW_AGENT] = Value::Bool(new_agent);
+        x.vals[REVERTS] = Value::Bool(reverts);
+        x.set_str(VIA, lineage.link_of(actor).map(|l| l.how.as_str()));
+        x.set_str(RESOURCE, resource.as_deref());
         &self.extra
     }
 
@@ -275,11 +337,11 @@ impl Enricher {
         (ip, agent)
     }
 
-    fn reverts(&mut self, e: &Event, kind: &str) -> bool {
+    fn reverts(&mut self, e: &Event, kind: &str, resource: Option<&str>) -> bool {
         if e.read_only || e.error_code.is_some() {
             return false;
         }
-        let Some(resource) = resource_of(e) else {
+        let Some(resource) = resource else {
             return false;
         };
         while self
@@ -292,7 +354,7 @@ impl Enricher {
         match kind {
             "human" => {
                 self.human.push_back(HumanChange {
-                    resource,
+                    resource: resource.to_string(),
                     op: e.name.clone(),
                     time_ms: e.time_ms,
                 });
@@ -337,12 +399,24 @@ fn resource_of(e: &Event) -> Option<String> {
         "name",
         "tableName",
     ];
-    let req = e.get("requestParameters")?;
-    IDS.iter().find_map(|k| {
-        req.get(*k)
-            .and_then(Value::as_str)
-            .map(|v| format!("{}:{k}={v}", e.service))
-    })
+    // One pass over the raw parameters (no `Value` built); the first id in `IDS`
+    // order wins, the last of duplicate keys as JSON readers keep.
+    let raw = e.record.raw("requestParameters")?;
+    if !raw.starts_with('{') {
+        return None;
+    }
+    let mut best: Option<(usize, &str)> = None;
+    for (k, v) in parapet_trail::scan::entries(raw) {
+        let key = parapet_trail::scan::decode_str(k)?;
+        if let Some(i) = IDS.iter().position(|id| *id == key) {
+            if v.starts_with('"') && best.is_none_or(|(b, _)| i <= b) {
+                best = Some((i, v));
+            }
+        }
+    }
+    let (i, v) = best?;
+    let v = parapet_trail::scan::decode_str(v)?;
+    Some(format!("{}:{}={v}", e.service, IDS[i]))
 }
 
 /// Whether `op` undoes `earlier` (Revoke after Authorize, Delete after Put...).
@@ -372,6 +446,27 @@ fn undoes(op: &str, earlier: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_resource_a_call_names() {
+        let ev = |params: &str| {
+            Event::from_json(&format!(
+                r#"{{"eventSource": "ec2.amazonaws.com", "eventName": "X", "eventTime": "2024-08-01T13:52:02Z", "requestParameters": {params}}}"#
+            ))
+            .unwrap()
+        };
+        // `IDS` order decides, not the order in the record; escapes are decoded.
+        let e = ev(r#"{"name": "n", "nested": {"groupId": "no"}, "groupId": "sg-\u0031"}"#);
+        assert_eq!(resource_of(&e).as_deref(), Some("ec2:groupId=sg-1"));
+        assert_eq!(resource_of(&ev(r#"{"name": 3}"#)), None);
+        assert_eq!(resource_of(&ev("null")), None);
+        let mut x = Enriched::default();
+        x.set_str(ACTOR, Some("a"));
+        x.set_str(ACTOR, Some("b"));
+        assert_eq!(x.get("parapet.actor"), Some(&Value::from("b")));
+        assert_eq!(x.get("parapet.nothing"), None);
+        assert_eq!(x.to_value()["parapet"]["actor"], "b");
+    }
 
     #[test]
     fn inverse_operations() {

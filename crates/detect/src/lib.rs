@@ -178,10 +178,7 @@ impl Detector {
         let explanation: Vec<String> = analysis
             .map(|a| a.effects.iter().map(|x| x.summary()).collect())
             .unwrap_or_default();
-        let actor_type = extra["parapet"]["actorType"]
-            .as_str()
-            .unwrap_or("unknown")
-            .to_string();
+        let actor_type = extra.actor_type().to_string();
         let base = |rule: &sigma::Rule| {
             let (attack, tactics, atlas) = tags(&rule.meta.tags);
             Alert {

@@ -5,9 +5,10 @@
 use super::cond::Cond;
 use super::matcher::{resolve, Found, Leaf, Matcher, Path, Record, StrOp};
 use super::rule::{Body, CorrelationType, CountOp, Rule, Selection};
+use super::window::{window, CorrelationHit, Entry, Group};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 
 /// A correlation window in a checkpoint, named by its rule id.
 #[derive(Serialize, Deserialize)]
@@ -20,8 +21,8 @@ pub struct SavedGroup {
 /// An event as rules see it: the record, and parapet's fields under `parapet.`.
 pub struct Doc<'a> {
     pub raw: &'a dyn Record,
-    /// `{"parapet": {...}}`, when enrichment ran.
-    pub extra: Option<&'a Value>,
+    /// The `parapet.*` fields, when enrichment ran.
+    pub extra: Option<&'a dyn Record>,
 }
 
 impl Doc<'_> {
@@ -33,49 +34,21 @@ impl Doc<'_> {
     }
 
     fn text(&self, path: &Path) -> Option<String> {
-        match self.get(path) {
-            Found::One(Value::String(s)) => Some(s.clone()),
-            Found::One(v @ (Value::Number(_) | Value::Bool(_))) => Some(v.to_string()),
-            _ => None,
-        }
+        let mut s = String::new();
+        self.push_text(path, &mut s).then_some(s)
     }
-}
 
-/// A correlation that fired: the window's events for one group.
-#[derive(Debug, Clone)]
-pub struct CorrelationHit {
-    /// Index of the correlation rule in [`Engine::rules`].
-    pub rule: usize,
-    pub group: Vec<(String, String)>,
-    pub first_ms: i64,
-    pub last_ms: i64,
-    pub count: u64,
-    pub event_ids: Vec<String>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct Entry {
-    t: i64,
-    pos: usize,
-    value: Option<String>,
-    id: String,
-}
-
-#[derive(Serialize, Deserialize)]
-struct Group {
-    entries: VecDeque<Entry>,
-    /// No new alert for this group until an event after this time.
-    fired_until: i64,
-    touched: i64,
-}
-
-impl Default for Group {
-    fn default() -> Self {
-        Group {
-            entries: VecDeque::new(),
-            fired_until: i64::MIN,
-            touched: i64::MIN,
+    /// Append a scalar field's text to `out`; false when it is missing or not scalar.
+    fn push_text(&self, path: &Path, out: &mut String) -> bool {
+        use std::fmt::Write;
+        match self.get(path) {
+            Found::One(Value::String(s)) => out.push_str(s),
+            Found::One(v @ (Value::Number(_) | Value::Bool(_))) => {
+                let _ = write!(out, "{v}");
+            }
+            _ => return false,
         }
+        true
     }
 }
 
@@ -290,7 +263,7 @@ impl Engine {
                     if i > 0 {
                         key.push('\u{1f}');
                     }
-                    key.push_str(&doc.text(p).unwrap_or_default());
+                    doc.push_text(p, &mut key);
                 }
                 let value = c.field.as_ref().map(|f| doc.text(f).unwrap_or_default());
                 let spec = (c.kind, c.members.len(), c.op, c.threshold);
@@ -300,10 +273,10 @@ impl Engine {
                 };
                 g.touched = time_ms.max(g.touched);
                 while g.entries.front().is_some_and(|e| e.t < watermark - c.span) {
-                    g.entries.pop_front();
+                    g.pop_front();
                 }
                 let at = g.entries.partition_point(|e| e.t <= time_ms);
-                g.entries.insert(
+                g.insert(
                     at,
                     Entry {
                         t: time_ms,
@@ -313,10 +286,21 @@ impl Engine {
                     },
                 );
                 if g.entries.len() > self.limits.max_entries_per_group {
-                    g.entries.pop_front();
+                    g.pop_front();
                 }
                 if time_ms <= g.fired_until {
                     continue;
+                }
+                // Fewer distinct values in the whole group than the rule needs: no
+                // window of it can fire.
+                if c.kind == CorrelationType::ValueCount {
+                    let needed = match c.op {
+                        CountOp::Gt => c.threshold + 1,
+                        _ => c.threshold,
+                    };
+                    if (g.distinct() as u64) < needed {
+                        continue;
+                    }
                 }
                 for (lo, hi) in [(time_ms - c.span, time_ms), (time_ms, time_ms + c.span)] {
                     if let Some(hit) = window(spec, g, lo, hi) {
@@ -355,7 +339,7 @@ impl Engine {
             let horizon = watermark - c.span;
             c.groups.retain(|_, g| {
                 while g.entries.front().is_some_and(|e| e.t < horizon) {
-                    g.entries.pop_front();
+                    g.pop_front();
                 }
                 !g.entries.is_empty() || g.fired_until > watermark
             });
@@ -389,6 +373,7 @@ impl Engine {
                             .collect(),
                         fired_until: g.fired_until,
                         touched: g.touched,
+                        values: None,
                     },
                 });
             }
@@ -418,76 +403,6 @@ impl Engine {
     pub fn open_groups(&self) -> usize {
         self.corrs.iter().map(|c| c.groups.len()).sum()
     }
-}
-
-type Spec = (CorrelationType, usize, CountOp, u64);
-
-fn window(spec: Spec, g: &Group, lo: i64, hi: i64) -> Option<CorrelationHit> {
-    let (kind, members, op, threshold) = spec;
-    let start = g.entries.partition_point(|e| e.t < lo);
-    let end = g.entries.partition_point(|e| e.t <= hi);
-    if start >= end {
-        return None;
-    }
-    // Cheap bound first: distinct values and rules seen never exceed the events.
-    let events = (end - start) as u64;
-    let needed = match op {
-        CountOp::Gt => threshold + 1,
-        _ => threshold,
-    };
-    if events < needed {
-        return None;
-    }
-    let w: Vec<&Entry> = g.entries.range(start..end).collect();
-    let count = match kind {
-        CorrelationType::EventCount => events,
-        CorrelationType::ValueCount => {
-            // Few distinct values in practice: a small vector beats hashing.
-            let mut seen: Vec<&str> = Vec::new();
-            for v in w.iter().filter_map(|e| e.value.as_deref()) {
-                if !v.is_empty() && !seen.contains(&v) {
-                    seen.push(v);
-                    if seen.len() as u64 > threshold {
-                        break;
-                    }
-                }
-            }
-            seen.len() as u64
-        }
-        CorrelationType::Temporal => w.iter().map(|e| e.pos).collect::<HashSet<_>>().len() as u64,
-        CorrelationType::TemporalOrdered => {
-            // The longest prefix of the rule order seen in order.
-            let mut next = 0;
-            for e in &w {
-                if e.pos == next {
-                    next += 1;
-                    if next == members {
-                        break;
-                    }
-                }
-            }
-            next as u64
-        }
-    };
-    let fire = match op {
-        CountOp::Gt => count > threshold,
-        CountOp::Gte => count >= threshold,
-        CountOp::Eq => count == threshold,
-    };
-    fire.then(|| CorrelationHit {
-        rule: 0,
-        group: Vec::new(),
-        first_ms: w[0].t,
-        last_ms: w[w.len() - 1].t,
-        count,
-        event_ids: w
-            .iter()
-            .rev()
-            .take(50)
-            .rev()
-            .map(|e| e.id.clone())
-            .collect(),
-    })
 }
 
 fn eval_cond(c: &Cond, sels: &[Selection], doc: &Doc) -> bool {

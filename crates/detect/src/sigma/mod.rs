@@ -12,10 +12,12 @@ pub mod cond;
 pub mod engine;
 pub mod matcher;
 pub mod rule;
+mod window;
 
-pub use engine::{CorrelationHit, Doc, Engine, StateLimits};
+pub use engine::{Doc, Engine, StateLimits};
 pub use matcher::Record;
 pub use rule::{Body, Level, Meta, Rule};
+pub use window::CorrelationHit;
 
 use std::path::Path;
 
