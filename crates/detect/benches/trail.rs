@@ -278,13 +278,15 @@ fn main() {
             )
             .unwrap();
     }
-    let t = Instant::now();
-    let mut their_matches = 0usize;
-    for l in &lines {
-        let v: Value = serde_json::from_slice(l).unwrap();
-        their_matches += theirs.evaluate(&rsigma_eval::JsonEvent::borrow(&v)).len();
-    }
-    let their_s = t.elapsed().as_secs_f64();
+    let run_theirs = || {
+        let t = Instant::now();
+        let mut matches = 0usize;
+        for l in &lines {
+            let v: Value = serde_json::from_slice(l).unwrap();
+            matches += theirs.evaluate(&rsigma_eval::JsonEvent::borrow(&v)).len();
+        }
+        (t.elapsed().as_secs_f64(), matches)
+    };
 
     // Where the time goes: JSON parsing alone, then parapet's reader (parse + typed event).
     let t = Instant::now();
@@ -305,26 +307,43 @@ fn main() {
 
     // parapet, SigmaHQ rules only: read (the same reader `trail scan` uses), evaluate.
     let engine = Engine::new(sigma::load_dir(&rules_dir).unwrap(), StateLimits::default()).unwrap();
-    let t = Instant::now();
-    let mut our_matches = 0usize;
-    let mut scratch = Vec::new();
     let mut per_rule = vec![0usize; engine.rules().len()];
-    parapet_trail::read_bytes("bench", &data, parapet_trail::Limits::default(), &mut |i| {
-        if let parapet_trail::Item::Event(e) = i {
-            engine.evaluate(
-                &Doc {
-                    raw: &*e,
-                    extra: None,
-                },
-                &mut scratch,
-            );
-            our_matches += scratch.len();
-            for &r in &scratch {
-                per_rule[r] += 1;
+    let mut run_ours = || {
+        let t = Instant::now();
+        let mut matches = 0usize;
+        let mut scratch = Vec::new();
+        per_rule.fill(0);
+        parapet_trail::read_bytes("bench", &data, parapet_trail::Limits::default(), &mut |i| {
+            if let parapet_trail::Item::Event(e) = i {
+                engine.evaluate(
+                    &Doc {
+                        raw: &*e,
+                        extra: None,
+                    },
+                    &mut scratch,
+                );
+                matches += scratch.len();
+                for &r in &scratch {
+                    per_rule[r] += 1;
+                }
             }
-        }
-    });
-    let our_s = t.elapsed().as_secs_f64();
+        });
+        (t.elapsed().as_secs_f64(), matches)
+    };
+    // This machine is a shared VM: the two engines take turns, three rounds, and each
+    // keeps its best round.
+    let (mut their_s, mut our_s) = (f64::MAX, f64::MAX);
+    let (mut their_matches, mut our_matches) = (0, 0);
+    for round in 1..=3 {
+        let (ts, tm) = run_theirs();
+        let (os, om) = run_ours();
+        eprintln!(
+            "round {round}: rsigma {ts:.2}s, parapet {os:.2}s ({:.2}x)",
+            ts / os
+        );
+        (their_s, their_matches) = (their_s.min(ts), tm);
+        (our_s, our_matches) = (our_s.min(os), om);
+    }
     let mut top: Vec<(usize, &str)> = per_rule
         .iter()
         .enumerate()
@@ -382,12 +401,12 @@ fn main() {
         n / read_s
     );
     println!(
-        "rsigma 0.23 (serde_json Value + Engine::evaluate): {:>9.0} events/s  {:.2}s  matches {}",
+        "rsigma 0.23 (serde_json Value + Engine::evaluate): {:>9.0} events/s  {:.2}s  matches {}  (best of 3)",
         n / their_s,
         their_s,
         their_matches
     );
-    println!("parapet sigma (trail reader + engine):             {:>9.0} events/s  {:.2}s  matches {}  ({:.2}x rsigma)", n / our_s, our_s, our_matches, their_s / our_s);
+    println!("parapet sigma (trail reader + engine):             {:>9.0} events/s  {:.2}s  matches {}  ({:.2}x rsigma, best of 3)", n / our_s, our_s, our_matches, their_s / our_s);
     println!("parapet detector, behaviour pack:                 {:>9.0} events/s  {:.2}s  alerts {}  incidents {}", n / pack_s, pack_s, pack_alerts, pack_incidents);
     println!("parapet detector, behaviour pack + SigmaHQ rules:  {:>9.0} events/s  {:.2}s  alerts {}  incidents {}", n / full_s, full_s, full_alerts, full_incidents);
     println!(

@@ -201,6 +201,10 @@ fn read_text(name: &str, bytes: &[u8], limits: Limits, out: &mut dyn FnMut(Item)
             ))
         }
     }
+    if bytes[start] == b'{' && first_line_is_a_record(&bytes[start..]) {
+        // JSON lines: no need to check the whole input as one document first.
+        return read_lines(name, bytes, limits, out);
+    }
     let whole = std::str::from_utf8(&bytes[start..]);
     if bytes[start] == b'{' {
         // One object (S3's {"Records": [...]}, a LookupEvents page, one record) or JSON
@@ -230,6 +234,15 @@ fn read_text(name: &str, bytes: &[u8], limits: Limits, out: &mut dyn FnMut(Item)
         }
     };
     unwrap_raw(Place { name, line: None }, None, text, out);
+}
+
+/// The first line is a whole JSON object and something follows it.
+fn first_line_is_a_record(bytes: &[u8]) -> bool {
+    let Some(end) = memchr::memchr(b'\n', bytes) else {
+        return false;
+    };
+    let more = bytes[end..].iter().any(|b| !b.is_ascii_whitespace());
+    more && std::str::from_utf8(&bytes[..end]).is_ok_and(|l| LazyRecord::parse(l).is_ok())
 }
 
 fn read_lines(name: &str, bytes: &[u8], limits: Limits, out: &mut dyn FnMut(Item)) {

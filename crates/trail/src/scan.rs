@@ -70,49 +70,7 @@ pub fn index_object(text: &str, mut each: impl FnMut(Entry)) -> Result<(), JsonE
         }
         Some(_) => return Err(s.err("expected value")),
     }
-    s.i += 1;
-    s.ws();
-    if s.peek() == Some(b'}') {
-        s.i += 1;
-    } else {
-        loop {
-            match s.peek() {
-                Some(b'"') => {}
-                None => return Err(s.err("EOF while parsing an object")),
-                Some(_) => return Err(s.err("key must be a string")),
-            }
-            let k0 = s.i + 1;
-            let escaped = s.string()?;
-            let k1 = s.i - 1;
-            s.ws();
-            match s.peek() {
-                Some(b':') => s.i += 1,
-                None => return Err(s.err("EOF while parsing an object")),
-                Some(_) => return Err(s.err("expected `:`")),
-            }
-            s.ws();
-            let v0 = s.i;
-            s.value(1)?;
-            each(Entry {
-                key: (k0 as u32, k1 as u32),
-                escaped,
-                value: (v0 as u32, s.i as u32),
-            });
-            s.ws();
-            match s.peek() {
-                Some(b',') => {
-                    s.i += 1;
-                    s.ws();
-                }
-                Some(b'}') => {
-                    s.i += 1;
-                    break;
-                }
-                None => return Err(s.err("EOF while parsing an object")),
-                Some(_) => return Err(s.err("expected `,` or `}`")),
-            }
-        }
-    }
+    s.object(1, &mut each)?;
     s.ws();
     if s.i < b.len() {
         return Err(s.err("trailing characters"));
@@ -252,7 +210,7 @@ impl Scanner<'_> {
     fn value(&mut self, depth: usize) -> Result<(), JsonError> {
         match self.peek() {
             Some(b'"') => self.string().map(drop),
-            Some(b'{') => self.object(depth + 1),
+            Some(b'{') => self.object(depth + 1, &mut |_| {}),
             Some(b'[') => self.array(depth + 1),
             Some(b't') => self.literal(b"true"),
             Some(b'f') => self.literal(b"false"),
@@ -282,6 +240,17 @@ impl Scanner<'_> {
         self.i - start
     }
 
+    /// At least one digit (after `.` or an exponent).
+    fn some_digits(&mut self) -> Result<(), JsonError> {
+        if self.digits() > 0 {
+            return Ok(());
+        }
+        Err(self.err(match self.peek() {
+            None => "EOF while parsing a value",
+            Some(_) => "invalid number",
+        }))
+    }
+
     fn number(&mut self) -> Result<(), JsonError> {
         let start = self.i;
         if self.peek() == Some(b'-') {
@@ -300,12 +269,7 @@ impl Scanner<'_> {
         if self.peek() == Some(b'.') {
             self.i += 1;
             plain = false;
-            if self.digits() == 0 {
-                return Err(self.err(match self.peek() {
-                    None => "EOF while parsing a value",
-                    Some(_) => "invalid number",
-                }));
-            }
+            self.some_digits()?;
         }
         if let Some(b'e' | b'E') = self.peek() {
             self.i += 1;
@@ -313,12 +277,7 @@ impl Scanner<'_> {
             if let Some(b'+' | b'-') = self.peek() {
                 self.i += 1;
             }
-            if self.digits() == 0 {
-                return Err(self.err(match self.peek() {
-                    None => "EOF while parsing a value",
-                    Some(_) => "invalid number",
-                }));
-            }
+            self.some_digits()?;
         }
         // `serde_json` refuses what overflows an f64.
         if !plain {
@@ -331,7 +290,8 @@ impl Scanner<'_> {
         Ok(())
     }
 
-    fn object(&mut self, depth: usize) -> Result<(), JsonError> {
+    /// At `{`: the whole object, each entry handed to `each` (the top level's index).
+    fn object(&mut self, depth: usize, each: &mut dyn FnMut(Entry)) -> Result<(), JsonError> {
         if depth > MAX_DEPTH {
             return Err(self.err("recursion limit exceeded"));
         }
@@ -343,10 +303,13 @@ impl Scanner<'_> {
         }
         loop {
             match self.peek() {
-                Some(b'"') => self.string().map(drop)?,
+                Some(b'"') => {}
                 None => return Err(self.err("EOF while parsing an object")),
                 Some(_) => return Err(self.err("key must be a string")),
             }
+            let k0 = self.i + 1;
+            let escaped = self.string()?;
+            let k1 = self.i - 1;
             self.ws();
             match self.peek() {
                 Some(b':') => self.i += 1,
@@ -354,19 +317,15 @@ impl Scanner<'_> {
                 Some(_) => return Err(self.err("expected `:`")),
             }
             self.ws();
+            let v0 = self.i;
             self.value(depth)?;
-            self.ws();
-            match self.peek() {
-                Some(b',') => {
-                    self.i += 1;
-                    self.ws();
-                }
-                Some(b'}') => {
-                    self.i += 1;
-                    return Ok(());
-                }
-                None => return Err(self.err("EOF while parsing an object")),
-                Some(_) => return Err(self.err("expected `,` or `}`")),
+            each(Entry {
+                key: (k0 as u32, k1 as u32),
+                escaped,
+                value: (v0 as u32, self.i as u32),
+            });
+            if self.after_member(b'}', "EOF while parsing an object", "expected `,` or `}`")? {
+                return Ok(());
             }
         }
     }
@@ -383,19 +342,32 @@ impl Scanner<'_> {
         }
         loop {
             self.value(depth)?;
-            self.ws();
-            match self.peek() {
-                Some(b',') => {
-                    self.i += 1;
-                    self.ws();
-                }
-                Some(b']') => {
-                    self.i += 1;
-                    return Ok(());
-                }
-                None => return Err(self.err("EOF while parsing a list")),
-                Some(_) => return Err(self.err("expected `,` or `]`")),
+            if self.after_member(b']', "EOF while parsing a list", "expected `,` or `]`")? {
+                return Ok(());
             }
+        }
+    }
+
+    /// After a member: `,` and more to come (false), or the closing byte (true).
+    fn after_member(
+        &mut self,
+        close: u8,
+        eof: &'static str,
+        expected: &'static str,
+    ) -> Result<bool, JsonError> {
+        self.ws();
+        match self.peek() {
+            Some(b',') => {
+                self.i += 1;
+                self.ws();
+                Ok(false)
+            }
+            Some(c) if c == close => {
+                self.i += 1;
+                Ok(true)
+            }
+            None => Err(self.err(eof)),
+            Some(_) => Err(self.err(expected)),
         }
     }
 }
