@@ -15,6 +15,9 @@
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use parapet_detect::sigma::{self, Doc, Engine, StateLimits};
 use parapet_detect::{Config, Detector};
 use serde_json::{json, Value};
@@ -144,17 +147,7 @@ fn benign(r: &mut Lcg, i: u64, t_ms: i64) -> Value {
 }
 
 fn corpus(n: u64, root: &Path) -> Vec<u8> {
-    let mut attacks: Vec<Value> = Vec::new();
-    let mut files: Vec<_> = std::fs::read_dir(root.join("testdata/cloudtrail/stratus"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
-    for f in files {
-        let v: Value = serde_json::from_slice(&std::fs::read(f).unwrap()).unwrap();
-        attacks.extend(v.as_array().unwrap().iter().cloned());
-    }
+    let attacks = common::stratus_records(&root.join("testdata/cloudtrail/stratus"));
     let mut r = Lcg(42);
     let mut out = Vec::with_capacity(n as usize * 900);
     let start = 1_793_577_600_000i64; // 2026-11-02T00:00:00Z
@@ -262,22 +255,7 @@ fn main() {
     }
 
     // rsigma: parse each line to a serde_json Value, evaluate.
-    let mut theirs = rsigma_eval::Engine::new();
-    let mut files: Vec<_> = std::fs::read_dir(&rules_dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    for f in files
-        .iter()
-        .filter(|p| p.extension().is_some_and(|x| x == "yml"))
-    {
-        theirs
-            .add_collection(
-                &rsigma_parser::parse_sigma_yaml(&std::fs::read_to_string(f).unwrap()).unwrap(),
-            )
-            .unwrap();
-    }
+    let theirs = common::rsigma(&rules_dir);
     let run_theirs = || {
         let t = Instant::now();
         let mut matches = 0usize;

@@ -4,6 +4,8 @@
 //! selections (each field set, then each field left out or changed), so every rule is
 //! exercised on both sides of its condition.
 
+mod common;
+
 use parapet_detect::sigma::{self, Doc, Engine, StateLimits};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
@@ -17,13 +19,7 @@ fn root() -> &'static Path {
 /// set to a value the rule names, and variants with one field removed or changed.
 fn synthesized(rules_dir: &Path) -> Vec<Value> {
     let mut out = Vec::new();
-    let mut files: Vec<_> = std::fs::read_dir(rules_dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "yml"))
-        .collect();
-    files.sort();
-    for f in files {
+    for f in common::files(rules_dir, "yml") {
         let y: yaml_serde::Value =
             yaml_serde::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
         let det = y.get("detection").unwrap().as_mapping().unwrap();
@@ -139,35 +135,10 @@ fn sigmahq_cloudtrail_rules_match_like_rsigma() {
     assert_eq!(ours.len(), 57);
     let engine = Engine::new(ours, StateLimits::default()).unwrap();
 
-    let mut theirs = rsigma_eval::Engine::new();
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    for f in files
-        .iter()
-        .filter(|p| p.extension().is_some_and(|x| x == "yml"))
-    {
-        let c = rsigma_parser::parse_sigma_yaml(&std::fs::read_to_string(f).unwrap()).unwrap();
-        theirs.add_collection(&c).unwrap();
-    }
+    let theirs = common::rsigma(&dir);
     assert_eq!(theirs.rule_count(), 57);
 
-    let mut events: Vec<Value> = Vec::new();
-    let stratus = root().join("../../testdata/cloudtrail/stratus");
-    let mut sample_files: Vec<_> = std::fs::read_dir(&stratus)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    sample_files.sort();
-    for f in sample_files
-        .iter()
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-    {
-        let v: Value = serde_json::from_slice(&std::fs::read(f).unwrap()).unwrap();
-        events.extend(v.as_array().unwrap().iter().cloned());
-    }
+    let mut events = common::stratus_records(&root().join("../../testdata/cloudtrail/stratus"));
     let real = events.len();
     events.extend(synthesized(&dir));
 
