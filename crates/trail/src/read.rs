@@ -212,7 +212,9 @@ fn read_text(name: &str, bytes: &[u8], limits: Limits, out: &mut dyn FnMut(Item)
         let one = whole.as_ref().ok().map(|t| LazyRecord::parse(t));
         match one {
             Some(Ok(rec)) => return unwrap_record(Place { name, line: None }, None, rec, out),
-            Some(Err(e)) if e.is_not_object() || e.line == 1 => {
+            // A second document after the first (an error past line 1 that is not the
+            // end of the text) means JSON lines; anything else is this file's problem.
+            Some(Err(e)) if e.is_not_object() || e.is_eof() || e.line == 1 => {
                 return out(skip(
                     name,
                     format!(
@@ -444,6 +446,13 @@ mod tests {
             assert!(events.is_empty());
             assert_eq!(skipped.len(), 1, "{garbage:?}");
         }
+        // A pretty-printed file cut short is one broken document, not lines.
+        let (events, skipped) = read_all(
+            "cut.json",
+            format!("{{\n \"Records\": [\n  {ONE},\n").as_bytes(),
+        );
+        assert_eq!((events.len(), skipped.len()), (0, 1), "{skipped:?}");
+        assert!(skipped[0].1.contains("EOF"), "{skipped:?}");
         let (_, skipped) = read_all("r", b"{\"Records\": 3}");
         assert!(skipped[0].1.contains("Records"));
         let huge = format!("{ONE}\n{{\"x\": \"{}\"}}\n", "a".repeat(5 << 20));

@@ -28,6 +28,11 @@ impl JsonError {
     pub fn is_not_object(&self) -> bool {
         self.what == NOT_OBJECT
     }
+
+    /// The text ended inside a value: a truncated document.
+    pub fn is_eof(&self) -> bool {
+        self.what.starts_with("EOF")
+    }
 }
 
 impl fmt::Display for JsonError {
