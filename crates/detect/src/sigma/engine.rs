@@ -3,7 +3,7 @@
 //! enrichment fields; correlation rules counted in time windows per group.
 
 use super::cond::Cond;
-use super::matcher::{resolve, Found, Leaf, Matcher, Path, Record, StrOp};
+use super::matcher::{leaf_value, resolve, Found, Leaf, Matcher, Path, Record, StrOp};
 use super::rule::{Body, CorrelationType, CountOp, Rule, Selection};
 use super::window::{window, CorrelationHit, Entry, Group};
 use serde::{Deserialize, Serialize};
@@ -447,10 +447,7 @@ fn keyword(m: &Matcher, doc: &Doc) -> bool {
         Matcher::Any(l) | Matcher::All(l) => l,
         Matcher::Exists(_) => return false,
     };
-    let any = |l: &Leaf| {
-        all.iter()
-            .any(|v| Matcher::Any(vec![l.clone()]).matches(&Found::One(v), &|_| None))
-    };
+    let any = |l: &Leaf| all.iter().any(|v| leaf_value(l, v, &|_| None));
     match m {
         Matcher::All(_) => leaves.iter().all(any),
         _ => leaves.iter().any(any),

@@ -209,7 +209,7 @@ fn leaf_found(leaf: &Leaf, found: &Found, doc: &dyn Fn(&Path) -> Option<String>)
     }
 }
 
-fn leaf_value(leaf: &Leaf, v: &Value, doc: &dyn Fn(&Path) -> Option<String>) -> bool {
+pub(super) fn leaf_value(leaf: &Leaf, v: &Value, doc: &dyn Fn(&Path) -> Option<String>) -> bool {
     match (leaf, v) {
         (Leaf::Null, v) => v.is_null(),
         (_, Value::Array(items)) => items.iter().any(|i| leaf_value(leaf, i, doc)),
