@@ -116,8 +116,8 @@ fn wildcard(pat: &str, s: &str) -> bool {
     true
 }
 
-/// The `parapet.*` fields of one event, as rules read them: a slot per field, found
-/// by a `match` and rewritten in place for each event (no map, no new keys).
+/// The `parapet.*` fields of one event, as rules read them: a slot per name in
+/// `FIELDS`, rewritten in place for each event (no map, no new keys).
 #[derive(Debug, Clone)]
 pub struct Enriched {
     vals: [Value; FIELDS.len()],

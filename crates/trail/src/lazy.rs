@@ -23,32 +23,11 @@ struct Field {
     parsed: OnceCell<Value>,
 }
 
-/// Keys every reader asks for: found by a `match`, not a scan.
-const KNOWN: [&str; 22] = [
-    "eventVersion",
-    "userIdentity",
-    "eventTime",
-    "eventSource",
-    "eventName",
-    "awsRegion",
-    "sourceIPAddress",
-    "userAgent",
-    "requestParameters",
-    "responseElements",
-    "eventID",
-    "readOnly",
-    "errorCode",
-    "errorMessage",
-    "recipientAccountId",
-    "resources",
-    "eventType",
-    "Records",
-    "Events",
-    "CloudTrailEvent",
-    "detail-type",
-    "detail",
-];
+/// How many keys [`known`] gives a slot.
+const KNOWN: usize = 22;
 
+/// The slot of a key every reader asks for (a table lookup instead of a scan of the
+/// record's keys).
 fn known(key: &str) -> Option<usize> {
     // A `match` on strings compiles to a length switch, then one comparison.
     Some(match key {
@@ -86,7 +65,7 @@ pub struct LazyRecord {
     text: Box<str>,
     fields: Vec<Field>,
     /// Field index of each known key (`NONE` when absent; the last duplicate wins).
-    known: [u8; KNOWN.len()],
+    known: [u8; KNOWN],
     /// Whether any top-level key holds a `.` (rules' dotted paths are then tried whole).
     dotted: bool,
     /// Values found under a top-level field by path (`userIdentity.arn`), parsed alone
@@ -121,7 +100,7 @@ impl LazyRecord {
     /// Index `text`, which must be one JSON object. Errors name line and column.
     pub fn parse(text: &str) -> Result<LazyRecord, JsonError> {
         let mut fields = Vec::with_capacity(24);
-        let mut idx = [NONE; KNOWN.len()];
+        let mut idx = [NONE; KNOWN];
         let mut dotted = false;
         scan::index_object(text, |e| {
             let key = if e.escaped {
@@ -150,7 +129,7 @@ impl LazyRecord {
         Ok(LazyRecord {
             text: text.into(),
             fields,
-            known: if known_ok { idx } else { [NONE; KNOWN.len()] },
+            known: if known_ok { idx } else { [NONE; KNOWN] },
             dotted,
             nested: OnceCell::new(),
         })
