@@ -306,11 +306,17 @@ async fn create(
     result.map(|(r, _)| r)
 }
 
-/// Bodies up to this size that hold no plan are judged on the async thread.
+/// Single calls up to this size are judged on the async thread (microseconds); plans
+/// and larger bodies go to the blocking pool.
 const INLINE_BODY: usize = 16 << 10;
 
-fn looks_like_plan(body: &[u8]) -> bool {
-    body.windows(6).any(|w| w == b"\"plan\"")
+/// Whether a body names a plan (bad JSON does not: judging it answers 400).
+fn holds_plan(body: &[u8]) -> bool {
+    #[derive(Deserialize)]
+    struct Peek {
+        plan: Option<serde::de::IgnoredAny>,
+    }
+    serde_json::from_slice::<Peek>(body).is_ok_and(|p| p.plan.is_some())
 }
 
 async fn create_inner(
@@ -326,7 +332,7 @@ async fn create_inner(
     // replica agrees.
     let DecisionState { incident, pins } = app.decision_state().await?;
     let a = app.clone();
-    let inline = body.len() <= INLINE_BODY && !looks_like_plan(&body);
+    let inline = body.len() <= INLINE_BODY && !holds_plan(&body);
     let judge = move || -> ApiResult<NewRequest> {
         let parsed: CreateBody = serde_json::from_slice(&body).map_err(|e| {
             bad(format!(
@@ -625,4 +631,19 @@ async fn verify(State(app): State<Arc<App>>, headers: HeaderMap) -> ApiResult<Js
     Ok(Json(
         json!({"entries": v.entries, "intact": v.problem.is_none(), "problem": v.problem}),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::holds_plan;
+
+    #[test]
+    fn plans_are_told_from_calls_by_their_key() {
+        assert!(holds_plan(br#"{"plan": {"resource_changes": []}}"#));
+        // A call whose parameters mention "plan" is still a call.
+        assert!(!holds_plan(
+            br#"{"call": {"action": "s3:PutObject", "params": {"plan": "x"}}}"#
+        ));
+        assert!(!holds_plan(b"{not json"));
+    }
 }
