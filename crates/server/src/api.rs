@@ -417,27 +417,23 @@ async fn create_inner(
             )
         })??
     };
-    // Queued to the store's writer and awaited without holding a thread, where the
-    // store writes in the background (SQLite's group commit).
+    // Queued to the store's group-commit writer and awaited without holding a thread.
     let (tx, rx) = tokio::sync::oneshot::channel();
-    let done: parapet_store::Done = Box::new(move |r| {
-        let _ = tx.send(r);
-    });
-    let req = match app.store.queue_request(outcome, done) {
-        Ok(()) => rx
-            .await
-            .map_err(|_| {
-                ApiError(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "the decision writer stopped; failing closed".into(),
-                )
-            })?
-            .map_err(ApiError::from)?,
-        Err(outcome) => {
-            let a = app.clone();
-            blocking(move || a.store.create_request(*outcome)).await?
-        }
-    };
+    app.store.queue_request(
+        outcome,
+        Box::new(move |r| {
+            let _ = tx.send(r);
+        }),
+    );
+    let req = rx
+        .await
+        .map_err(|_| {
+            ApiError(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the decision writer stopped; failing closed".into(),
+            )
+        })?
+        .map_err(ApiError::from)?;
     tracing::info!(id = %req.id, requester = %req.requester, kind = %req.kind, outcome = %req.outcome, "decision");
     if req.outcome == "review" {
         crate::notify::review_created(&app, &req);

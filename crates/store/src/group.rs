@@ -1,4 +1,4 @@
-//! Group commit for decisions: concurrent `create_request` calls are written by one
+//! Group commit for decisions: concurrent `queue_request` calls are written by one
 //! thread in one transaction (one fsync, one audit-head lock for the batch), and each
 //! caller is answered only after that transaction is durable. Under load this turns N
 //! commits into one without acknowledging anything early. The backends give the loop
@@ -66,20 +66,6 @@ impl Writer {
         if let Err(mpsc::SendError(job)) = self.tx.send(Job::new(n, done)) {
             job.fail(StoreError::Db(format!("the {} thread is gone", self.name)));
         }
-    }
-
-    /// Queue and wait (callers on their own thread).
-    pub fn create(&self, n: NewRequest) -> Result<crate::Request, StoreError> {
-        let (reply, answer) = mpsc::sync_channel(1);
-        self.queue(
-            n,
-            Box::new(move |r| {
-                let _ = reply.send(r);
-            }),
-        );
-        answer
-            .recv()
-            .map_err(|_| StoreError::Db(format!("the {} thread is gone", self.name)))?
     }
 }
 

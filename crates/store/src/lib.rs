@@ -292,13 +292,21 @@ pub trait Store: Send + Sync {
     /// The token a secret belongs to, if not revoked.
     fn token(&self, secret: &str) -> Result<Option<TokenInfo>, StoreError>;
 
-    fn create_request(&self, n: NewRequest) -> Result<Request, StoreError>;
-    /// Hand a decision to a store that writes in the background and return at once;
-    /// `done` runs (on the store's thread) once it is durable or has failed. Stores that
-    /// write on the caller's thread give the decision back: call `create_request`.
-    fn queue_request(&self, n: NewRequest, done: Done) -> Result<(), Box<NewRequest>> {
-        drop(done);
-        Err(Box::new(n))
+    /// Hand a decision to the store's group-commit writer and return at once; `done`
+    /// runs (on the writer's thread) once it is durable or has failed.
+    fn queue_request(&self, n: NewRequest, done: Done);
+    /// Queue a decision and wait for it (callers on their own thread).
+    fn create_request(&self, n: NewRequest) -> Result<Request, StoreError> {
+        let (reply, answer) = std::sync::mpsc::sync_channel(1);
+        self.queue_request(
+            n,
+            Box::new(move |r| {
+                let _ = reply.send(r);
+            }),
+        );
+        answer
+            .recv()
+            .map_err(|_| StoreError::Db("the decision writer stopped".into()))?
     }
     fn request(&self, id: &str) -> Result<Option<Request>, StoreError>;
     /// Approve or reject, bound to `content_hash`; see `shared::check` for the rules.

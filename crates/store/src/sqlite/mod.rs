@@ -246,13 +246,8 @@ impl Store for SqliteStore {
         "sqlite"
     }
 
-    fn create_request(&self, n: NewRequest) -> Result<Request, StoreError> {
-        self.writer.create(n)
-    }
-
-    fn queue_request(&self, n: NewRequest, done: crate::Done) -> Result<(), Box<NewRequest>> {
+    fn queue_request(&self, n: NewRequest, done: crate::Done) {
         self.writer.queue(n, done);
-        Ok(())
     }
 
     fn request(&self, id: &str) -> Result<Option<Request>, StoreError> {
