@@ -42,7 +42,6 @@ impl Job {
 }
 
 /// The sending half; `queue` answers `done` itself when the writer is gone.
-#[derive(Clone)]
 pub(crate) struct Writer {
     tx: Sender<Job>,
     name: &'static str,
