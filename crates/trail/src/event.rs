@@ -108,27 +108,24 @@ impl Identity {
         let text = |v: &str| scan::decode_str(v).map(Cow::into_owned);
         let mut issuer_user = None;
         for (k, v) in scan::entries(raw) {
-            match k {
-                "\"type\"" => {
+            match scan::decode_str(k).as_deref().unwrap_or("") {
+                "type" => {
                     id.kind = scan::decode_str(v)
                         .map_or(IdentityType::Unknown, |t| IdentityType::parse(&t))
                 }
-                "\"arn\"" => id.arn = text(v),
-                "\"principalId\"" => id.principal_id = text(v),
-                "\"accountId\"" => id.account_id = text(v),
-                "\"accessKeyId\"" => id.access_key_id = text(v).filter(|k| !k.is_empty()),
-                "\"userName\"" => id.user_name = text(v),
-                "\"invokedBy\"" => id.invoked_by = text(v),
-                "\"sessionContext\"" if v.starts_with('{') => {
-                    for (k, v) in scan::entries(v) {
-                        if k == "\"sessionIssuer\"" && v.starts_with('{') {
-                            for (k, v) in scan::entries(v) {
-                                match k {
-                                    "\"arn\"" => id.issuer_arn = text(v),
-                                    "\"userName\"" => issuer_user = text(v),
-                                    _ => {}
-                                }
-                            }
+                "arn" => id.arn = text(v),
+                "principalId" => id.principal_id = text(v),
+                "accountId" => id.account_id = text(v),
+                "accessKeyId" => id.access_key_id = text(v).filter(|k| !k.is_empty()),
+                "userName" => id.user_name = text(v),
+                "invokedBy" => id.invoked_by = text(v),
+                "sessionContext" if v.starts_with('{') => {
+                    let issuer = scan::field(v, "sessionIssuer").filter(|i| i.starts_with('{'));
+                    for (k, v) in issuer.map(scan::entries).into_iter().flatten() {
+                        match scan::decode_str(k).as_deref().unwrap_or("") {
+                            "arn" => id.issuer_arn = text(v),
+                            "userName" => issuer_user = text(v),
+                            _ => {}
                         }
                     }
                 }
@@ -382,6 +379,11 @@ mod tests {
             &json!({"type": "AWSService", "invokedBy": "lambda.amazonaws.com"}),
         );
         assert_eq!(svc.key(), "service:lambda.amazonaws.com");
+        // Keys are compared decoded, as JSON readers do.
+        let escaped =
+            Identity::from_raw(r#"{"\u0074ype": "IAMUser", "ar\u006e": "arn:aws:iam::1:user/u"}"#);
+        assert_eq!(escaped.kind, IdentityType::IamUser);
+        assert_eq!(escaped.arn.as_deref(), Some("arn:aws:iam::1:user/u"));
         for t in [
             "Root",
             "IAMUser",

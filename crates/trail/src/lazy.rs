@@ -87,15 +87,6 @@ pub enum Nested<'a> {
     Unresolved,
 }
 
-/// A raw, quoted key equal to `name`.
-fn key_is(raw: &str, name: &str) -> bool {
-    let inner = &raw[1..raw.len() - 1];
-    if inner.len() == name.len() && inner == name {
-        return true;
-    }
-    raw.contains('\\') && scan::decode_str(raw).is_some_and(|k| k == name)
-}
-
 impl LazyRecord {
     /// Index `text`, which must be one JSON object. Errors name line and column.
     pub fn parse(text: &str) -> Result<LazyRecord, JsonError> {
@@ -182,16 +173,10 @@ impl LazyRecord {
         let mut raw = &self.text[f.value.0 as usize..f.value.1 as usize];
         for p in rest {
             match raw.as_bytes().first() {
-                Some(b'{') => {
-                    // The last of duplicate keys, as `serde_json` keeps.
-                    match scan::entries(raw)
-                        .filter(|(k, _)| key_is(k, p.as_ref()))
-                        .last()
-                    {
-                        Some((_, v)) => raw = v,
-                        None => return Nested::Missing,
-                    }
-                }
+                Some(b'{') => match scan::field(raw, p.as_ref()) {
+                    Some(v) => raw = v,
+                    None => return Nested::Missing,
+                },
                 Some(b'[') => return Nested::Unresolved,
                 _ => return Nested::Missing,
             }

@@ -411,6 +411,24 @@ impl<'a> Iterator for Entries<'a> {
     }
 }
 
+/// The raw value of `name` in a validated object's text; the last of duplicate keys,
+/// as `serde_json` keeps.
+pub fn field<'a>(obj: &'a str, name: &str) -> Option<&'a str> {
+    entries(obj)
+        .filter(|(k, _)| key_is(k, name))
+        .last()
+        .map(|(_, v)| v)
+}
+
+/// A raw, quoted key equal to `name`.
+fn key_is(raw: &str, name: &str) -> bool {
+    let inner = &raw[1..raw.len() - 1];
+    if inner == name {
+        return true;
+    }
+    inner.contains('\\') && decode_str(raw).is_some_and(|k| k == name)
+}
+
 fn skip_ws_and(b: &[u8], mut i: usize, sep: u8) -> usize {
     while let Some(&c) = b.get(i) {
         if c == sep || c.is_ascii_whitespace() {
