@@ -406,8 +406,8 @@ fn resource_of(e: &Event) -> Option<String> {
         return None;
     }
     let mut best: Option<(usize, &str)> = None;
-    for (k, v) in parapet_trail::scan::entries(raw) {
-        let key = parapet_trail::scan::decode_str(k)?;
+    for (k, v) in parapet_trail::json::entries(raw) {
+        let key = parapet_trail::json::decode_str(k)?;
         if let Some(i) = IDS.iter().position(|id| *id == key) {
             if v.starts_with('"') && best.is_none_or(|(b, _)| i <= b) {
                 best = Some((i, v));
@@ -415,7 +415,7 @@ fn resource_of(e: &Event) -> Option<String> {
         }
     }
     let (i, v) = best?;
-    let v = parapet_trail::scan::decode_str(v)?;
+    let v = parapet_trail::json::decode_str(v)?;
     Some(format!("{}:{}={v}", e.service, IDS[i]))
 }
 

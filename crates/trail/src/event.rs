@@ -5,8 +5,8 @@
 //! version suffix Lambda adds (`UpdateFunctionCode20150331v2`), the error that made a
 //! call fail (kept: denied calls are signal), and who acted.
 
+use crate::json;
 use crate::lazy::LazyRecord;
-use crate::scan;
 use parapet_aws::api::{analyze_call, ApiCall, CallAnalysis};
 use parapet_model::time::{parse_rfc3339_ms, rfc3339_ms};
 use serde::Serialize;
@@ -105,12 +105,12 @@ impl Identity {
         if !raw.starts_with('{') {
             return id;
         }
-        let text = |v: &str| scan::decode_str(v).map(Cow::into_owned);
+        let text = |v: &str| json::decode_str(v).map(Cow::into_owned);
         let mut issuer_user = None;
-        for (k, v) in scan::entries(raw) {
-            match scan::decode_str(k).as_deref().unwrap_or("") {
+        for (k, v) in json::entries(raw) {
+            match json::decode_str(k).as_deref().unwrap_or("") {
                 "type" => {
-                    id.kind = scan::decode_str(v)
+                    id.kind = json::decode_str(v)
                         .map_or(IdentityType::Unknown, |t| IdentityType::parse(&t))
                 }
                 "arn" => id.arn = text(v),
@@ -120,9 +120,9 @@ impl Identity {
                 "userName" => id.user_name = text(v),
                 "invokedBy" => id.invoked_by = text(v),
                 "sessionContext" if v.starts_with('{') => {
-                    let issuer = scan::field(v, "sessionIssuer").filter(|i| i.starts_with('{'));
-                    for (k, v) in issuer.map(scan::entries).into_iter().flatten() {
-                        match scan::decode_str(k).as_deref().unwrap_or("") {
+                    let issuer = json::field(v, "sessionIssuer").filter(|i| i.starts_with('{'));
+                    for (k, v) in issuer.map(json::entries).into_iter().flatten() {
+                        match json::decode_str(k).as_deref().unwrap_or("") {
                             "arn" => id.issuer_arn = text(v),
                             "userName" => issuer_user = text(v),
                             _ => {}

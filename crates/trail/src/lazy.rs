@@ -5,7 +5,7 @@
 //! most of parapet read a handful of top-level strings, so most of a record (request
 //! parameters, response elements) is never turned into a `Value` at all.
 
-use crate::scan::{self, JsonError};
+use crate::json::{self, JsonError};
 use serde_json::Value;
 use std::borrow::Cow;
 use std::cell::OnceCell;
@@ -93,10 +93,10 @@ impl LazyRecord {
         let mut fields = Vec::with_capacity(24);
         let mut idx = [NONE; KNOWN];
         let mut dotted = false;
-        scan::index_object(text, |e| {
+        json::index_object(text, |e| {
             let key = if e.escaped {
                 let raw = &text[e.key.0 as usize - 1..e.key.1 as usize + 1];
-                Key::Owned(scan::decode_str(raw).unwrap_or_default().into())
+                Key::Owned(json::decode_str(raw).unwrap_or_default().into())
             } else {
                 Key::Span(e.key.0, e.key.1)
             };
@@ -173,7 +173,7 @@ impl LazyRecord {
         let mut raw = &self.text[f.value.0 as usize..f.value.1 as usize];
         for p in rest {
             match raw.as_bytes().first() {
-                Some(b'{') => match scan::field(raw, p.as_ref()) {
+                Some(b'{') => match json::field(raw, p.as_ref()) {
                     Some(v) => raw = v,
                     None => return Nested::Missing,
                 },
@@ -222,7 +222,7 @@ impl LazyRecord {
             return Ok(None);
         };
         match raw.as_bytes().first() {
-            Some(b'"') => scan::decode_str(raw).map(Some).ok_or("a string"),
+            Some(b'"') => json::decode_str(raw).map(Some).ok_or("a string"),
             Some(b'n') => Ok(None),
             Some(b't' | b'f') => Err("a boolean"),
             Some(b'{') => Err("an object"),

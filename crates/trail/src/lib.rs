@@ -6,10 +6,10 @@
 //! counted reason; a bad record never stops the rest.
 
 pub mod event;
+pub mod json;
 pub mod lazy;
 pub mod nats;
 pub mod read;
-pub mod scan;
 pub mod sigv4;
 pub mod sqs;
 
