@@ -237,19 +237,24 @@ fn main() {
         return;
     }
     if std::env::var("PARAPET_BENCH_ONLY").as_deref() == Ok("detector") {
-        // For profiling: the detector with the behaviour pack, nothing else.
-        let mut det = Detector::new(Config::builtin()).unwrap();
-        let t = Instant::now();
-        parapet_trail::read_bytes("bench", &data, parapet_trail::Limits::default(), &mut |i| {
-            if let parapet_trail::Item::Event(e) = i {
-                det.process(&e);
-            }
-        });
-        let s = t.elapsed().as_secs_f64();
+        // For profiling: the detector with the behaviour pack, nothing else, three fresh
+        // passes so that a profile shows detection, not building the corpus.
+        let (mut best, mut alerts) = (f64::MAX, 0);
+        for _ in 0..3 {
+            let mut det = Detector::new(Config::builtin()).unwrap();
+            let t = Instant::now();
+            parapet_trail::read_bytes("bench", &data, parapet_trail::Limits::default(), &mut |i| {
+                if let parapet_trail::Item::Event(e) = i {
+                    det.process(&e);
+                }
+            });
+            best = best.min(t.elapsed().as_secs_f64());
+            alerts = det.stats().alerts;
+        }
         println!(
-            "detector only: {:.0} events/s, {} alerts",
-            lines.len() as f64 / s,
-            det.stats().alerts
+            "detector only: {:.0} events/s (best of 3), {} alerts",
+            lines.len() as f64 / best,
+            alerts
         );
         return;
     }

@@ -16,10 +16,11 @@
 //! | `parapet.revertsHumanChange` | automation undoing a human's recent change to the same resource |
 
 use crate::lineage::Lineage;
+use crate::{Map, Set};
 use parapet_trail::{Event, IdentityType};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 
 /// How actors are told apart: patterns (`*` wildcards, case-insensitive) on role, user
 /// and session names and on user agents. Data, embedded and overridable.
@@ -205,8 +206,8 @@ impl crate::sigma::Record for Enriched {
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 struct KeyHistory {
     events: u64,
-    ips: HashSet<String>,
-    agents: HashSet<String>,
+    ips: Set<String>,
+    agents: Set<String>,
     last_ms: i64,
 }
 
@@ -224,16 +225,16 @@ const MAX_PER_KEY: usize = 64;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Enricher {
-    keys: HashMap<String, KeyHistory>,
+    keys: Map<String, KeyHistory>,
     human: VecDeque<HumanChange>,
     #[serde(skip, default = "ActorKinds::builtin")]
     kinds: ActorKinds,
     #[serde(skip)]
     extra: Enriched,
     #[serde(skip)]
-    kind_cache: HashMap<u64, &'static str>,
+    kind_cache: Map<u64, &'static str>,
     #[serde(skip)]
-    kind_hasher: std::collections::hash_map::RandomState,
+    kind_hasher: foldhash::quality::RandomState,
     max_keys: usize,
     revert_window_ms: i64,
 }
@@ -241,11 +242,11 @@ pub struct Enricher {
 impl Enricher {
     pub fn new(kinds: ActorKinds) -> Self {
         Enricher {
-            keys: HashMap::new(),
+            keys: Map::default(),
             human: VecDeque::new(),
             kinds,
             extra: Enriched::default(),
-            kind_cache: HashMap::new(),
+            kind_cache: Map::default(),
             kind_hasher: Default::default(),
             max_keys: 200_000,
             revert_window_ms: 24 * 3_600_000,
@@ -324,7 +325,7 @@ impl Enricher {
         h.last_ms = h.last_ms.max(e.time_ms);
         h.events += 1;
         let warm = h.events > WARM_UP;
-        let fresh = |set: &mut HashSet<String>, v: &Option<String>| -> bool {
+        let fresh = |set: &mut Set<String>, v: &Option<String>| -> bool {
             let Some(v) = v else { return false };
             if set.contains(v) || set.len() >= MAX_PER_KEY {
                 return false;

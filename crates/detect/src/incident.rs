@@ -3,8 +3,9 @@
 
 use crate::sigma::Level;
 use crate::Alert;
+use crate::Map;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// The 8-minute-takeover chain, in order; other phases sort after these.
 pub const PHASES: [&str; 11] = [
@@ -46,7 +47,7 @@ const MAX_ALERTS: usize = 1_000;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Incidents {
-    by_root: HashMap<String, Incident>,
+    by_root: Map<String, Incident>,
     /// When several roots merge (a lineage learned late), alerts follow the survivor.
     alias: BTreeMap<String, String>,
     pub total_alerts: u64,

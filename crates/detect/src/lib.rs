@@ -18,6 +18,12 @@ pub use incident::{Incident, Incidents};
 pub use lineage::Lineage;
 
 use parapet_trail::Event;
+
+/// Maps and sets touched per event: foldhash, seeded per process. SipHash was 3% of
+/// detection; keys are identities and values read from logs, so the seed still
+/// matters (an attacker cannot precompute colliding names).
+pub(crate) type Map<K, V> = std::collections::HashMap<K, V, foldhash::quality::RandomState>;
+pub(crate) type Set<T> = std::collections::HashSet<T, foldhash::quality::RandomState>;
 use serde::{Deserialize, Serialize};
 use sigma::{Doc, Engine, Level, StateLimits};
 

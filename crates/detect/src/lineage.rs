@@ -14,10 +14,10 @@
 //! Alerts on any identity of one lineage join one incident. State is bounded: nodes
 //! unseen for the TTL are forgotten, and the map is capped.
 
+use crate::Map;
 use parapet_trail::{Event, IdentityType};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::HashMap;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Link {
@@ -38,12 +38,12 @@ struct Taint {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Lineage {
-    links: HashMap<String, Link>,
+    links: Map<String, Link>,
     /// Access key -> the user it belongs to (read from the events that use it).
-    key_user: HashMap<String, String>,
+    key_user: Map<String, String>,
     /// Function name or instance id -> who changed or launched it.
-    taints: HashMap<String, Taint>,
-    seen: HashMap<String, i64>,
+    taints: Map<String, Taint>,
+    seen: Map<String, i64>,
     ttl_ms: i64,
     max_nodes: usize,
 }
@@ -59,10 +59,10 @@ const MAX_DEPTH: usize = 32;
 impl Lineage {
     pub fn new(ttl_ms: i64, max_nodes: usize) -> Self {
         Lineage {
-            links: HashMap::new(),
-            key_user: HashMap::new(),
-            taints: HashMap::new(),
-            seen: HashMap::new(),
+            links: Map::default(),
+            key_user: Map::default(),
+            taints: Map::default(),
+            seen: Map::default(),
             ttl_ms,
             max_nodes,
         }
@@ -128,8 +128,9 @@ impl Lineage {
     }
 
     fn edges(&mut self, e: &Event, actor: &str) {
-        let req = e.get("requestParameters").unwrap_or(&Value::Null);
-        let resp = e.get("responseElements").unwrap_or(&Value::Null);
+        // Parsed only by the arms that read them: most calls make no identity.
+        let req = || e.get("requestParameters").unwrap_or(&Value::Null);
+        let resp = || e.get("responseElements").unwrap_or(&Value::Null);
         let s = |v: &Value, path: &[&str]| -> Option<String> {
             let mut cur = v;
             for p in path {
@@ -151,10 +152,10 @@ impl Lineage {
         let user_node = |name: &str| format!("user:arn:aws:iam::{account}:user/{name}");
         match (e.service.as_str(), e.name.as_str()) {
             ("iam", "CreateAccessKey") => {
-                if let Some(k) = s(resp, &["accessKey", "accessKeyId"]) {
+                if let Some(k) = s(resp(), &["accessKey", "accessKeyId"]) {
                     self.link(&format!("key:{k}"), link("CreateAccessKey"));
                     if let Some(u) =
-                        s(req, &["userName"]).or_else(|| s(resp, &["accessKey", "userName"]))
+                        s(req(), &["userName"]).or_else(|| s(resp(), &["accessKey", "userName"]))
                     {
                         let node = user_node(&u);
                         self.key_user.insert(k, node.clone());
@@ -165,15 +166,15 @@ impl Lineage {
                 }
             }
             ("iam", "CreateUser") => {
-                let node = s(resp, &["user", "arn"])
+                let node = s(resp(), &["user", "arn"])
                     .map(|a| format!("user:{a}"))
-                    .or_else(|| s(req, &["userName"]).map(|u| user_node(&u)));
+                    .or_else(|| s(req(), &["userName"]).map(|u| user_node(&u)));
                 if let Some(n) = node {
                     self.link(&n, link("CreateUser"));
                 }
             }
             ("iam", "CreateLoginProfile" | "UpdateLoginProfile") => {
-                if let Some(u) = s(req, &["userName"]) {
+                if let Some(u) = s(req(), &["userName"]) {
                     let node = user_node(&u);
                     if !self.is_own_user(actor, &node) {
                         self.link(&node, link(&e.name));
@@ -184,18 +185,18 @@ impl Lineage {
                 if e.identity.kind == IdentityType::AwsService {
                     return;
                 }
-                if let Some(a) = s(resp, &["assumedRoleUser", "arn"]) {
+                if let Some(a) = s(resp(), &["assumedRoleUser", "arn"]) {
                     self.link(&format!("session:{a}"), link(&e.name));
                 }
             }
             ("lambda", "CreateFunction" | "UpdateFunctionCode" | "UpdateFunctionConfiguration") => {
-                if let Some(f) = s(req, &["functionName"]) {
+                if let Some(f) = s(req(), &["functionName"]) {
                     let name = f.rsplit(':').next().unwrap_or(&f).to_string();
                     self.taint(name, actor, e);
                 }
             }
-            ("ec2", "RunInstances") if req.get("iamInstanceProfile").is_some() => {
-                let items = resp
+            ("ec2", "RunInstances") if req().get("iamInstanceProfile").is_some() => {
+                let items = resp()
                     .get("instancesSet")
                     .and_then(|s| s.get("items"))
                     .and_then(Value::as_array);

@@ -7,7 +7,7 @@
 
 use crate::json;
 use crate::lazy::LazyRecord;
-use parapet_aws::api::{analyze_call, ApiCall, CallAnalysis};
+use parapet_aws::api::{analyze, strip_version, ApiCall, CallAnalysis, CallRef};
 use parapet_model::time::{parse_rfc3339_ms, rfc3339_ms};
 use serde::Serialize;
 use serde_json::Value;
@@ -266,11 +266,43 @@ impl Event {
     }
 
     /// Effects of the call; a call that failed changed nothing, so it has none.
+    /// The same analysis as of [`Event::call`], without copying the parameters.
     pub fn analyze(&self) -> Option<CallAnalysis> {
-        if self.error_code.is_some() {
+        static EMPTY: std::sync::LazyLock<Value> =
+            std::sync::LazyLock::new(|| Value::Object(Default::default()));
+        // What `ApiCall::new` would refuse or normalise.
+        let (svc, name) = (&self.service, &self.name);
+        if self.error_code.is_some()
+            || svc.is_empty()
+            || name.is_empty()
+            || svc.contains(':')
+            || name.contains(':')
+        {
             return None;
         }
-        Some(analyze_call(&self.call()?, self.account.as_deref()))
+        let service = if svc.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(svc.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(svc.as_str())
+        };
+        let params = match self.get("requestParameters") {
+            Some(p @ Value::Object(_)) => p,
+            _ => &EMPTY,
+        };
+        let resource = self
+            .get("resources")
+            .and_then(Value::as_array)
+            .and_then(|a| a.first())
+            .and_then(|r| r.get("ARN").or_else(|| r.get("arn")))
+            .and_then(Value::as_str)
+            .filter(|r| !r.trim().is_empty());
+        let call = CallRef {
+            service: &service,
+            operation: strip_version(name),
+            resource,
+            params,
+        };
+        Some(analyze(call, self.account.as_deref()))
     }
 
     /// Who acted, for people: the identity's ARN, or its principal or service.

@@ -100,12 +100,17 @@ fn every_sample_reads() {
                 p.display()
             );
             for r in &events {
-                assert!(
-                    r.call().is_some(),
-                    "{}: {} has no call",
-                    p.display(),
-                    r.name
-                );
+                let call = r.call();
+                assert!(call.is_some(), "{}: {} has no call", p.display(), r.name);
+                // The borrowed analysis the detector runs is the gate's analysis of
+                // the same call.
+                let ours = r
+                    .analyze()
+                    .map(|a| format!("{:?}", (a.action, a.resource, a.effects)));
+                let gate = (r.error_code.is_none())
+                    .then(|| parapet_aws::api::analyze_call(&call.unwrap(), r.account.as_deref()))
+                    .map(|a| format!("{:?}", (a.action, a.resource, a.effects)));
+                assert_eq!(ours, gate, "{}: {}", p.display(), r.name);
             }
             n += 1;
         }

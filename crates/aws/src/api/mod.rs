@@ -63,6 +63,26 @@ impl ApiCall {
     pub fn action(&self) -> String {
         format!("{}:{}", self.service, self.operation)
     }
+
+    pub fn as_ref(&self) -> CallRef<'_> {
+        CallRef {
+            service: &self.service,
+            operation: &self.operation,
+            resource: self.resource.as_deref(),
+            params: &self.params,
+        }
+    }
+}
+
+/// A call's parts, borrowed and already normalised as [`ApiCall::new`] leaves them
+/// (lowercase service, operation without version suffix, parameters an object).
+/// CloudTrail events are analysed through this without copying their parameters.
+#[derive(Debug, Clone, Copy)]
+pub struct CallRef<'a> {
+    pub service: &'a str,
+    pub operation: &'a str,
+    pub resource: Option<&'a str>,
+    pub params: &'a Value,
 }
 
 /// `UpdateFunctionCode20150331v2` -> `UpdateFunctionCode`.
@@ -110,14 +130,19 @@ pub struct CallAnalysis {
 
 /// Analyse a call. Never fails: unknown calls are analysed by their access level.
 pub fn analyze_call(call: &ApiCall, own_account: Option<&str>) -> CallAnalysis {
-    let action = call.action();
+    analyze(call.as_ref(), own_account)
+}
+
+/// [`analyze_call`] on borrowed parts.
+pub fn analyze(call: CallRef, own_account: Option<&str>) -> CallAnalysis {
+    let action = format!("{}:{}", call.service, call.operation);
     let cat = catalog();
     let level = cat.lookup(&action).map(|i| cat.actions[i].level);
     let resource = call
         .resource
-        .clone()
+        .map(String::from)
         .unwrap_or_else(|| format!("{} (no resource given)", action));
-    let p = P::new(&call.params);
+    let p = P::new(call.params);
     let mut out = rules::Out {
         effects: Vec::new(),
         resource_type: None,
@@ -125,8 +150,8 @@ pub fn analyze_call(call: &ApiCall, own_account: Option<&str>) -> CallAnalysis {
         data_bearing: false,
     };
     let ctx = rules::Ctx {
-        service: &call.service,
-        op: &call.operation,
+        service: call.service,
+        op: call.operation,
         resource: &resource,
         p,
         own_account,

@@ -6,6 +6,7 @@ use super::cond::Cond;
 use super::matcher::{leaf_value, resolve, Found, Leaf, Matcher, Path, Record, StrOp};
 use super::rule::{Body, CorrelationType, CountOp, Rule, Selection};
 use super::window::{window, CorrelationHit, Entry, Group};
+use crate::Map;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -62,7 +63,7 @@ struct Corr {
     op: CountOp,
     threshold: u64,
     field: Option<Path>,
-    groups: HashMap<String, Group>,
+    groups: Map<String, Group>,
 }
 
 /// Limits on what correlation state may hold.
@@ -96,7 +97,7 @@ const INDEX_FIELDS: [&str; 4] = [
 pub struct Engine {
     rules: Vec<Rule>,
     /// Per index field: lowercased value -> detection rules that need it.
-    index: Vec<(Path, HashMap<String, Vec<usize>>)>,
+    index: Vec<(Path, Map<String, Vec<usize>>)>,
     unindexed: Vec<usize>,
     /// Detection rules whose own matches are not alerts (a correlation uses them).
     quiet: Vec<bool>,
@@ -107,6 +108,8 @@ pub struct Engine {
     max_time: i64,
     since_sweep: u32,
     pub late_events: u64,
+    /// Scratch for group keys.
+    key: String,
 }
 
 impl Engine {
@@ -150,12 +153,12 @@ impl Engine {
                 op: c.op,
                 threshold: c.threshold,
                 field: c.field.clone(),
-                groups: HashMap::new(),
+                groups: Map::default(),
             });
         }
-        let mut index: Vec<(Path, HashMap<String, Vec<usize>>)> = INDEX_FIELDS
+        let mut index: Vec<(Path, Map<String, Vec<usize>>)> = INDEX_FIELDS
             .iter()
-            .map(|f| (Path::new(f), HashMap::new()))
+            .map(|f| (Path::new(f), Map::default()))
             .collect();
         let mut unindexed = Vec::new();
         'rules: for (i, r) in rules.iter().enumerate() {
@@ -184,6 +187,7 @@ impl Engine {
             max_time: i64::MIN,
             since_sweep: 0,
             late_events: 0,
+            key: String::new(),
         })
     }
 
@@ -258,19 +262,21 @@ impl Engine {
                     continue;
                 }
                 // The group's values joined by a unit separator; named only on a hit.
-                let mut key = String::new();
+                // Written into a reused buffer: a new key is copied only for a new group.
+                let key = &mut self.key;
+                key.clear();
                 for (i, p) in c.group_by.iter().enumerate() {
                     if i > 0 {
                         key.push('\u{1f}');
                     }
-                    doc.push_text(p, &mut key);
+                    doc.push_text(p, key);
                 }
                 let value = c.field.as_ref().map(|f| doc.text(f).unwrap_or_default());
                 let spec = (c.kind, c.members.len(), c.op, c.threshold);
-                let g = match c.groups.get_mut(&key) {
-                    Some(g) => g,
-                    None => c.groups.entry(key.clone()).or_default(),
-                };
+                if !c.groups.contains_key(key.as_str()) {
+                    c.groups.insert(key.clone(), Group::default());
+                }
+                let g = c.groups.get_mut(key.as_str()).expect("inserted above");
                 g.touched = time_ms.max(g.touched);
                 while g.entries.front().is_some_and(|e| e.t < watermark - c.span) {
                     g.pop_front();

@@ -3,8 +3,9 @@
 //! order or in any order).
 
 use super::rule::{CorrelationType, CountOp};
+use crate::Map;
 use serde::{Deserialize, Serialize};
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 
 /// A correlation that fired: the window's events for one group.
 #[derive(Debug, Clone)]
@@ -35,7 +36,7 @@ pub(super) struct Group {
     /// How many entries hold each non-empty value: a bound that lets value counts skip
     /// the window scan. Rebuilt on first use after a restore.
     #[serde(skip)]
-    pub(super) values: Option<HashMap<String, u32>>,
+    pub(super) values: Option<Map<String, u32>>,
 }
 
 impl Default for Group {
@@ -52,8 +53,10 @@ impl Default for Group {
 impl Group {
     pub(super) fn insert(&mut self, at: usize, e: Entry) {
         if let (Some(m), Some(v)) = (&mut self.values, &e.value) {
-            if !v.is_empty() {
-                *m.entry(v.clone()).or_default() += 1;
+            if let Some(n) = m.get_mut(v.as_str()) {
+                *n += 1;
+            } else if !v.is_empty() {
+                m.insert(v.clone(), 1);
             }
         }
         self.entries.insert(at, e);
@@ -76,7 +79,7 @@ impl Group {
     /// Distinct non-empty values over all entries (any window holds at most these).
     pub(super) fn distinct(&mut self) -> usize {
         if self.values.is_none() {
-            let mut m: HashMap<String, u32> = HashMap::new();
+            let mut m: Map<String, u32> = Map::default();
             for v in self.entries.iter().filter_map(|e| e.value.as_deref()) {
                 if !v.is_empty() {
                     *m.entry(v.to_string()).or_default() += 1;
@@ -84,7 +87,7 @@ impl Group {
             }
             self.values = Some(m);
         }
-        self.values.as_ref().map_or(0, HashMap::len)
+        self.values.as_ref().map_or(0, Map::len)
     }
 }
 
