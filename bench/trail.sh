@@ -21,7 +21,7 @@ CORPUS=$PWD/bench/out/trail-corpus.jsonl
   echo "## the same on glibc's allocator (both engines)"
   PARAPET_BENCH_EVENTS=$N cargo bench -q -p parapet-detect --bench trail --features bench-system-alloc 2>&1 | grep -v '^$'
   echo "## stream: publish to JetStream at a steady rate while trail watch runs"
-  PARAPET_BENCH_EVENTS=200000 PARAPET_BENCH_WRITE=$CORPUS cargo bench -q -p parapet-detect --bench trail 2>&1 | tail -1
+  PARAPET_BENCH_EVENTS=200000 PARAPET_BENCH_ATTACK_EVERY=500 PARAPET_BENCH_WRITE=$CORPUS cargo bench -q -p parapet-detect --bench trail 2>&1 | tail -1
   for rate in 20000 50000; do
     id=$RANDOM
     target/release/parapet trail watch --nats "$NATS_URL" --stream BENCH$id --subject bench.trail.$id \

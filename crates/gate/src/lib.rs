@@ -14,7 +14,6 @@ use parapet_model::{
 };
 use parapet_plan::{Options, PlanError};
 use parapet_policy::{Facts, PolicyEngine, ResourceFacts};
-use std::collections::HashMap;
 
 pub use parapet_plan::{
     load_pins, parse_pins, parse_rfc3339, Options as PlanOptions, Pin, PinMode,
@@ -37,9 +36,6 @@ pub fn check_plan(
     engine: &PolicyEngine,
 ) -> Result<PlanReport, PlanError> {
     let analysis = parapet_plan::analyze(bytes, &opts.plan)?;
-    // Decisions depend on everything in the request; when no policy looks at the
-    // address, changes with identical facts share one evaluation.
-    let mut cache: HashMap<String, Decision> = HashMap::new();
     let mut changes = Vec::with_capacity(analysis.changes.len());
     let mut counts = Counts::default();
     for change in analysis.changes {
@@ -60,15 +56,9 @@ pub fn check_plan(
             incident: opts.incident.clone(),
             source: "plan".into(),
         };
-        let decision = if engine.address_sensitive() {
-            engine.decide(&facts)
-        } else {
-            let key = cache_key(&facts, engine.tag_sensitive());
-            cache
-                .entry(key)
-                .or_insert_with(|| engine.decide(&facts))
-                .clone()
-        };
+        // Changes with the same policy-relevant facts share one evaluation (the
+        // engine memoises them).
+        let decision = engine.decide(&facts);
         match decision.outcome {
             parapet_model::Outcome::Allow => counts.allow += 1,
             parapet_model::Outcome::Review => counts.review += 1,
@@ -103,30 +93,4 @@ pub fn check_plan(
         changes,
         notes: analysis.notes,
     })
-}
-
-/// Everything in the request that can differ between changes of one plan, except what
-/// no policy reads: the address, and tags unless a policy mentions them. (Actor and
-/// incident are the same for the whole plan.)
-fn cache_key(f: &Facts, with_tags: bool) -> String {
-    let tags: Vec<String> = if with_tags {
-        f.resource
-            .tags
-            .iter()
-            .map(|(k, v)| format!("{k}\u{1}{v}"))
-            .collect()
-    } else {
-        Vec::new()
-    };
-    format!(
-        "{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}",
-        f.action,
-        f.resource.resource_type,
-        tags.join("\u{2}"),
-        f.resource.critical,
-        f.resource.data_bearing,
-        f.effects.join(","),
-        f.max_severity,
-        f.writes,
-    )
 }

@@ -16,6 +16,10 @@ use cedar_policy::{Authorizer, PolicyId, PolicySet, Schema, ValidationMode, Vali
 use parapet_model::{Approval, DecidingPolicy, Decision, Outcome};
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Mutex;
+
+/// Most decisions remembered per engine; the memo is emptied when full.
+const MEMO_CAP: usize = 4096;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
@@ -53,6 +57,11 @@ pub struct PolicyEngine {
     address_sensitive: bool,
     /// Does any policy read the resource's tags?
     tag_sensitive: bool,
+    /// Decisions by the facts policies can read ([`memo_key`]). A decision is a pure
+    /// function of those facts and this engine's policies, so changes and calls that
+    /// differ only in what no policy reads share one Cedar evaluation. Bounded; a new
+    /// engine (new policies) starts empty.
+    memo: Mutex<HashMap<String, Decision>>,
 }
 
 /// Default approvers for a review policy that does not say.
@@ -150,6 +159,7 @@ impl PolicyEngine {
             files: names,
             address_sensitive,
             tag_sensitive,
+            memo: Mutex::new(HashMap::new()),
         })
     }
 
@@ -167,6 +177,27 @@ impl PolicyEngine {
 
     /// Decide one request. Never panics and never allows on error.
     pub fn decide(&self, facts: &Facts) -> Decision {
+        if self.address_sensitive {
+            return self.evaluate(facts);
+        }
+        let key = memo_key(facts, self.tag_sensitive);
+        // A poisoned lock only means another thread panicked mid-insert: evaluate
+        // afresh rather than trust or block on the memo.
+        if let Some(d) = self.memo.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return d;
+        }
+        let d = self.evaluate(facts);
+        if let Ok(mut m) = self.memo.lock() {
+            if m.len() >= MEMO_CAP {
+                m.clear();
+            }
+            m.insert(key, d.clone());
+        }
+        d
+    }
+
+    /// One Cedar evaluation.
+    fn evaluate(&self, facts: &Facts) -> Decision {
         let built = match request::build(facts) {
             Ok(b) => b,
             Err(e) => return deny_error(format!("could not build the policy request: {e}")),
@@ -251,6 +282,44 @@ impl PolicyEngine {
             }
         }
     }
+}
+
+/// Everything in a Cedar request ([`request::build`]) except what no policy reads: the
+/// resource's address (the caller checks `address_sensitive`) and its tags unless a
+/// policy mentions them. Every text is length-prefixed and lists are counted, so two
+/// different sets of facts never share a key.
+fn memo_key(f: &Facts, with_tags: bool) -> String {
+    use std::fmt::Write;
+    fn put(k: &mut String, s: &str) {
+        let _ = write!(k, "{}:{s};", s.len());
+    }
+    let mut k = String::with_capacity(128);
+    let _ = write!(
+        k,
+        "{}{}{}{};",
+        f.resource.critical as u8, f.resource.data_bearing as u8, f.writes as u8, f.max_severity
+    );
+    put(&mut k, f.actor.kind.as_str());
+    put(&mut k, &f.actor.name);
+    put(&mut k, &f.action);
+    put(&mut k, &f.resource.resource_type);
+    put(&mut k, &f.source);
+    match &f.incident {
+        Some(i) => put(&mut k, i),
+        None => k.push('-'),
+    }
+    let _ = write!(k, "{};", f.effects.len());
+    for e in &f.effects {
+        put(&mut k, e);
+    }
+    if with_tags {
+        let _ = write!(k, "{};", f.resource.tags.len());
+        for (t, v) in &f.resource.tags {
+            put(&mut k, t);
+            put(&mut k, v);
+        }
+    }
+    k
 }
 
 fn deny_error(msg: String) -> Decision {
@@ -464,6 +533,62 @@ mod tests {
     fn address_policies_disable_sharing() {
         let e = PolicyEngine::from_files(vec![file("a.cedar", "permit(principal, action, resource) when { resource.address like \"module.sandbox.*\" };")]).unwrap();
         assert!(e.address_sensitive());
+    }
+
+    #[test]
+    fn memoised_decisions_are_the_evaluated_ones() {
+        let e = PolicyEngine::load(None).unwrap();
+        assert!(!e.address_sensitive());
+        // Facts that differ in one policy-relevant field each, asked twice (the second
+        // answer comes from the memo) and in both orders: always Cedar's own answer.
+        let mut all = Vec::new();
+        for actor in ["agent:kiro", "human:alice", "pipeline:ci"] {
+            for action in ["create", "delete", "replace", "call"] {
+                for effects in [
+                    &[][..],
+                    &["destruction.delete"][..],
+                    &["privilege.admin"][..],
+                ] {
+                    for incident in [None, Some("INC-1"), Some("INC-2")] {
+                        let mut f = facts(actor, action, effects);
+                        f.incident = incident.map(String::from);
+                        f.resource.critical = effects.is_empty() && action == "delete";
+                        all.push(f);
+                    }
+                }
+            }
+        }
+        let show = |d: &Decision| format!("{d:?}");
+        for f in all.iter().chain(all.iter().rev()) {
+            assert_eq!(show(&e.decide(f)), show(&e.evaluate(f)), "{f:?}");
+        }
+        // The incident is named in reasons: a memo keyed without it would show the
+        // wrong one.
+        let mut f = facts("agent:kiro", "delete", &["destruction.delete"]);
+        f.incident = Some("INC-9".into());
+        let d = e.decide(&f);
+        assert!(
+            d.policies.iter().all(|p| !p.reason.contains("INC-1")),
+            "{d:?}"
+        );
+        // Only the address differs: one entry serves both.
+        let before = e.memo.lock().unwrap().len();
+        let mut g = f.clone();
+        g.resource.address = "aws_instance.other".into();
+        assert_eq!(show(&e.decide(&g)), show(&d));
+        assert_eq!(e.memo.lock().unwrap().len(), before);
+    }
+
+    #[test]
+    fn memo_keys_never_collide() {
+        let a = facts("agent:a", "call", &["x;", "y"]);
+        let b = facts("agent:a", "call", &["x", ";y"]);
+        let mut c = facts("agent:a", "call", &[]);
+        c.source = "plan;1:x".into();
+        let keys = [&a, &b, &c].map(|f| memo_key(f, true));
+        assert_ne!(keys[0], keys[1]);
+        assert_ne!(keys[0], keys[2]);
+        assert_ne!(keys[1], keys[2]);
     }
 
     #[test]

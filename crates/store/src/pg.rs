@@ -174,12 +174,15 @@ fn writer(config: postgres::Config) -> Writer {
             Some((c, ..)) if !c.is_closed() => conn.as_mut().expect("checked"),
             _ => {
                 let mut c = config.connect(NoTls)?;
+                // Whole batches as arrays: six round trips per batch, not two per
+                // decision. Rows go in array order (`n` numbers them in it).
                 let insert = c.prepare(
                     "INSERT INTO requests (id, created_at, requester, kind, content_hash, outcome, approvers_required, delay_seconds, expires_at, report)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                     SELECT * FROM UNNEST($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int4[], $8::int8[], $9::int8[], $10::text[])",
                 )?;
                 let audit = c.prepare(
-                    "INSERT INTO audit (seq, at, kind, actor, subject, payload, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    "INSERT INTO audit (seq, at, kind, actor, subject, payload, prev_hash, hash)
+                     SELECT * FROM UNNEST($1::int8[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])",
                 )?;
                 conn.insert((c, insert, audit))
             }
@@ -198,54 +201,63 @@ fn write_batch(
     audit: &Statement,
     batch: &[Job],
 ) -> Result<(), StoreError> {
+    let col = |f: &dyn Fn(&Job) -> String| -> Vec<String> { batch.iter().map(f).collect() };
+    let int = |f: &dyn Fn(&Job) -> i64| -> Vec<i64> { batch.iter().map(f).collect() };
     let mut tx = c.transaction()?;
+    tx.execute(
+        insert,
+        &[
+            &col(&|j| j.id.clone()),
+            &int(&|j| j.now),
+            &col(&|j| j.new.requester.clone()),
+            &col(&|j| j.new.kind.clone()),
+            &col(&|j| j.new.content_hash.clone()),
+            &col(&|j| j.new.outcome.clone()),
+            &batch
+                .iter()
+                .map(|j| j.new.approvers_required as i32)
+                .collect::<Vec<i32>>(),
+            &int(&|j| j.new.delay_seconds as i64),
+            &int(&|j| j.now + j.new.ttl_seconds),
+            &col(&|j| j.report.clone()),
+        ],
+    )?;
     let head = tx.query_one(
         "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
         &[],
     )?;
     let (mut seq, mut hash): (i64, String) = (head.get(0), head.get(1));
+    let at = crate::now();
+    let (mut seqs, mut prevs, mut hashes) = (Vec::new(), Vec::new(), Vec::new());
     for j in batch {
-        let n = &j.new;
-        tx.execute(
-            insert,
-            &[
-                &j.id,
-                &j.now,
-                &n.requester,
-                &n.kind,
-                &n.content_hash,
-                &n.outcome,
-                &(n.approvers_required as i32),
-                &(n.delay_seconds as i64),
-                &(j.now + n.ttl_seconds),
-                &j.report,
-            ],
-        )?;
-        let (next, at) = (seq + 1, crate::now());
+        let next = seq + 1;
         let next_hash = entry_hash(
             next,
             at,
             "decision",
-            &n.requester,
+            &j.new.requester,
             &j.id,
             &j.audit_payload,
             &hash,
         );
-        tx.execute(
-            audit,
-            &[
-                &next,
-                &at,
-                &"decision",
-                &n.requester,
-                &j.id,
-                &j.audit_payload,
-                &hash,
-                &next_hash,
-            ],
-        )?;
-        (seq, hash) = (next, next_hash);
+        seqs.push(next);
+        prevs.push(std::mem::replace(&mut hash, next_hash.clone()));
+        hashes.push(next_hash);
+        seq = next;
     }
+    tx.execute(
+        audit,
+        &[
+            &seqs,
+            &vec![at; batch.len()],
+            &vec!["decision"; batch.len()],
+            &col(&|j| j.new.requester.clone()),
+            &col(&|j| j.id.clone()),
+            &col(&|j| j.audit_payload.clone()),
+            &prevs,
+            &hashes,
+        ],
+    )?;
     tx.execute(
         "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1",
         &[&seq, &hash],
