@@ -42,9 +42,14 @@ pub struct Client {
     inbox: String,
     next_id: u64,
     max_payload: usize,
+    /// The socket's read timeout as last set (setting it is a system call).
+    read_timeout: Option<Duration>,
 }
 
 const MAX_LINE: usize = 4096;
+
+/// Once a message has begun to arrive, how long the rest of it may take.
+const MESSAGE_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Client {
     /// Connect to `nats://host:port` (or `host:port`).
@@ -67,6 +72,7 @@ impl Client {
             inbox: format!("_INBOX.parapet.{:x}", rand_u64()),
             next_id: 0,
             max_payload: 1 << 20,
+            read_timeout: None,
         };
         let info = c.line()?;
         let Some(json) = info.strip_prefix("INFO ") else {
@@ -109,6 +115,17 @@ impl Client {
         })
     }
 
+    fn set_read_timeout(&mut self, t: Duration) -> Result<(), NatsError> {
+        if self.read_timeout != Some(t) {
+            self.reader
+                .get_ref()
+                .set_read_timeout(Some(t))
+                .map_err(|e| self.io(e))?;
+            self.read_timeout = Some(t);
+        }
+        Ok(())
+    }
+
     fn line(&mut self) -> Result<String, NatsError> {
         let mut buf = Vec::new();
         let n = (&mut self.reader)
@@ -149,23 +166,32 @@ impl Client {
 
     /// Wait up to `timeout` for the next message on any subscription (None on timeout).
     pub fn next(&mut self, timeout: Duration) -> Result<Option<Msg>, NatsError> {
-        self.reader
-            .get_ref()
-            .set_read_timeout(Some(timeout.max(Duration::from_millis(1))))
-            .map_err(|e| self.io(e))?;
         loop {
-            let l = match self.line() {
-                Ok(l) => l,
-                Err(NatsError::Io { source, .. })
-                    if matches!(
-                        source.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    return Ok(None)
+            // Only the wait for a message's first byte may time out: a timeout inside
+            // a line or a payload would lose the bytes already read and the stream's
+            // framing with them.
+            if self.reader.buffer().is_empty() {
+                self.set_read_timeout(timeout.max(Duration::from_millis(1)))?;
+                match self.reader.fill_buf() {
+                    Ok([]) => {
+                        return Err(NatsError::Protocol(
+                            "connection closed by the server".into(),
+                        ))
+                    }
+                    Ok(_) => {}
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                        ) =>
+                    {
+                        return Ok(None)
+                    }
+                    Err(e) => return Err(self.io(e)),
                 }
-                Err(e) => return Err(e),
-            };
+            }
+            self.set_read_timeout(MESSAGE_TIMEOUT)?;
+            let l = self.line()?;
             if l == "PING" {
                 self.send(b"PONG\r\n")?;
                 continue;
@@ -294,6 +320,8 @@ pub struct Consumer {
     stream: String,
     durable: String,
     pending_acks: Vec<String>,
+    /// Open pull requests: reply subject and how many messages it may still bring.
+    pulls: Vec<(String, usize)>,
 }
 
 impl Consumer {
@@ -333,37 +361,64 @@ impl Consumer {
             stream: stream.to_string(),
             durable: durable.to_string(),
             pending_acks: Vec::new(),
+            pulls: Vec::new(),
         })
     }
 
-    /// Up to `batch` messages, waiting at most `wait` for the first.
+    /// Up to `batch` messages, waiting at most `wait` for the first and returning as
+    /// soon as no more are already here. A pull request stays open between calls (a
+    /// new one is sent when fewer than `batch` messages are still asked for), so a
+    /// message is handed over when it arrives: waiting for a batch to fill kept alerts
+    /// back for up to `wait` on a slow stream.
     pub fn fetch(&mut self, batch: usize, wait: Duration) -> Result<Vec<Msg>, NatsError> {
-        self.client.next_id += 1;
-        let reply = format!("{}.{}", self.client.inbox, self.client.next_id);
-        let req = serde_json::json!({"batch": batch, "expires": wait.as_nanos() as u64});
-        let subject = format!("$JS.API.CONSUMER.MSG.NEXT.{}.{}", self.stream, self.durable);
-        self.client
-            .publish(&subject, Some(&reply), req.to_string().as_bytes())?;
+        let asked: usize = self.pulls.iter().map(|(_, n)| n).sum();
+        if asked < batch {
+            self.client.next_id += 1;
+            let reply = format!("{}.{}", self.client.inbox, self.client.next_id);
+            let req = serde_json::json!({"batch": batch, "expires": wait.as_nanos() as u64});
+            let subject = format!("$JS.API.CONSUMER.MSG.NEXT.{}.{}", self.stream, self.durable);
+            self.client
+                .publish(&subject, Some(&reply), req.to_string().as_bytes())?;
+            self.pulls.push((reply, batch));
+        }
         let mut out = Vec::new();
         let deadline = std::time::Instant::now() + wait + Duration::from_millis(500);
-        while out.len() < batch {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            if left.is_zero() {
+        while out.len() < batch && !self.pulls.is_empty() {
+            // The first message may take until the deadline; after it, only what is
+            // already here (the client waits at most 1 ms for more).
+            let left = if out.is_empty() {
+                deadline.saturating_duration_since(std::time::Instant::now())
+            } else {
+                Duration::ZERO
+            };
+            if out.is_empty() && left.is_zero() {
                 break;
             }
-            match self.client.next(left)? {
-                Some(m) if m.subject == reply && m.status.is_some() => break,
-                Some(m)
-                    if m.subject == reply
-                        || m.reply
-                            .as_deref()
-                            .is_some_and(|r| r.starts_with("$JS.ACK.")) =>
-                {
-                    out.push(m)
-                }
-                Some(_) => continue,
-                None => break,
+            let Some(m) = self.client.next(left)? else {
+                break;
+            };
+            if m.status.is_some() {
+                // A request ended (expired, or the consumer refused it); its status
+                // comes on its own reply subject.
+                self.pulls.retain(|(r, _)| *r != m.subject);
+                continue;
             }
+            if !m
+                .reply
+                .as_deref()
+                .is_some_and(|r| r.starts_with("$JS.ACK."))
+            {
+                continue;
+            }
+            // Messages carry their stream subject, not the request's: JetStream serves
+            // requests in order, so each one counts against the oldest.
+            if let Some(first) = self.pulls.first_mut() {
+                first.1 -= 1;
+                if first.1 == 0 {
+                    self.pulls.remove(0);
+                }
+            }
+            out.push(m);
         }
         Ok(out)
     }
