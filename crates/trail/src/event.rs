@@ -249,15 +249,18 @@ impl Event {
         self.record.get(key)
     }
 
-    /// The call this event shows, for the knowledge layer.
-    pub fn call(&self) -> Option<ApiCall> {
-        let resource = self
-            .get("resources")
+    /// The first resource's ARN CloudTrail lists, if any.
+    fn resource_arn(&self) -> Option<&str> {
+        self.get("resources")
             .and_then(Value::as_array)
             .and_then(|a| a.first())
             .and_then(|r| r.get("ARN").or_else(|| r.get("arn")))
             .and_then(Value::as_str)
-            .map(String::from);
+    }
+
+    /// The call this event shows, for the knowledge layer.
+    pub fn call(&self) -> Option<ApiCall> {
+        let resource = self.resource_arn().map(String::from);
         let params = match self.get("requestParameters") {
             Some(p @ Value::Object(_)) => p.clone(),
             _ => Value::Null,
@@ -289,13 +292,7 @@ impl Event {
             Some(p @ Value::Object(_)) => p,
             _ => &EMPTY,
         };
-        let resource = self
-            .get("resources")
-            .and_then(Value::as_array)
-            .and_then(|a| a.first())
-            .and_then(|r| r.get("ARN").or_else(|| r.get("arn")))
-            .and_then(Value::as_str)
-            .filter(|r| !r.trim().is_empty());
+        let resource = self.resource_arn().filter(|r| !r.trim().is_empty());
         let call = CallRef {
             service: &service,
             operation: strip_version(name),
