@@ -7,7 +7,7 @@
 
 use crate::json;
 use crate::lazy::LazyRecord;
-use parapet_aws::api::{analyze, strip_version, ApiCall, CallAnalysis, CallRef};
+use parapet_aws::api::{analyze, normalise, ApiCall, CallAnalysis, CallRef};
 use parapet_model::time::{parse_rfc3339_ms, rfc3339_ms};
 use serde::Serialize;
 use serde_json::Value;
@@ -273,21 +273,10 @@ impl Event {
     pub fn analyze(&self) -> Option<CallAnalysis> {
         static EMPTY: std::sync::LazyLock<Value> =
             std::sync::LazyLock::new(|| Value::Object(Default::default()));
-        // What `ApiCall::new` would refuse or normalise.
-        let (svc, name) = (&self.service, &self.name);
-        if self.error_code.is_some()
-            || svc.is_empty()
-            || name.is_empty()
-            || svc.contains(':')
-            || name.contains(':')
-        {
+        if self.error_code.is_some() {
             return None;
         }
-        let service = if svc.bytes().any(|b| b.is_ascii_uppercase()) {
-            Cow::Owned(svc.to_ascii_lowercase())
-        } else {
-            Cow::Borrowed(svc.as_str())
-        };
+        let (service, operation) = normalise(&self.service, &self.name)?;
         let params = match self.get("requestParameters") {
             Some(p @ Value::Object(_)) => p,
             _ => &EMPTY,
@@ -295,7 +284,7 @@ impl Event {
         let resource = self.resource_arn().filter(|r| !r.trim().is_empty());
         let call = CallRef {
             service: &service,
-            operation: strip_version(name),
+            operation,
             resource,
             params,
         };

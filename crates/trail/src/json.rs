@@ -295,15 +295,24 @@ impl Scanner<'_> {
         Ok(())
     }
 
-    /// At `{`: the whole object, each entry handed to `each` (the top level's index).
-    fn object(&mut self, depth: usize, each: &mut dyn FnMut(Entry)) -> Result<(), JsonError> {
+    /// Past an opening `{` or `[` and its whitespace; true when `close` follows at once
+    /// (empty, and consumed).
+    fn open(&mut self, depth: usize, close: u8) -> Result<bool, JsonError> {
         if depth > MAX_DEPTH {
             return Err(self.err("recursion limit exceeded"));
         }
         self.i += 1;
         self.ws();
-        if self.peek() == Some(b'}') {
+        let empty = self.peek() == Some(close);
+        if empty {
             self.i += 1;
+        }
+        Ok(empty)
+    }
+
+    /// At `{`: the whole object, each entry handed to `each` (the top level's index).
+    fn object(&mut self, depth: usize, each: &mut dyn FnMut(Entry)) -> Result<(), JsonError> {
+        if self.open(depth, b'}')? {
             return Ok(());
         }
         loop {
@@ -336,13 +345,7 @@ impl Scanner<'_> {
     }
 
     fn array(&mut self, depth: usize) -> Result<(), JsonError> {
-        if depth > MAX_DEPTH {
-            return Err(self.err("recursion limit exceeded"));
-        }
-        self.i += 1;
-        self.ws();
-        if self.peek() == Some(b']') {
-            self.i += 1;
+        if self.open(depth, b']')? {
             return Ok(());
         }
         loop {

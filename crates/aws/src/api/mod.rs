@@ -11,6 +11,7 @@ pub use params::P;
 use crate::catalog::{catalog, AccessLevel};
 use parapet_model::Effect;
 use serde_json::Value;
+use std::borrow::Cow;
 
 /// One call an agent wants to make (or, from CloudTrail, made).
 #[derive(Debug, Clone)]
@@ -43,7 +44,7 @@ impl ApiCall {
     ) -> Result<ApiCall, CallError> {
         let (svc, op) = action
             .split_once(':')
-            .filter(|(s, o)| !s.is_empty() && !o.is_empty() && !o.contains(':'))
+            .and_then(|(s, o)| normalise(s, o))
             .ok_or_else(|| CallError::BadAction(action.into()))?;
         let params = match params {
             Value::Null => Value::Object(Default::default()),
@@ -53,8 +54,8 @@ impl ApiCall {
             _ => return Err(CallError::BadParams("a scalar")),
         };
         Ok(ApiCall {
-            service: svc.to_ascii_lowercase(),
-            operation: strip_version(op).to_string(),
+            service: svc.into_owned(),
+            operation: op.to_string(),
             resource: resource.filter(|r| !r.trim().is_empty()),
             params,
         })
@@ -72,6 +73,25 @@ impl ApiCall {
             params: &self.params,
         }
     }
+}
+
+/// Service and operation as every call is analysed: both non-empty and without `:`,
+/// the service lowercase, the operation without an API-version suffix. `None` when
+/// they cannot name an action.
+pub fn normalise<'a>(service: &'a str, operation: &'a str) -> Option<(Cow<'a, str>, &'a str)> {
+    if service.is_empty()
+        || operation.is_empty()
+        || service.contains(':')
+        || operation.contains(':')
+    {
+        return None;
+    }
+    let service = if service.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(service.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(service)
+    };
+    Some((service, strip_version(operation)))
 }
 
 /// A call's parts, borrowed and already normalised as [`ApiCall::new`] leaves them
