@@ -28,4 +28,7 @@ wrk -t2 -c"$conns" -d"${secs}s" --latency -s bench/decide.lua http://127.0.0.1:1
 echo "== review (iam:CreateAccessKey: held for two approvers)"
 BODY='{"call": {"action": "iam:CreateAccessKey", "params": {"UserName": "u"}}}' \
   wrk -t2 -c"$conns" -d"${secs}s" --latency -s bench/decide.lua http://127.0.0.1:18080/v1/decisions
+echo "== small plan (checkov's plan_with_iam_policies: 7 resource changes, 17 KB)"
+BODY="{\"plan\": $(cat testdata/plans/checkov/plan_with_iam_policies/tfplan.json)}" \
+  wrk -t2 -c"$conns" -d"${secs}s" --latency -s bench/decide.lua http://127.0.0.1:18080/v1/decisions
 echo "== decisions recorded: $($bin audit verify --database "$db")"

@@ -22,13 +22,15 @@ CORPUS=$PWD/bench/out/trail-corpus.jsonl
   PARAPET_BENCH_EVENTS=$N cargo bench -q -p parapet-detect --bench trail --features bench-system-alloc 2>&1 | grep -v '^$'
   echo "## stream: publish to JetStream at a steady rate while trail watch runs"
   PARAPET_BENCH_EVENTS=200000 PARAPET_BENCH_ATTACK_EVERY=500 PARAPET_BENCH_WRITE=$CORPUS cargo bench -q -p parapet-detect --bench trail 2>&1 | tail -1
-  for rate in 20000 50000; do
+  for rate in 1000 20000 50000; do
     id=$RANDOM
     target/release/parapet trail watch --nats "$NATS_URL" --stream BENCH$id --subject bench.trail.$id \
       --until-idle 3s --format jsonl -o /dev/null --stats --fail-on never 2> bench/out/watch.err &
     pid=$!
     sleep 1
-    target/release/examples/nats_publish "$NATS_URL" bench.trail.$id "$rate" < "$CORPUS"
+    # 20 seconds of events at each rate (the whole corpus at 20k/s and up).
+    head -n $((rate * 20 > 200000 ? 200000 : rate * 20)) "$CORPUS" |
+      target/release/examples/nats_publish "$NATS_URL" bench.trail.$id "$rate"
     wait $pid || true
     DELETE_STREAM=BENCH$id target/release/examples/nats_publish "$NATS_URL" bench.trail.$id < /dev/null 2>/dev/null
     echo "rate $rate events/s: $(grep -h 'latency' bench/out/watch.err | sed 's/parapet: //')"

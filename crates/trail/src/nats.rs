@@ -67,7 +67,8 @@ impl Client {
         let writer = stream.try_clone().map_err(io)?;
         let mut c = Client {
             addr: addr.clone(),
-            reader: BufReader::new(stream),
+            // Large enough that one read takes in many messages of a busy stream.
+            reader: BufReader::with_capacity(256 << 10, stream),
             writer,
             inbox: format!("_INBOX.parapet.{:x}", rand_u64()),
             next_id: 0,
@@ -113,6 +114,11 @@ impl Client {
             addr: self.addr.clone(),
             source: e,
         })
+    }
+
+    /// Whether bytes already read from the socket are waiting to be parsed.
+    fn buffered(&self) -> bool {
+        !self.reader.buffer().is_empty()
     }
 
     fn set_read_timeout(&mut self, t: Duration) -> Result<(), NatsError> {
@@ -384,13 +390,14 @@ impl Consumer {
         let mut out = Vec::new();
         let deadline = std::time::Instant::now() + wait + Duration::from_millis(500);
         while out.len() < batch && !self.pulls.is_empty() {
-            // The first message may take until the deadline; after it, only what is
-            // already here (the client waits at most 1 ms for more).
-            let left = if out.is_empty() {
-                deadline.saturating_duration_since(std::time::Instant::now())
-            } else {
-                Duration::ZERO
-            };
+            // The first message may take until the deadline; after it, only what has
+            // been read already. Waiting even 1 ms for more held a batch open for as
+            // long as messages kept coming about that often: at 1,000 events/s, up to
+            // a whole batch (a quarter of a second) of alert latency.
+            if !out.is_empty() && !self.client.buffered() {
+                break;
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
             if out.is_empty() && left.is_zero() {
                 break;
             }
@@ -430,12 +437,19 @@ impl Consumer {
         }
     }
 
-    /// Acknowledge every message remembered so far.
+    /// Acknowledge every message remembered so far, in one write (a write per ack
+    /// was what held a 50k events/s stream back).
     pub fn ack_pending(&mut self) -> Result<(), NatsError> {
-        for r in std::mem::take(&mut self.pending_acks) {
-            self.client.publish(&r, None, b"+ACK")?;
+        if self.pending_acks.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        let mut b = Vec::with_capacity(self.pending_acks.len() * 64);
+        for r in self.pending_acks.drain(..) {
+            b.extend_from_slice(b"PUB ");
+            b.extend_from_slice(r.as_bytes());
+            b.extend_from_slice(b" 4\r\n+ACK\r\n");
+        }
+        self.client.send(&b)
     }
 
     pub fn client(&mut self) -> &mut Client {
