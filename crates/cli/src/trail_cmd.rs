@@ -324,7 +324,7 @@ fn scan(a: ScanArgs) -> Result<u8> {
         // directories list regions and days in name order, not time order. The timeline
         // shows incidents at the end; the line formats write alerts as they are raised.
         let mut reorder = Reorder::new(i64::MAX, a.max_held);
-        let mut emit = |e: parapet_trail::Event, out: &mut Box<dyn Write>| {
+        let mut emit = |e: Box<parapet_trail::Event>, out: &mut Box<dyn Write>| {
             for alert in det.process(&e) {
                 if matches!(d.format, Format::Timeline) {
                     continue;
@@ -336,7 +336,7 @@ fn scan(a: ScanArgs) -> Result<u8> {
         };
         for (f, size) in &files {
             parapet_trail::read_file(f, Limits::default(), &mut |i| match i {
-                Item::Event(e) => reorder.push(*e, &mut |e| emit(e, &mut out)),
+                Item::Event(e) => reorder.push(e, &mut |e| emit(e, &mut out)),
                 Item::Skipped { at, reason } => d.skipped(&at, &reason, &mut skipped),
             });
             progress.file_done(*size);

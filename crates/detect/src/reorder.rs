@@ -10,7 +10,8 @@ use parapet_trail::Event;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-struct Held(Event, u64);
+/// Boxed: heap sifts move a pointer, not a whole event.
+struct Held(Box<Event>, u64);
 
 impl PartialEq for Held {
     fn eq(&self, o: &Self) -> bool {
@@ -52,7 +53,7 @@ impl Reorder {
     }
 
     /// Hold `e`; hand on every event that can no longer be preceded by a later arrival.
-    pub fn push(&mut self, e: Event, out: &mut dyn FnMut(Event)) {
+    pub fn push(&mut self, e: Box<Event>, out: &mut dyn FnMut(Box<Event>)) {
         self.max_time = self.max_time.max(e.time_ms);
         self.seq += 1;
         self.heap.push(Held(e, self.seq));
@@ -66,7 +67,7 @@ impl Reorder {
     }
 
     /// End of input: everything still held, oldest first.
-    pub fn flush(&mut self, out: &mut dyn FnMut(Event)) {
+    pub fn flush(&mut self, out: &mut dyn FnMut(Box<Event>)) {
         while let Some(h) = self.heap.pop() {
             out(h.0);
         }

@@ -150,7 +150,7 @@ fn arrival_order_does_not_matter_within_lateness() {
     for (f, _) in &files {
         parapet_trail::read_file(f, Limits::default(), &mut |i| {
             if let Item::Event(e) = i {
-                r.push(*e, &mut |e| {
+                r.push(e, &mut |e| {
                     d.process(&e);
                 });
             }

@@ -657,6 +657,40 @@ mod tests {
         }
     }
 
+    proptest! {
+        /// `entries` and `field` find every
+        /// entry of a real object, escaped keys and brackets inside strings included.
+        #[test]
+        fn entries_and_field_agree_with_serde_json(
+            m in prop::collection::btree_map("[a-z\\\\\"é{}\\[\\]]{0,6}", arb_json(), 0..6),
+            pretty in any::<bool>(),
+        ) {
+            let obj = Value::Object(m.into_iter().collect());
+            let text = if pretty {
+                serde_json::to_string_pretty(&obj).unwrap()
+            } else {
+                obj.to_string()
+            };
+            let got: Vec<(String, Value)> = entries(&text)
+                .map(|(k, raw)| (decode_str(k).unwrap().into_owned(), serde_json::from_str(raw).unwrap()))
+                .collect();
+            let want: Vec<(String, Value)> = obj
+                .as_object()
+                .unwrap()
+                .iter()
+                // Through serde_json's own reading: its float printing does not
+                // round-trip every f64.
+                .map(|(k, v)| (k.clone(), serde_json::from_str(&v.to_string()).unwrap()))
+                .collect();
+            prop_assert_eq!(&got, &want);
+            for (k, v) in &want {
+                let raw = field(&text, k);
+                prop_assert!(raw.is_some(), "field {:?} not found", k);
+                prop_assert_eq!(&serde_json::from_str::<Value>(raw.unwrap()).unwrap(), v);
+            }
+        }
+    }
+
     fn arb_json() -> impl Strategy<Value = Value> {
         let leaf = prop_oneof![
             Just(Value::Null),
