@@ -11,7 +11,7 @@
 use crate::event::Event;
 use crate::lazy::LazyRecord;
 use serde_json::value::RawValue;
-use std::io::Read;
+use std::io::{BufRead, Read};
 use std::path::Path;
 
 /// What a reader hands on, in input order.
@@ -117,6 +117,11 @@ pub fn read_file(path: &Path, limits: Limits, out: &mut dyn FnMut(Item)) {
         return;
     }
     let name = path.display().to_string();
+    match stream_if_lines(path, &name, limits, out) {
+        Ok(true) => return,
+        Ok(false) => {}
+        Err(e) => return out(skip(&name, format!("cannot read: {e}"))),
+    }
     match std::fs::metadata(path) {
         Ok(m) if m.len() > limits.max_document as u64 => {
             return out(skip(
@@ -135,6 +140,34 @@ pub fn read_file(path: &Path, limits: Limits, out: &mut dyn FnMut(Item)) {
         Ok(bytes) => read_bytes(&name, &bytes, limits, out),
         Err(e) => out(skip(&name, format!("cannot read: {e}"))),
     }
+}
+
+/// A plain JSON-lines file is read a line at a time (true); anything else (gzip, one
+/// document, an array) is left to a whole read (false). Exports of millions of events
+/// come as JSON lines, larger than a whole read may take.
+fn stream_if_lines(
+    path: &Path,
+    name: &str,
+    limits: Limits,
+    out: &mut dyn FnMut(Item),
+) -> std::io::Result<bool> {
+    let mut r = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
+    let head = r.fill_buf()?;
+    let bom = if head.starts_with(b"\xef\xbb\xbf") {
+        3
+    } else {
+        0
+    };
+    let body = &head[bom..];
+    let Some(start) = body.iter().position(|b| !b.is_ascii_whitespace()) else {
+        return Ok(false);
+    };
+    // The first record must be whole in the first read to be recognised.
+    if body[start] != b'{' || !first_line_is_a_record(&body[start..]) {
+        return Ok(false);
+    }
+    r.consume(bom);
+    stream_lines(name, &mut r, limits, out).map(|()| true)
 }
 
 /// Where a record is: a source name and, for JSON lines, the line (formatted only when
@@ -255,32 +288,99 @@ fn read_lines(name: &str, bytes: &[u8], limits: Limits, out: &mut dyn FnMut(Item
         let line = &rest[..end];
         rest = rest.get(end + 1..).unwrap_or_default();
         i += 1;
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.iter().all(u8::is_ascii_whitespace) {
+        read_line(name, i, line, line.len(), limits, out);
+    }
+}
+
+/// One JSON line (without its `\n`), `len` bytes long in the input (more than `line`
+/// holds when the reader stopped keeping an over-long line).
+fn read_line(
+    name: &str,
+    i: usize,
+    line: &[u8],
+    len: usize,
+    limits: Limits,
+    out: &mut dyn FnMut(Item),
+) {
+    let (line, len) = match line.strip_suffix(b"\r") {
+        Some(l) if len == line.len() => (l, len - 1),
+        _ => (line, len),
+    };
+    if len <= line.len() && line.iter().all(u8::is_ascii_whitespace) {
+        return;
+    }
+    let at = Place {
+        name,
+        line: Some(i),
+    };
+    if len > limits.max_record {
+        return out(skip(
+            &at.to_string(),
+            format!(
+                "record of {len} bytes is over the {} byte limit",
+                limits.max_record
+            ),
+        ));
+    }
+    match std::str::from_utf8(line) {
+        Ok(text) => unwrap_raw(at, None, text, out),
+        Err(e) => out(skip(
+            &at.to_string(),
+            format!("not UTF-8 at column {}", e.valid_up_to() + 1),
+        )),
+    }
+}
+
+/// JSON lines read from `r` a line at a time: memory holds one record however large
+/// the input, and the whole-document limit does not apply. Items are the same as
+/// [`read_lines`] gives for the same bytes (a test holds the two side by side).
+fn stream_lines(
+    name: &str,
+    r: &mut impl std::io::BufRead,
+    limits: Limits,
+    out: &mut dyn FnMut(Item),
+) -> std::io::Result<()> {
+    let mut buf = Vec::new();
+    let mut i = 0;
+    // Room for the longest record allowed, its `\r\n`, and one byte to tell it is longer.
+    let keep = limits.max_record as u64 + 3;
+    loop {
+        buf.clear();
+        let n = r.by_ref().take(keep).read_until(b'\n', &mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        i += 1;
+        if buf.last() == Some(&b'\n') {
+            buf.pop();
+            read_line(name, i, &buf, buf.len(), limits, out);
             continue;
         }
-        let at = Place {
-            name,
-            line: Some(i),
-        };
-        if line.len() > limits.max_record {
-            out(skip(
-                &at.to_string(),
-                format!(
-                    "record of {} bytes is over the {} byte limit",
-                    line.len(),
-                    limits.max_record
-                ),
-            ));
-            continue;
+        // Cut at `keep` (or the input ended): count the rest of the line, keep none of
+        // it. Its length leaves out a final `\r`, as a whole read's does.
+        let (mut len, mut last) = (buf.len(), buf.last().copied());
+        loop {
+            let avail = r.fill_buf()?;
+            if avail.is_empty() {
+                break;
+            }
+            let (taken, newline) = match memchr::memchr(b'\n', avail) {
+                Some(p) => (p, true),
+                None => (avail.len(), false),
+            };
+            if taken > 0 {
+                last = Some(avail[taken - 1]);
+            }
+            len += taken;
+            r.consume(taken + usize::from(newline));
+            if newline {
+                break;
+            }
         }
-        match std::str::from_utf8(line) {
-            Ok(text) => unwrap_raw(at, None, text, out),
-            Err(e) => out(skip(
-                &at.to_string(),
-                format!("not UTF-8 at column {}", e.valid_up_to() + 1),
-            )),
+        if len > buf.len() && last == Some(b'\r') {
+            len -= 1;
         }
+        read_line(name, i, &buf, len, limits, out);
     }
 }
 
