@@ -10,18 +10,17 @@ use serde_json::Value;
 use std::borrow::Cow;
 use std::cell::OnceCell;
 
-#[derive(Debug, Clone)]
-enum Key {
-    Span(u32, u32),
-    Owned(Box<str>),
+/// A top-level entry: 16 bytes, because a batch scan holds hundreds of thousands of
+/// records (with parsed values and decoded keys inline it was 64).
+#[derive(Debug, Clone, Copy)]
+struct Field {
+    /// The key's span in the text, or for a key with escapes `(OWNED, i)`: decoded in
+    /// `owned_keys[i]`.
+    key: (u32, u32),
+    value: (u32, u32),
 }
 
-#[derive(Debug, Clone)]
-struct Field {
-    key: Key,
-    value: (u32, u32),
-    parsed: OnceCell<Value>,
-}
+const OWNED: u32 = u32::MAX;
 
 /// How many keys [`known`] gives a slot.
 const KNOWN: usize = 22;
@@ -64,6 +63,9 @@ const NONE: u8 = u8::MAX;
 pub struct LazyRecord {
     text: Box<str>,
     fields: Vec<Field>,
+    owned_keys: Vec<Box<str>>,
+    /// Each field's parsed value, allocated at the first `get`.
+    parsed: OnceCell<Box<[OnceCell<Value>]>>,
     /// Field index of each known key (`NONE` when absent; the last duplicate wins).
     known: [u8; KNOWN],
     /// Whether any top-level key holds a `.` (rules' dotted paths are then tried whole).
@@ -91,18 +93,20 @@ impl LazyRecord {
     /// Index `text`, which must be one JSON object. Errors name line and column.
     pub fn parse(text: &str) -> Result<LazyRecord, JsonError> {
         let mut fields = Vec::with_capacity(24);
+        let mut owned_keys: Vec<Box<str>> = Vec::new();
         let mut idx = [NONE; KNOWN];
         let mut dotted = false;
         json::index_object(text, |e| {
             let key = if e.escaped {
                 let raw = &text[e.key.0 as usize - 1..e.key.1 as usize + 1];
-                Key::Owned(json::decode_str(raw).unwrap_or_default().into())
+                owned_keys.push(json::decode_str(raw).unwrap_or_default().into());
+                (OWNED, owned_keys.len() as u32 - 1)
             } else {
-                Key::Span(e.key.0, e.key.1)
+                e.key
             };
-            let name = match &key {
-                Key::Span(a, b) => &text[*a as usize..*b as usize],
-                Key::Owned(o) => o,
+            let name = match key {
+                (OWNED, i) => &owned_keys[i as usize],
+                (a, b) => &text[a as usize..b as usize],
             };
             if let (Some(slot), Ok(i)) = (known(name), u8::try_from(fields.len())) {
                 idx[slot] = i;
@@ -112,7 +116,6 @@ impl LazyRecord {
             fields.push(Field {
                 key,
                 value: e.value,
-                parsed: OnceCell::new(),
             });
         })?;
         // Past 255 fields the table cannot point: fall back to scanning for all keys.
@@ -120,6 +123,8 @@ impl LazyRecord {
         Ok(LazyRecord {
             text: text.into(),
             fields,
+            owned_keys,
+            parsed: OnceCell::new(),
             known: if known_ok { idx } else { [NONE; KNOWN] },
             dotted,
             nested: OnceCell::new(),
@@ -127,9 +132,9 @@ impl LazyRecord {
     }
 
     fn key<'a>(&'a self, f: &'a Field) -> &'a str {
-        match &f.key {
-            Key::Span(a, b) => &self.text[*a as usize..*b as usize],
-            Key::Owned(s) => s,
+        match f.key {
+            (OWNED, i) => &self.owned_keys[i as usize],
+            (a, b) => &self.text[a as usize..b as usize],
         }
     }
 
@@ -158,7 +163,7 @@ impl LazyRecord {
             return Nested::Missing;
         };
         let f = &self.fields[i];
-        if f.parsed.get().is_some() {
+        if self.parsed_value(i).is_some() {
             return Nested::Unresolved;
         }
         let cached = self.nested.get().and_then(|slots| {
@@ -200,6 +205,11 @@ impl LazyRecord {
         }
     }
 
+    /// Field `i`'s value when `get` has parsed it.
+    fn parsed_value(&self, i: usize) -> Option<&Value> {
+        self.parsed.get().and_then(|p| p[i].get())
+    }
+
     /// A field's raw JSON text.
     pub fn raw(&self, key: &str) -> Option<&str> {
         let f = &self.fields[self.index(key)?];
@@ -208,9 +218,13 @@ impl LazyRecord {
 
     /// A field's value, parsed on first use.
     pub fn get(&self, key: &str) -> Option<&Value> {
-        let f = &self.fields[self.index(key)?];
+        let i = self.index(key)?;
+        let f = &self.fields[i];
+        let parsed = self
+            .parsed
+            .get_or_init(|| self.fields.iter().map(|_| OnceCell::new()).collect());
         // Validated when indexed, so this parses; `Null` is only a guard.
-        Some(f.parsed.get_or_init(|| {
+        Some(parsed[i].get_or_init(|| {
             serde_json::from_str(&self.text[f.value.0 as usize..f.value.1 as usize])
                 .unwrap_or(Value::Null)
         }))
@@ -248,6 +262,12 @@ impl LazyRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_entry_stays_small() {
+        // A batch scan holds up to --max-held records: their index is most of their size.
+        assert_eq!(std::mem::size_of::<Field>(), 16);
+    }
 
     #[test]
     fn fields_parse_on_demand() {
