@@ -6,7 +6,7 @@
 //! call fail (kept: denied calls are signal), and who acted.
 
 use crate::json;
-use crate::lazy::LazyRecord;
+use crate::lazy::{Hint, LazyRecord};
 use parapet_aws::api::{analyze, normalise, ApiCall, CallAnalysis, CallRef};
 use parapet_model::time::{parse_rfc3339_ms, rfc3339_ms};
 use serde::Serialize;
@@ -91,6 +91,12 @@ impl Identity {
     /// From `userIdentity`'s raw JSON text, validated already: read in place, without
     /// building a `Value` for it (every event has one).
     pub fn from_raw(raw: &str) -> Self {
+        Self::read(raw).0
+    }
+
+    /// The identity, and where this pass saw the two nested values rules ask for on
+    /// every event ([`HINTED`]), so that a lookup need not scan `userIdentity` again.
+    pub(crate) fn read(raw: &str) -> (Self, [Hint<'_>; 2]) {
         let mut id = Identity {
             kind: IdentityType::Unknown,
             arn: None,
@@ -103,13 +109,17 @@ impl Identity {
             invoked_by: None,
         };
         if !raw.starts_with('{') {
-            return id;
+            return (id, [Hint::Unknown; 2]);
         }
+        // What a lookup by path would find: the last of duplicate keys; a path through
+        // an array is left to the lookup (`Unknown`); through anything else, missing.
+        let mut hints = [Hint::Missing; 2];
         let text = |v: &str| json::decode_str(v).map(Cow::into_owned);
         let mut issuer_user = None;
         for (k, v) in json::entries(raw) {
             match json::decode_str(k).as_deref().unwrap_or("") {
                 "type" => {
+                    hints[0] = Hint::Found(v);
                     id.kind = json::decode_str(v)
                         .map_or(IdentityType::Unknown, |t| IdentityType::parse(&t))
                 }
@@ -119,12 +129,24 @@ impl Identity {
                 "accessKeyId" => id.access_key_id = text(v).filter(|k| !k.is_empty()),
                 "userName" => id.user_name = text(v),
                 "invokedBy" => id.invoked_by = text(v),
-                "sessionContext" if v.starts_with('{') => {
-                    let issuer = json::field(v, "sessionIssuer").filter(|i| i.starts_with('{'));
+                "sessionContext" => {
+                    hints[1] = match v.as_bytes().first() {
+                        Some(b'[') => Hint::Unknown,
+                        _ => Hint::Missing,
+                    };
+                    if !v.starts_with('{') {
+                        continue;
+                    }
+                    let issuer = json::field(v, "sessionIssuer");
+                    if issuer.is_some_and(|i| i.starts_with('[')) {
+                        hints[1] = Hint::Unknown;
+                    }
+                    let issuer = issuer.filter(|i| i.starts_with('{'));
                     for (k, v) in issuer.map(json::entries).into_iter().flatten() {
                         match json::decode_str(k).as_deref().unwrap_or("") {
                             "arn" => id.issuer_arn = text(v),
                             "userName" => issuer_user = text(v),
+                            "type" => hints[1] = Hint::Found(v),
                             _ => {}
                         }
                     }
@@ -142,7 +164,7 @@ impl Identity {
                 .and_then(|a| a.rsplit_once('/'))
                 .map(|(_, n)| n.to_string());
         }
-        id
+        (id, hints)
     }
 
     /// A stable name for this principal: the ARN where there is one (a role session's
@@ -226,8 +248,9 @@ impl Event {
                 .iter()
                 .any(|p| name.starts_with(p)),
         };
-        let identity = Identity::from_raw(record.raw("userIdentity").unwrap_or("null"));
-        Ok(Event {
+        let (identity, hints) = Identity::read(record.raw("userIdentity").unwrap_or("null"));
+        let hints = hints.map(|h| record.hint_span(h));
+        let mut e = Event {
             id: s("eventID")?.unwrap_or_default(),
             service: service_of(&source).to_string(),
             region: s("awsRegion")?,
@@ -241,7 +264,9 @@ impl Event {
             read_only,
             identity,
             record,
-        })
+        };
+        e.record.set_hints(hints);
+        Ok(e)
     }
 
     /// A top-level field of the record, parsed on first use.

@@ -58,6 +58,32 @@ fn known(key: &str) -> Option<usize> {
 
 const NONE: u8 = u8::MAX;
 
+/// Nested paths a rule pack asks for on every event, located by the identity pass
+/// (`Identity::read`) so that their lookup does not scan `userIdentity` again.
+pub(crate) const HINTED: [&str; 2] = [
+    "userIdentity.type",
+    "userIdentity.sessionContext.sessionIssuer.type",
+];
+
+/// What the identity pass saw at a [`HINTED`] path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Hint<'a> {
+    /// The raw value there.
+    Found(&'a str),
+    /// Nothing there (a lookup by path would say the same).
+    Missing,
+    /// Not known: the lookup scans as usual.
+    Unknown,
+}
+
+/// A [`Hint`] as a span of the record's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HintSpan {
+    Found(u32, u32),
+    Missing,
+    Unknown,
+}
+
 /// One JSON object, its top level indexed, its values parsed on demand.
 #[derive(Debug, Clone)]
 pub struct LazyRecord {
@@ -70,6 +96,8 @@ pub struct LazyRecord {
     known: [u8; KNOWN],
     /// Whether any top-level key holds a `.` (rules' dotted paths are then tried whole).
     dotted: bool,
+    /// Where the identity pass saw the [`HINTED`] paths.
+    hints: [HintSpan; 2],
     /// Values found under a top-level field by path (`userIdentity.arn`), parsed alone
     /// instead of parsing the whole field; allocated at the first such lookup.
     nested: OnceCell<Box<NestedSlots>>,
@@ -127,6 +155,7 @@ impl LazyRecord {
             parsed: OnceCell::new(),
             known: if known_ok { idx } else { [NONE; KNOWN] },
             dotted,
+            hints: [HintSpan::Unknown; 2],
             nested: OnceCell::new(),
         })
     }
@@ -175,7 +204,17 @@ impl LazyRecord {
         if let Some((_, v)) = cached {
             return Nested::Found(v);
         }
+        let hinted = HINTED.iter().position(|h| *h == dotted);
         let mut raw = &self.text[f.value.0 as usize..f.value.1 as usize];
+        let mut rest = rest;
+        match hinted.map(|h| self.hints[h]) {
+            Some(HintSpan::Found(a, b)) => {
+                raw = &self.text[a as usize..b as usize];
+                rest = &[];
+            }
+            Some(HintSpan::Missing) => return Nested::Missing,
+            Some(HintSpan::Unknown) | None => {}
+        }
         for p in rest {
             match raw.as_bytes().first() {
                 Some(b'{') => match json::field(raw, p.as_ref()) {
@@ -203,6 +242,29 @@ impl LazyRecord {
             // Out of slots: parse the whole field after all.
             None => Nested::Unresolved,
         }
+    }
+
+    /// `h` as a span of this record's text (a hint found elsewhere is not used).
+    pub(crate) fn hint_span(&self, h: Hint<'_>) -> HintSpan {
+        match h {
+            Hint::Found(v) => {
+                let start = (v.as_ptr() as usize).wrapping_sub(self.text.as_ptr() as usize);
+                if start
+                    .checked_add(v.len())
+                    .is_some_and(|end| end <= self.text.len())
+                {
+                    HintSpan::Found(start as u32, (start + v.len()) as u32)
+                } else {
+                    HintSpan::Unknown
+                }
+            }
+            Hint::Missing => HintSpan::Missing,
+            Hint::Unknown => HintSpan::Unknown,
+        }
+    }
+
+    pub(crate) fn set_hints(&mut self, hints: [HintSpan; 2]) {
+        self.hints = hints;
     }
 
     /// Field `i`'s value when `get` has parsed it.
