@@ -48,6 +48,25 @@ pub struct Client {
 
 const MAX_LINE: usize = 4096;
 
+/// How long connecting and the INFO/CONNECT/PING exchange may take.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connect to the first address `addr` resolves to that answers within the handshake
+/// timeout.
+fn connect_any(addr: &str) -> std::io::Result<TcpStream> {
+    use std::net::ToSocketAddrs;
+    let mut last = None;
+    for a in addr.to_socket_addrs()? {
+        match TcpStream::connect_timeout(&a, HANDSHAKE_TIMEOUT) {
+            Ok(s) => return Ok(s),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::NotFound, "no address to connect to")
+    }))
+}
+
 /// Once a message has begun to arrive, how long the rest of it may take.
 const MESSAGE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -62,8 +81,12 @@ impl Client {
             addr: addr.clone(),
             source,
         };
-        let stream = TcpStream::connect(&addr).map_err(io)?;
+        let stream = connect_any(&addr).map_err(io)?;
         stream.set_nodelay(true).map_err(io)?;
+        // A server that stops half-way through the handshake is an error, not a hang.
+        stream
+            .set_read_timeout(Some(HANDSHAKE_TIMEOUT))
+            .map_err(io)?;
         let writer = stream.try_clone().map_err(io)?;
         let mut c = Client {
             addr: addr.clone(),
@@ -73,7 +96,7 @@ impl Client {
             inbox: format!("_INBOX.parapet.{:x}", rand_u64()),
             next_id: 0,
             max_payload: 1 << 20,
-            read_timeout: None,
+            read_timeout: Some(HANDSHAKE_TIMEOUT),
         };
         let info = c.line()?;
         let Some(json) = info.strip_prefix("INFO ") else {
