@@ -51,6 +51,20 @@ const MAX_LINE: usize = 4096;
 /// How long connecting and the INFO/CONNECT/PING exchange may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Once a message has begun to arrive, how long the rest of it may take.
+const MESSAGE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Append one `PUB` (subject, optional reply, payload) to `b`.
+fn frame_pub(b: &mut Vec<u8>, subject: &str, reply: Option<&str>, payload: &[u8]) {
+    use std::io::Write as _;
+    let _ = match reply {
+        Some(r) => write!(b, "PUB {subject} {r} {}\r\n", payload.len()),
+        None => write!(b, "PUB {subject} {}\r\n", payload.len()),
+    };
+    b.extend_from_slice(payload);
+    b.extend_from_slice(b"\r\n");
+}
+
 /// Connect to the first address `addr` resolves to that answers within the handshake
 /// timeout.
 fn connect_any(addr: &str) -> std::io::Result<TcpStream> {
@@ -66,9 +80,6 @@ fn connect_any(addr: &str) -> std::io::Result<TcpStream> {
         std::io::Error::new(std::io::ErrorKind::NotFound, "no address to connect to")
     }))
 }
-
-/// Once a message has begun to arrive, how long the rest of it may take.
-const MESSAGE_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Client {
     /// Connect to `nats://host:port` (or `host:port`).
@@ -183,13 +194,8 @@ impl Client {
         reply: Option<&str>,
         payload: &[u8],
     ) -> Result<(), NatsError> {
-        let head = match reply {
-            Some(r) => format!("PUB {subject} {r} {}\r\n", payload.len()),
-            None => format!("PUB {subject} {}\r\n", payload.len()),
-        };
-        let mut b = head.into_bytes();
-        b.extend_from_slice(payload);
-        b.extend_from_slice(b"\r\n");
+        let mut b = Vec::with_capacity(payload.len() + 64);
+        frame_pub(&mut b, subject, reply, payload);
         self.send(&b)
     }
 
@@ -199,7 +205,7 @@ impl Client {
             // Only the wait for a message's first byte may time out: a timeout inside
             // a line or a payload would lose the bytes already read and the stream's
             // framing with them.
-            if self.reader.buffer().is_empty() {
+            if !self.buffered() {
                 self.set_read_timeout(timeout.max(Duration::from_millis(1)))?;
                 match self.reader.fill_buf() {
                     Ok([]) => {
@@ -468,9 +474,7 @@ impl Consumer {
         }
         let mut b = Vec::with_capacity(self.pending_acks.len() * 64);
         for r in self.pending_acks.drain(..) {
-            b.extend_from_slice(b"PUB ");
-            b.extend_from_slice(r.as_bytes());
-            b.extend_from_slice(b" 4\r\n+ACK\r\n");
+            frame_pub(&mut b, &r, None, b"+ACK");
         }
         self.client.send(&b)
     }

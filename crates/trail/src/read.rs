@@ -153,17 +153,10 @@ fn stream_if_lines(
 ) -> std::io::Result<bool> {
     let mut r = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
     let head = r.fill_buf()?;
-    let bom = if head.starts_with(b"\xef\xbb\xbf") {
-        3
-    } else {
-        0
-    };
-    let body = &head[bom..];
-    let Some(start) = body.iter().position(|b| !b.is_ascii_whitespace()) else {
-        return Ok(false);
-    };
+    let body = without_bom(head);
+    let bom = head.len() - body.len();
     // The first record must be whole in the first read to be recognised.
-    if body[start] != b'{' || !first_line_is_a_record(&body[start..]) {
+    if !starts_json_lines(body) {
         return Ok(false);
     }
     r.consume(bom);
@@ -219,8 +212,18 @@ pub fn read_bytes(name: &str, bytes: &[u8], limits: Limits, out: &mut dyn FnMut(
     read_text(name, bytes, limits, out)
 }
 
+fn without_bom(bytes: &[u8]) -> &[u8] {
+    bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes)
+}
+
+/// After optional whitespace, a first line that is a whole record, and more after it.
+fn starts_json_lines(bytes: &[u8]) -> bool {
+    let start = bytes.iter().position(|b| !b.is_ascii_whitespace());
+    start.is_some_and(|s| bytes[s] == b'{' && first_line_is_a_record(&bytes[s..]))
+}
+
 fn read_text(name: &str, bytes: &[u8], limits: Limits, out: &mut dyn FnMut(Item)) {
-    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    let bytes = without_bom(bytes);
     let start = bytes.iter().position(|b| !b.is_ascii_whitespace());
     let Some(start) = start else {
         return out(skip(name, "empty".into()));
@@ -234,7 +237,7 @@ fn read_text(name: &str, bytes: &[u8], limits: Limits, out: &mut dyn FnMut(Item)
             ))
         }
     }
-    if bytes[start] == b'{' && first_line_is_a_record(&bytes[start..]) {
+    if starts_json_lines(bytes) {
         // JSON lines: no need to check the whole input as one document first.
         return read_lines(name, bytes, limits, out);
     }
