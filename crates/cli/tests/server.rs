@@ -104,8 +104,23 @@ fn decide_approve_and_audit() {
     assert_eq!(s, 201, "{v}");
     assert_eq!(v["state"], "pending");
     assert_eq!(v["approval"]["approvers_required"], 2);
+    assert_eq!(v["report"]["action"], "iam:CreateAccessKey");
+    assert_eq!(v["report"]["request"]["params"]["UserName"], "deploy-bot");
     let id = v["id"].as_str().unwrap().to_string();
     let hash = v["content_hash"].as_str().unwrap().to_string();
+    // The stored report comes back whole, the approver's view of the call with it.
+    let (_, stored) = http(p, "GET", &format!("/v1/decisions/{id}"), Some(&agent), None);
+    assert_eq!(stored["report"], v["report"]);
+    assert_eq!(stored["id"], v["id"]);
+
+    // A secret in a call's parameters is never stored or shown.
+    let secret = json!({"call": {"action": "secretsmanager:PutSecretValue",
+        "params": {"SecretId": "prod/db", "SecretString": "hunter2-do-not-show"}}})
+    .to_string();
+    let (s, v) = http(p, "POST", "/v1/decisions", Some(&agent), Some(&secret));
+    assert_eq!(s, 201, "{v}");
+    assert!(!v.to_string().contains("hunter2"), "{v}");
+    assert_eq!(v["report"]["request"]["params"]["SecretId"], "prod/db");
 
     // The agent waits, as a pipeline would.
     let waiter = {

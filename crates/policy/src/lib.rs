@@ -65,7 +65,7 @@ pub struct PolicyEngine {
 }
 
 /// Default approvers for a review policy that does not say.
-const DEFAULT_APPROVERS: u32 = 2;
+pub const DEFAULT_APPROVERS: u32 = 2;
 
 pub fn schema() -> Schema {
     Schema::from_cedarschema_str(include_str!("../schema.cedarschema"))

@@ -8,7 +8,7 @@ use parapet_gate::{check_call, check_plan, masked_params, ApiCall, CallOptions, 
 use parapet_model::{Actor, Outcome};
 use parapet_policy::PolicyEngine;
 use parapet_store::{hex_sha256, NewRequest, Request, Role, Store, StoreError, TokenInfo};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, value::RawValue, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -349,7 +349,9 @@ async fn create_inner(
                 ));
             }
         }
-        let (kind, content_hash, report) = match (parsed.plan, parsed.call) {
+        // The report is serialised once, straight from the gate's types: stored, and
+        // answered, as this text.
+        let (kind, content_hash, decision, report) = match (parsed.plan, parsed.call) {
             (Some(plan), None) => {
                 let bytes = plan.get().as_bytes();
                 let opts = GateOptions {
@@ -361,7 +363,8 @@ async fn create_inner(
                 };
                 let report = check_plan(bytes, &opts, &a.engine)
                     .map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, format!("plan: {e}")))?;
-                ("plan", hex_sha256(bytes), serde_json::to_value(&report).expect("report serialises"))
+                let text = serde_json::value::to_raw_value(&report).map_err(unserialisable)?;
+                ("plan", hex_sha256(bytes), report.decision, text)
             }
             (None, Some(c)) => {
                 let canonical = serde_json::to_vec(&json!({"action": c.action, "resource": c.resource, "params": c.params})).expect("json");
@@ -369,32 +372,28 @@ async fn create_inner(
                 let call = ApiCall::new(&c.action, c.resource.clone(), c.params).map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
                 let opts = CallOptions { actor: actor.clone(), incident: incident.clone(), critical: a.config.critical.clone(), account: c.account };
                 let report = check_call(&call, &opts, &a.engine);
-                let mut report = serde_json::to_value(&report).expect("report serialises");
                 // What the approver sees of the call itself, secrets masked.
-                report["request"] = json!({"params": shown});
-                ("call", hex_sha256(&canonical), report)
+                let text = serde_json::value::to_raw_value(&CallWithRequest { report: &report, request: Shown { params: &shown } })
+                    .map_err(unserialisable)?;
+                ("call", hex_sha256(&canonical), report.decision, text)
             }
             _ => return Err(bad("give exactly one of \"plan\" (terraform show -json output) or \"call\" ({action, resource, params})")),
         };
-        let outcome: Outcome = match report.pointer("/decision/outcome").and_then(Value::as_str) {
-            Some("allow") => Outcome::Allow,
-            Some("review") => Outcome::Review,
-            _ => Outcome::Deny,
-        };
-        let approval = report.pointer("/decision/approval");
+        // A review always waits for people: one without a stated requirement (no policy
+        // path makes one today) gets the default, never zero approvers.
+        let approval = (decision.outcome == Outcome::Review).then(|| {
+            decision.approval.unwrap_or(parapet_model::Approval {
+                approvers: parapet_policy::DEFAULT_APPROVERS,
+                delay_seconds: 0,
+            })
+        });
         Ok(NewRequest {
             requester: token.actor.clone(),
             kind: kind.into(),
             content_hash,
-            outcome: outcome.as_str().into(),
-            approvers_required: approval
-                .and_then(|x| x.get("approvers"))
-                .and_then(Value::as_u64)
-                .unwrap_or(0) as u32,
-            delay_seconds: approval
-                .and_then(|x| x.get("delay_seconds"))
-                .and_then(Value::as_u64)
-                .unwrap_or(0),
+            outcome: decision.outcome.as_str().into(),
+            approvers_required: approval.map_or(0, |x| x.approvers),
+            delay_seconds: approval.map_or(0, |x| x.delay_seconds),
             ttl_seconds: a.config.ttl_seconds,
             report,
         })
@@ -438,13 +437,44 @@ async fn create_inner(
     if req.outcome == "review" {
         crate::notify::review_created(&app, &req);
     }
-    let mut body = view(&req, false);
-    // Moved, not cloned: the report is the bulk of the response.
-    body["report"] = req.report;
+    let body = WithReport {
+        view: view(&req),
+        report: &req.report,
+    };
     Ok((
         (StatusCode::CREATED, Json(body)).into_response(),
         req.outcome,
     ))
+}
+
+/// A call's report with what the approver sees of the call itself.
+#[derive(Serialize)]
+struct CallWithRequest<'a> {
+    #[serde(flatten)]
+    report: &'a parapet_model::CallReport,
+    request: Shown<'a>,
+}
+
+#[derive(Serialize)]
+struct Shown<'a> {
+    params: &'a Value,
+}
+
+/// A request's view with its stored report passed through as text.
+#[derive(Serialize)]
+struct WithReport<'a> {
+    #[serde(flatten)]
+    view: Value,
+    report: &'a RawValue,
+}
+
+/// A report that cannot be written as JSON (a map with non-string keys, say) is a 500
+/// that allows nothing.
+fn unserialisable(e: serde_json::Error) -> ApiError {
+    ApiError(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        format!("internal error, failing closed: the report does not serialise: {e}"),
+    )
 }
 
 /// Every finding in a stored report: a call's, or each change's of a plan, in order.
@@ -458,7 +488,8 @@ pub(crate) fn findings(report: &Value) -> Vec<&Value> {
         .collect()
 }
 
-pub(crate) fn view(r: &Request, with_report: bool) -> Value {
+/// A request as the API shows it, without its report.
+pub(crate) fn view(r: &Request) -> Value {
     let now = parapet_store::now();
     let state = r.state(now);
     let mut v = json!({
@@ -481,9 +512,6 @@ pub(crate) fn view(r: &Request, with_report: bool) -> Value {
             "executable_at": r.executable_at(),
         });
     }
-    if with_report {
-        v["report"] = r.report.clone();
-    }
     v
 }
 
@@ -504,9 +532,7 @@ async fn queue(
     }
     let a = app.clone();
     let pending = blocking(move || a.store.pending()).await?;
-    Ok(Json(Value::Array(
-        pending.iter().map(|r| view(r, false)).collect(),
-    )))
+    Ok(Json(Value::Array(pending.iter().map(view).collect())))
 }
 
 #[derive(Deserialize)]
@@ -520,7 +546,7 @@ async fn fetch(
     headers: HeaderMap,
     Path(id): Path<String>,
     Query(q): Query<WaitQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     auth(&app, &headers, &[Role::Agent, Role::Approver, Role::Admin]).await?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(q.wait.unwrap_or(0).min(60));
     let load = |app: Arc<App>, id: String| async move {
@@ -547,7 +573,16 @@ async fn fetch(
         let _ = tokio::time::timeout_at(until, app.changed.notified()).await;
         current = load(app.clone(), id.clone()).await?;
     }
-    Ok(Json(view(&current, q.report.unwrap_or(true))))
+    let shown = view(&current);
+    Ok(if q.report.unwrap_or(true) {
+        Json(WithReport {
+            view: shown,
+            report: &current.report,
+        })
+        .into_response()
+    } else {
+        Json(shown).into_response()
+    })
 }
 
 #[derive(Deserialize)]
@@ -571,7 +606,7 @@ async fn vote(
         ))
     })?;
     let r = cast_vote(&app, token, id, approve, b.content_hash, b.reason).await?;
-    Ok(Json(view(&r, false)))
+    Ok(Json(view(&r)))
 }
 
 /// Record a vote (API and web UI alike) and wake whoever waits on the request.

@@ -96,7 +96,7 @@ fn clip(mut s: String) -> String {
 
 /// The Block Kit message for a new review.
 pub fn message(r: &Request, public_url: &str) -> Value {
-    let report = &r.report;
+    let report = &r.report_value();
     let what = match report["action"].as_str() {
         Some(action) => format!(
             "call {action} on {}",
@@ -172,9 +172,9 @@ mod tests {
             approved_at: None,
             rejected: false,
             votes: vec![],
-            report: json!({"action": "iam:AttachUserPolicy", "resource": "arn:aws:iam::1:user/x",
+            report: serde_json::value::to_raw_value(&json!({"action": "iam:AttachUserPolicy", "resource": "arn:aws:iam::1:user/x",
                 "decision": {"policies": [{"outcome": "review", "reason": "two & more"}]},
-                "findings": [{"severity": "critical", "summary": "grants <admin>", "explanation": "full control"}]}),
+                "findings": [{"severity": "critical", "summary": "grants <admin>", "explanation": "full control"}]})).unwrap(),
         };
         let m = message(&r, "https://parapet.example.com");
         let text = m.to_string();

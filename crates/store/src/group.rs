@@ -16,7 +16,6 @@ const MAX_BATCH: usize = 512;
 pub(crate) struct Job {
     pub id: String,
     pub now: i64,
-    pub report: String,
     pub audit_payload: String,
     pub new: NewRequest,
     reply: crate::Done,
@@ -38,7 +37,6 @@ impl Job {
         Job {
             id: decision_id(),
             now: crate::now(),
-            report: new.report.to_string(),
             audit_payload: crate::shared::decision_payload(&new),
             new,
             reply,

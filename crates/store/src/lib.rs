@@ -134,11 +134,20 @@ pub struct Request {
     pub approved_at: Option<i64>,
     pub rejected: bool,
     pub votes: Vec<Vote>,
-    /// The gate's report (JSON).
-    pub report: serde_json::Value,
+    /// The gate's report, as stored JSON text: passed through to responses without
+    /// being rebuilt; `report_value` parses it where a field is read.
+    pub report: Box<serde_json::value::RawValue>,
 }
 
 impl Request {
+    /// The report as a value to read fields from; a report that no longer parses is
+    /// shown as such.
+    pub fn report_value(&self) -> serde_json::Value {
+        serde_json::from_str(self.report.get()).unwrap_or_else(
+            |e| serde_json::json!({"error": format!("stored report unreadable: {e}")}),
+        )
+    }
+
     /// The state at `now`: time moves requests from cooling-off to approved and from
     /// pending to expired without a write.
     pub fn state(&self, now: i64) -> State {
@@ -198,7 +207,8 @@ pub struct NewRequest {
     pub approvers_required: u32,
     pub delay_seconds: u64,
     pub ttl_seconds: i64,
-    pub report: serde_json::Value,
+    /// The gate's report, serialised once by the caller: stored and answered as is.
+    pub report: Box<serde_json::value::RawValue>,
 }
 
 impl NewRequest {

@@ -219,7 +219,10 @@ fn write_batch(
                 .collect::<Vec<i32>>(),
             &int(&|j| j.new.delay_seconds as i64),
             &int(&|j| j.now + j.new.ttl_seconds),
-            &col(&|j| j.report.clone()),
+            &batch
+                .iter()
+                .map(|j| j.new.report.get())
+                .collect::<Vec<&str>>(),
         ],
     )?;
     let head = tx.query_one(

@@ -4,6 +4,7 @@
 
 use crate::hash::{hex_sha256, new_secret};
 use crate::{Request, Role, State, StoreError, TokenInfo};
+use serde_json::value::RawValue;
 
 /// May `approver` cast this vote on `r` at `now`? `Ok(false)`: they already voted, and
 /// a second click changes nothing. The requester can never vote, votes are bound to the
@@ -46,19 +47,36 @@ pub(crate) fn check(
     }
 }
 
-/// The stored report; a report that no longer parses is shown as such rather than
-/// failing every read of the request.
-pub(crate) fn report_json(text: &str) -> serde_json::Value {
-    serde_json::from_str(text)
-        .unwrap_or_else(|e| serde_json::json!({"error": format!("stored report unreadable: {e}")}))
+/// The stored report, checked to be JSON; a report that no longer parses is shown as
+/// such rather than failing every read of the request.
+pub(crate) fn report_json(text: String) -> Box<RawValue> {
+    RawValue::from_string(text).unwrap_or_else(|e| {
+        let shown = serde_json::json!({"error": format!("stored report unreadable: {e}")});
+        serde_json::value::to_raw_value(&shown).expect("a JSON value serialises")
+    })
 }
 
-/// The audit payload of a new decision.
+/// The audit payload of a new decision: what decided it and which policies, read from
+/// the report's text without building the whole report as a value.
 pub(crate) fn decision_payload(n: &crate::NewRequest) -> String {
+    #[derive(serde::Deserialize)]
+    struct Report<'a> {
+        #[serde(borrow)]
+        decision: Option<Decision<'a>>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Decision<'a> {
+        #[serde(borrow)]
+        policies: Option<&'a RawValue>,
+    }
+    let policies = serde_json::from_str::<Report>(n.report.get())
+        .ok()
+        .and_then(|r| r.decision?.policies);
+    let null = RawValue::NULL;
     serde_json::json!({
         "kind": n.kind, "outcome": n.outcome, "content_hash": n.content_hash,
         "approvers_required": n.approvers_required, "delay_seconds": n.delay_seconds,
-        "policies": n.report.pointer("/decision/policies").cloned().unwrap_or_default(),
+        "policies": policies.unwrap_or(null),
     })
     .to_string()
 }

@@ -58,7 +58,10 @@ fn review(s: &dyn Store, approvers: u32, delay: u64) -> Request {
         approvers_required: approvers,
         delay_seconds: delay,
         ttl_seconds: 3600,
-        report: serde_json::json!({"decision": {"policies": ["review-iam"]}}),
+        report: serde_json::value::to_raw_value(
+            &serde_json::json!({"decision": {"policies": ["review-iam"]}}),
+        )
+        .unwrap(),
     })
     .unwrap()
 }
@@ -91,6 +94,28 @@ fn two_person_rule() {
         assert!(s.pending().unwrap().is_empty());
         assert_eq!(s.recent(10).unwrap()[0].id, r.id);
         assert!(s.verify().unwrap().problem.is_none());
+    });
+}
+
+#[test]
+fn reports_are_kept_as_sent_and_their_policies_audited() {
+    both(|s| {
+        let r = review(&*s, 2, 0);
+        let stored = s.request(&r.id).unwrap().unwrap();
+        assert_eq!(stored.report.get(), r.report.get());
+        assert_eq!(
+            stored.report_value()["decision"]["policies"][0],
+            "review-iam"
+        );
+        let entry = s
+            .audit()
+            .unwrap()
+            .into_iter()
+            .find(|e| e.subject == r.id)
+            .unwrap();
+        let payload: serde_json::Value = serde_json::from_str(&entry.payload).unwrap();
+        assert_eq!(payload["policies"], serde_json::json!(["review-iam"]));
+        assert_eq!(payload["outcome"], "review");
     });
 }
 

@@ -96,7 +96,8 @@ fn when(epoch: i64) -> String {
 
 /// One line of what a request is about: its first findings' summaries.
 fn headline(r: &Request) -> String {
-    let findings = crate::api::findings(&r.report);
+    let report = r.report_value();
+    let findings = crate::api::findings(&report);
     let mut s: Vec<String> = findings
         .iter()
         .take(2)
@@ -106,11 +107,11 @@ fn headline(r: &Request) -> String {
         s.push(format!("and {} more", findings.len() - 2));
     }
     if s.is_empty() {
-        match r.report["action"].as_str() {
+        match report["action"].as_str() {
             Some(a) => a.to_string(),
             None => format!(
                 "{} changes",
-                r.report["counts"]["changes"].as_u64().unwrap_or(0)
+                report["counts"]["changes"].as_u64().unwrap_or(0)
             ),
         }
     } else {
@@ -239,7 +240,8 @@ pub fn decision(r: &Request, now: i64, who: &TokenInfo, csrf: &str) -> String {
         outcome_span(&r.outcome),
         esc(&state_name),
     );
-    for p in r.report["decision"]["policies"]
+    let report = r.report_value();
+    for p in report["decision"]["policies"]
         .as_array()
         .into_iter()
         .flatten()
@@ -266,21 +268,21 @@ pub fn decision(r: &Request, now: i64, who: &TokenInfo, csrf: &str) -> String {
         }
     }
     o.push_str("</div>");
-    if let Some(action) = r.report["action"].as_str() {
-        let findings = crate::api::findings(&r.report);
+    if let Some(action) = report["action"].as_str() {
+        let findings = crate::api::findings(&report);
         let _ = write!(
             o,
             "<div class=card><h2>What it makes possible</h2>{}</div><div class=card><h2>The call</h2><p><code>{}</code> on <code>{}</code></p><pre id=params>{}</pre></div>",
             if findings.is_empty() { "<p class=muted>No effects beyond the call itself.</p>".into() } else { findings_list(&findings) },
             esc(action),
-            esc(r.report["resource"].as_str().unwrap_or("(no resource)")),
-            esc(&serde_json::to_string_pretty(&r.report["request"]["params"]).unwrap_or_default()),
+            esc(report["resource"].as_str().unwrap_or("(no resource)")),
+            esc(&serde_json::to_string_pretty(&report["request"]["params"]).unwrap_or_default()),
         );
     } else {
         let _ = write!(
             o,
             "<h2>What it makes possible, change by change</h2>{}",
-            plan_changes(&r.report)
+            plan_changes(&report)
         );
     }
     if !r.votes.is_empty() {

@@ -181,7 +181,7 @@ fn write_batch(c: &mut Connection, batch: &[Job]) -> Result<(), StoreError> {
                 n.approvers_required,
                 n.delay_seconds as i64,
                 j.now + n.ttl_seconds,
-                j.report
+                n.report.get()
             ])?;
             head = append_entry(&tx, head, "decision", &n.requester, &j.id, &j.audit_payload)?;
         }
@@ -493,7 +493,7 @@ fn request_row(r: &rusqlite::Row) -> rusqlite::Result<Request> {
         approved_at: r.get(9)?,
         rejected: r.get(10)?,
         votes: Vec::new(),
-        report: crate::shared::report_json(&r.get::<_, String>(11)?),
+        report: crate::shared::report_json(r.get::<_, String>(11)?),
     })
 }
 
