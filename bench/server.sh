@@ -19,16 +19,27 @@ if [ -n "${BENCH_DATABASE:-}" ]; then
   db="$BENCH_DATABASE?options=-c%20search_path%3D$schema"
 fi
 echo "== database: ${BENCH_DATABASE:-SQLite file}"
+# A server left on the port would answer instead of this one (with every request refused).
+if curl -s -o /dev/null http://127.0.0.1:18080/healthz; then
+  echo "something already listens on 127.0.0.1:18080; stop it first" >&2; exit 2
+fi
 export PARAPET_TOKEN=$($bin token create --database "$db" --name bench --role agent --actor agent:bench 2>/dev/null)
 $bin serve --database "$db" --listen 127.0.0.1:18080 --log warn > "$dir/serve.out" 2>&1 &
 pid=$!
 for _ in $(seq 50); do curl -sf http://127.0.0.1:18080/healthz >/dev/null 2>&1 && break; sleep 0.1; done
+# One wrk run; a run with any refused or failed request is not a result.
+load() {
+  out=$(wrk -t2 -c"$conns" -d"${secs}s" --latency -s bench/decide.lua http://127.0.0.1:18080/v1/decisions)
+  echo "$out"
+  if ! grep -q "errors 0$" <<<"$out"; then
+    echo "FAILED: some requests were not answered 2xx (see serve log: $dir/serve.out)" >&2
+    tail -5 "$dir/serve.out" >&2; exit 1
+  fi
+}
 echo "== allowed single action (s3:PutObject), $conns connections, ${secs}s"
-wrk -t2 -c"$conns" -d"${secs}s" --latency -s bench/decide.lua http://127.0.0.1:18080/v1/decisions
+load
 echo "== review (iam:CreateAccessKey: held for two approvers)"
-BODY='{"call": {"action": "iam:CreateAccessKey", "params": {"UserName": "u"}}}' \
-  wrk -t2 -c"$conns" -d"${secs}s" --latency -s bench/decide.lua http://127.0.0.1:18080/v1/decisions
+BODY='{"call": {"action": "iam:CreateAccessKey", "params": {"UserName": "u"}}}' load
 echo "== small plan (checkov's plan_with_iam_policies: 7 resource changes, 17 KB)"
-BODY="{\"plan\": $(cat testdata/plans/checkov/plan_with_iam_policies/tfplan.json)}" \
-  wrk -t2 -c"$conns" -d"${secs}s" --latency -s bench/decide.lua http://127.0.0.1:18080/v1/decisions
+BODY="{\"plan\": $(cat testdata/plans/checkov/plan_with_iam_policies/tfplan.json)}" load
 echo "== decisions recorded: $($bin audit verify --database "$db")"
