@@ -39,4 +39,22 @@ mod tests {
         assert!(n >= 30, "{n}");
         crate::sigma::Engine::new(rules, Default::default()).unwrap();
     }
+
+    /// ATT&CK v19 revoked Impair Defenses (T1562) and its sub-techniques in favour of
+    /// T1685 (Disable or Modify Tools) and T1686 (Disable or Modify System Firewall),
+    /// under the new Defense Impairment tactic; Defense Evasion is gone (Stealth holds
+    /// the rest). SigmaHQ's rules already carry the new ids, and so must the pack.
+    #[test]
+    fn the_pack_uses_attack_v19_ids() {
+        let revoked = |t: &str| t == "attack.t1562" || t.starts_with("attack.t1562.");
+        for r in super::builtin() {
+            for t in &r.meta.tags {
+                assert!(
+                    !revoked(t) && t != "attack.defense-evasion",
+                    "{}: {t} is not an ATT&CK v19 id",
+                    r.meta.id
+                );
+            }
+        }
+    }
 }
