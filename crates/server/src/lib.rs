@@ -25,6 +25,7 @@
 //! outcome deny.
 
 mod api;
+mod decide;
 mod metrics;
 mod notify;
 mod ops;
