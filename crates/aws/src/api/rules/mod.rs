@@ -79,7 +79,19 @@ impl Ctx<'_> {
         if !self.resource.ends_with("(no resource given)") {
             return self.resource.to_string();
         }
-        for k in ID_KEYS {
+        // The id keys the call names, found in one pass over its few parameters rather
+        // than a lookup per id key (there are dozens); then read in ID_KEYS order, as
+        // `P::get` reads them.
+        let Some(obj) = self.p.0.as_object() else {
+            return self.resource.to_string();
+        };
+        let mut named: Vec<usize> = obj
+            .keys()
+            .filter_map(|k| ID_KEYS.iter().position(|id| id.eq_ignore_ascii_case(k)))
+            .collect();
+        named.sort_unstable();
+        named.dedup();
+        for k in named.into_iter().map(|i| ID_KEYS[i]) {
             let v = self.p.get(k);
             if let Some(s) = v.str() {
                 return s.to_string();
@@ -372,5 +384,86 @@ fn fallback(c: &Ctx, out: &mut Out) {
                 ),
             },
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Ctx, ID_KEYS, P};
+    use proptest::prelude::*;
+    use serde_json::{json, Map, Value};
+
+    /// What `named_target` answered before it scanned the parameters once: every id
+    /// key in order, each read with `P::get`.
+    fn one_lookup_per_key(c: &Ctx) -> String {
+        if !c.resource.ends_with("(no resource given)") {
+            return c.resource.to_string();
+        }
+        for k in ID_KEYS {
+            let v = c.p.get(k);
+            if let Some(s) = v.str() {
+                return s.to_string();
+            }
+            if let Some(first) = v.strings().first() {
+                return first.to_string();
+            }
+        }
+        c.resource.to_string()
+    }
+
+    fn key() -> impl Strategy<Value = String> {
+        prop_oneof![
+            // An id key in any case, or another parameter.
+            (0..ID_KEYS.len(), any::<u64>()).prop_map(|(i, bits)| ID_KEYS[i]
+                .chars()
+                .enumerate()
+                .map(|(n, ch)| if bits >> (n % 64) & 1 == 1 {
+                    ch.to_ascii_uppercase()
+                } else {
+                    ch.to_ascii_lowercase()
+                })
+                .collect()),
+            Just(ID_KEYS[3].to_string()),
+            "[a-zA-Z]{1,12}",
+        ]
+    }
+
+    fn value() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            "[a-z0-9-]{0,8}".prop_map(Value::from),
+            Just(Value::Null),
+            any::<i64>().prop_map(Value::from),
+            prop::collection::vec("[a-z]{0,4}", 0..3).prop_map(|v| json!(v)),
+            prop::collection::vec("[a-z]{0,4}", 0..3).prop_map(|v| json!({"items": v})),
+            Just(json!({"other": 1})),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+        #[test]
+        fn named_target_reads_as_a_lookup_per_key(
+            params in prop::collection::vec((key(), value()), 0..8),
+            given in any::<bool>(),
+        ) {
+            let p: Value = Value::Object(params.into_iter().collect::<Map<_, _>>());
+            let c = Ctx {
+                service: "ec2",
+                op: "DeleteThing",
+                resource: if given { "arn:aws:ec2:::thing/x" } else { "ec2 (no resource given)" },
+                p: P(&p),
+                own_account: None,
+            };
+            prop_assert_eq!(c.named_target(), one_lookup_per_key(&c));
+        }
+    }
+
+    #[test]
+    fn no_two_id_keys_differ_only_in_case() {
+        for (i, a) in ID_KEYS.iter().enumerate() {
+            for b in &ID_KEYS[i + 1..] {
+                assert!(!a.eq_ignore_ascii_case(b), "{a} and {b}");
+            }
+        }
     }
 }
