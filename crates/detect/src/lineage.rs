@@ -68,23 +68,24 @@ impl Lineage {
         }
     }
 
-    /// The node that acted in `e`.
+    /// The node that acted in `e` (once per event: `concat`, not `format!`).
     pub fn actor(e: &Event) -> String {
         let id = &e.identity;
         match id.kind {
             IdentityType::AssumedRole => match &id.arn {
-                Some(a) => format!("session:{a}"),
+                Some(a) => ["session:", a].concat(),
                 None => id.key(),
             },
             IdentityType::IamUser => match (&id.access_key_id, &id.arn) {
-                (Some(k), _) if k.starts_with("AKIA") => format!("key:{k}"),
-                (_, Some(a)) => format!("user:{a}"),
+                (Some(k), _) if k.starts_with("AKIA") => ["key:", k].concat(),
+                (_, Some(a)) => ["user:", a].concat(),
                 _ => id.key(),
             },
-            IdentityType::Root => format!(
-                "root:{}",
-                id.account_id.as_deref().unwrap_or("unknown-account")
-            ),
+            IdentityType::Root => [
+                "root:",
+                id.account_id.as_deref().unwrap_or("unknown-account"),
+            ]
+            .concat(),
             _ => id.key(),
         }
     }

@@ -174,10 +174,10 @@ impl Identity {
             return a.clone();
         }
         if let Some(s) = &self.invoked_by {
-            return format!("service:{s}");
+            return ["service:", s].concat();
         }
         if let Some(p) = &self.principal_id {
-            return format!("principal:{p}");
+            return ["principal:", p].concat();
         }
         "unknown".to_string()
     }
