@@ -135,6 +135,10 @@ fn replicas_share_postgres_and_fail_closed_when_it_is_gone() {
 
     // The database goes away: deny with a clear reason, not ready, nothing allowed.
     relay.cut();
+    // Past the cached incident/pin state (STATE_TTL, 1 s): requests now fail reading
+    // it, so the decision writer never touches its connection during the outage and
+    // must find it dead only after the database returns.
+    std::thread::sleep(std::time::Duration::from_millis(1_200));
     let allowed = json!({"call": {"action": "s3:ListAllMyBuckets"}}).to_string();
     for srv in [&a, &b] {
         let (s, v): (u16, Value) = http(

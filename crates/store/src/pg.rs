@@ -170,40 +170,60 @@ impl PgStore {
 fn writer(config: postgres::Config) -> Writer {
     let mut conn: Option<(Client, Statement, Statement)> = None;
     Writer::start("parapet-postgres-writer", move |batch| {
-        let (c, insert, audit) = match &mut conn {
-            Some((c, ..)) if !c.is_closed() => conn.as_mut().expect("checked"),
-            _ => {
-                let mut c = config.connect(NoTls)?;
-                // Whole batches as arrays: six round trips per batch, not two per
-                // decision. Rows go in array order (`n` numbers them in it).
-                let insert = c.prepare(
-                    "INSERT INTO requests (id, created_at, requester, kind, content_hash, outcome, approvers_required, delay_seconds, expires_at, report)
-                     SELECT * FROM UNNEST($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int4[], $8::int8[], $9::int8[], $10::text[])",
-                )?;
-                let audit = c.prepare(
-                    "INSERT INTO audit (seq, at, kind, actor, subject, payload, prev_hash, hash)
-                     SELECT * FROM UNNEST($1::int8[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])",
-                )?;
-                conn.insert((c, insert, audit))
+        let mut retried = false;
+        loop {
+            if conn.as_ref().is_none_or(|(c, ..)| c.is_closed()) {
+                conn = Some(connect_writer(&config)?);
             }
-        };
-        let written = write_batch(c, insert, audit, batch);
-        if written.is_err() {
-            conn = None;
+            let (c, insert, audit) = conn.as_mut().expect("connected above");
+            let begun = c
+                .transaction()
+                .map(|tx| write_batch(tx, insert, audit, batch));
+            match begun {
+                Ok(Ok(())) => return Ok(()),
+                // A connection that died while idle (the database restarted, a proxy
+                // dropped it) is found out only by using it. A failed BEGIN sent
+                // nothing of the batch, so one fresh connection is tried first.
+                Err(e) if e.is_closed() && !retried => {
+                    conn = None;
+                    retried = true;
+                }
+                Err(e) => {
+                    conn = None;
+                    return Err(e.into());
+                }
+                Ok(Err(e)) => {
+                    conn = None;
+                    return Err(e);
+                }
+            }
         }
-        written
     })
 }
 
+fn connect_writer(config: &postgres::Config) -> Result<(Client, Statement, Statement), StoreError> {
+    let mut c = config.connect(NoTls)?;
+    // Whole batches as arrays: six round trips per batch, not two per decision. Rows go
+    // in array order (`n` numbers them in it).
+    let insert = c.prepare(
+        "INSERT INTO requests (id, created_at, requester, kind, content_hash, outcome, approvers_required, delay_seconds, expires_at, report)
+         SELECT * FROM UNNEST($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int4[], $8::int8[], $9::int8[], $10::text[])",
+    )?;
+    let audit = c.prepare(
+        "INSERT INTO audit (seq, at, kind, actor, subject, payload, prev_hash, hash)
+         SELECT * FROM UNNEST($1::int8[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])",
+    )?;
+    Ok((c, insert, audit))
+}
+
 fn write_batch(
-    c: &mut Client,
+    mut tx: postgres::Transaction<'_>,
     insert: &Statement,
     audit: &Statement,
     batch: &[Job],
 ) -> Result<(), StoreError> {
     let col = |f: &dyn Fn(&Job) -> String| -> Vec<String> { batch.iter().map(f).collect() };
     let int = |f: &dyn Fn(&Job) -> i64| -> Vec<i64> { batch.iter().map(f).collect() };
-    let mut tx = c.transaction()?;
     tx.execute(
         insert,
         &[
