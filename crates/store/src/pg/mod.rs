@@ -3,101 +3,20 @@
 //! not interleave (votes on one request take its row; every audit append takes the
 //! head row), so the chain has one order and a vote race counts each approver once.
 
+mod schema;
+mod writer;
+
 use crate::audit::{entry_hash, AuditEntry};
-use crate::group::{Job, Writer};
+use crate::group::Writer;
 use crate::hash::hex_sha256;
 use crate::{
     AuditSnapshot, Incident, NewRequest, Request, Role, Store, StoreError, StoredPin, TokenInfo,
     Vote,
 };
-use postgres::{Client, GenericClient, NoTls, Row, Statement, Transaction};
+use postgres::{Client, GenericClient, NoTls, Row, Transaction};
+use schema::migrate;
 use std::sync::Mutex;
 use std::time::Duration;
-
-const MIGRATIONS: &[&str] = &[r#"
-CREATE TABLE requests (
-  id TEXT PRIMARY KEY,
-  created_at BIGINT NOT NULL,
-  requester TEXT NOT NULL,
-  kind TEXT NOT NULL,
-  content_hash TEXT NOT NULL,
-  outcome TEXT NOT NULL,
-  approvers_required INTEGER NOT NULL,
-  delay_seconds BIGINT NOT NULL,
-  expires_at BIGINT NOT NULL,
-  approved_at BIGINT,
-  rejected BOOLEAN NOT NULL DEFAULT FALSE,
-  report TEXT NOT NULL,
-  n BIGSERIAL
-);
-CREATE INDEX requests_queue ON requests (created_at) WHERE outcome = 'review' AND NOT rejected AND approved_at IS NULL;
-CREATE INDEX requests_recent ON requests (n);
-CREATE TABLE votes (
-  request_id TEXT NOT NULL REFERENCES requests(id),
-  approver TEXT NOT NULL,
-  approve BOOLEAN NOT NULL,
-  reason TEXT,
-  at BIGINT NOT NULL,
-  PRIMARY KEY (request_id, approver)
-);
-CREATE TABLE tokens (
-  id TEXT PRIMARY KEY,
-  name TEXT NOT NULL,
-  role TEXT NOT NULL,
-  actor TEXT NOT NULL,
-  secret_hash TEXT NOT NULL UNIQUE,
-  created_at BIGINT NOT NULL,
-  revoked BOOLEAN NOT NULL DEFAULT FALSE
-);
-CREATE TABLE audit (
-  seq BIGINT PRIMARY KEY,
-  at BIGINT NOT NULL,
-  kind TEXT NOT NULL,
-  actor TEXT NOT NULL,
-  subject TEXT NOT NULL,
-  payload TEXT NOT NULL,
-  prev_hash TEXT NOT NULL,
-  hash TEXT NOT NULL
-);
--- Always one row: appends lock it, so the chain has a single order across replicas.
-CREATE TABLE audit_head (
-  id INTEGER PRIMARY KEY CHECK (id = 1),
-  seq BIGINT NOT NULL,
-  hash TEXT NOT NULL
-);
-INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
-CREATE TABLE incidents (
-  id TEXT PRIMARY KEY,
-  source TEXT NOT NULL,
-  title TEXT NOT NULL,
-  opened_at BIGINT NOT NULL,
-  opened_by TEXT NOT NULL,
-  resolved_at BIGINT,
-  resolved_by TEXT
-);
-CREATE TABLE webhook_events (
-  source TEXT NOT NULL,
-  event_id TEXT NOT NULL,
-  received_at BIGINT NOT NULL,
-  PRIMARY KEY (source, event_id)
-);
-CREATE TABLE pins (
-  id TEXT PRIMARY KEY,
-  resource TEXT NOT NULL,
-  attribute TEXT NOT NULL,
-  value TEXT,
-  mode TEXT,
-  reason TEXT NOT NULL,
-  incident TEXT,
-  expires BIGINT,
-  created_by TEXT NOT NULL,
-  created_at BIGINT NOT NULL,
-  removed_at BIGINT
-);
-"#];
-
-/// Taken by `migrate` so replicas starting together migrate once.
-const MIGRATION_LOCK: i64 = 0x0070_6172_6170_6574;
 
 const REQUEST_COLUMNS: &str = "id, created_at, requester, kind, content_hash, outcome, approvers_required, delay_seconds, expires_at, approved_at, rejected, report";
 
@@ -122,7 +41,7 @@ impl PgStore {
         }
         config.application_name("parapet");
         let store = PgStore {
-            writer: writer(config.clone()),
+            writer: writer::writer(config.clone()),
             config,
             idle: Mutex::new(Vec::new()),
             max_idle: 64,
@@ -164,131 +83,6 @@ impl PgStore {
     }
 }
 
-/// The decision writer: one connection, statements prepared once, a batch per
-/// transaction under one audit-head lock. A failed batch drops the connection; the next
-/// batch reconnects.
-fn writer(config: postgres::Config) -> Writer {
-    let mut conn: Option<(Client, Statement, Statement)> = None;
-    Writer::start("parapet-postgres-writer", move |batch| {
-        let mut retried = false;
-        loop {
-            if conn.as_ref().is_none_or(|(c, ..)| c.is_closed()) {
-                conn = Some(connect_writer(&config)?);
-            }
-            let (c, insert, audit) = conn.as_mut().expect("connected above");
-            let begun = c
-                .transaction()
-                .map(|tx| write_batch(tx, insert, audit, batch));
-            match begun {
-                Ok(Ok(())) => return Ok(()),
-                // A connection that died while idle (the database restarted, a proxy
-                // dropped it) is found out only by using it. A failed BEGIN sent
-                // nothing of the batch, so one fresh connection is tried first.
-                Err(e) if e.is_closed() && !retried => {
-                    conn = None;
-                    retried = true;
-                }
-                Err(e) => {
-                    conn = None;
-                    return Err(e.into());
-                }
-                Ok(Err(e)) => {
-                    conn = None;
-                    return Err(e);
-                }
-            }
-        }
-    })
-}
-
-fn connect_writer(config: &postgres::Config) -> Result<(Client, Statement, Statement), StoreError> {
-    let mut c = config.connect(NoTls)?;
-    // Whole batches as arrays: six round trips per batch, not two per decision. Rows go
-    // in array order (`n` numbers them in it).
-    let insert = c.prepare(
-        "INSERT INTO requests (id, created_at, requester, kind, content_hash, outcome, approvers_required, delay_seconds, expires_at, report)
-         SELECT * FROM UNNEST($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int4[], $8::int8[], $9::int8[], $10::text[])",
-    )?;
-    let audit = c.prepare(
-        "INSERT INTO audit (seq, at, kind, actor, subject, payload, prev_hash, hash)
-         SELECT * FROM UNNEST($1::int8[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])",
-    )?;
-    Ok((c, insert, audit))
-}
-
-fn write_batch(
-    mut tx: postgres::Transaction<'_>,
-    insert: &Statement,
-    audit: &Statement,
-    batch: &[Job],
-) -> Result<(), StoreError> {
-    let col = |f: &dyn Fn(&Job) -> String| -> Vec<String> { batch.iter().map(f).collect() };
-    let int = |f: &dyn Fn(&Job) -> i64| -> Vec<i64> { batch.iter().map(f).collect() };
-    tx.execute(
-        insert,
-        &[
-            &col(&|j| j.id.clone()),
-            &int(&|j| j.now),
-            &col(&|j| j.new.requester.clone()),
-            &col(&|j| j.new.kind.clone()),
-            &col(&|j| j.new.content_hash.clone()),
-            &col(&|j| j.new.outcome.clone()),
-            &batch
-                .iter()
-                .map(|j| j.new.approvers_required as i32)
-                .collect::<Vec<i32>>(),
-            &int(&|j| j.new.delay_seconds as i64),
-            &int(&|j| j.now + j.new.ttl_seconds),
-            &batch
-                .iter()
-                .map(|j| j.new.report.get())
-                .collect::<Vec<&str>>(),
-        ],
-    )?;
-    let head = tx.query_one(
-        "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
-        &[],
-    )?;
-    let (mut seq, mut hash): (i64, String) = (head.get(0), head.get(1));
-    let at = crate::now();
-    let (mut seqs, mut prevs, mut hashes) = (Vec::new(), Vec::new(), Vec::new());
-    for j in batch {
-        let next = seq + 1;
-        let next_hash = entry_hash(
-            next,
-            at,
-            "decision",
-            &j.new.requester,
-            &j.id,
-            &j.audit_payload,
-            &hash,
-        );
-        seqs.push(next);
-        prevs.push(std::mem::replace(&mut hash, next_hash.clone()));
-        hashes.push(next_hash);
-        seq = next;
-    }
-    tx.execute(
-        audit,
-        &[
-            &seqs,
-            &vec![at; batch.len()],
-            &vec!["decision"; batch.len()],
-            &col(&|j| j.new.requester.clone()),
-            &col(&|j| j.id.clone()),
-            &col(&|j| j.audit_payload.clone()),
-            &prevs,
-            &hashes,
-        ],
-    )?;
-    tx.execute(
-        "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1",
-        &[&seq, &hash],
-    )?;
-    tx.commit()?;
-    Ok(())
-}
-
 /// The URL with its password hidden, for messages.
 pub fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
@@ -301,24 +95,6 @@ pub fn redact(url: &str) -> String {
         },
         None => url.to_string(),
     }
-}
-
-fn migrate(c: &mut Client) -> Result<(), StoreError> {
-    let mut tx = c.transaction()?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
-    tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")?;
-    let v: i32 = tx
-        .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_version", &[])?
-        .get(0);
-    for (i, m) in MIGRATIONS.iter().enumerate().skip(v as usize) {
-        tx.batch_execute(m)?;
-        tx.execute(
-            "INSERT INTO schema_version (version) VALUES ($1)",
-            &[&(i as i32 + 1)],
-        )?;
-    }
-    tx.commit()?;
-    Ok(())
 }
 
 /// Append an audit entry inside the caller's transaction, locking the head.

@@ -1,0 +1,107 @@
+//! PostgreSQL schema and its migrations, run at start under an advisory lock.
+
+use crate::StoreError;
+use postgres::Client;
+
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE requests (
+  id TEXT PRIMARY KEY,
+  created_at BIGINT NOT NULL,
+  requester TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  content_hash TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  approvers_required INTEGER NOT NULL,
+  delay_seconds BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  approved_at BIGINT,
+  rejected BOOLEAN NOT NULL DEFAULT FALSE,
+  report TEXT NOT NULL,
+  n BIGSERIAL
+);
+CREATE INDEX requests_queue ON requests (created_at) WHERE outcome = 'review' AND NOT rejected AND approved_at IS NULL;
+CREATE INDEX requests_recent ON requests (n);
+CREATE TABLE votes (
+  request_id TEXT NOT NULL REFERENCES requests(id),
+  approver TEXT NOT NULL,
+  approve BOOLEAN NOT NULL,
+  reason TEXT,
+  at BIGINT NOT NULL,
+  PRIMARY KEY (request_id, approver)
+);
+CREATE TABLE tokens (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  role TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  secret_hash TEXT NOT NULL UNIQUE,
+  created_at BIGINT NOT NULL,
+  revoked BOOLEAN NOT NULL DEFAULT FALSE
+);
+CREATE TABLE audit (
+  seq BIGINT PRIMARY KEY,
+  at BIGINT NOT NULL,
+  kind TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL
+);
+-- Always one row: appends lock it, so the chain has a single order across replicas.
+CREATE TABLE audit_head (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  seq BIGINT NOT NULL,
+  hash TEXT NOT NULL
+);
+INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
+CREATE TABLE incidents (
+  id TEXT PRIMARY KEY,
+  source TEXT NOT NULL,
+  title TEXT NOT NULL,
+  opened_at BIGINT NOT NULL,
+  opened_by TEXT NOT NULL,
+  resolved_at BIGINT,
+  resolved_by TEXT
+);
+CREATE TABLE webhook_events (
+  source TEXT NOT NULL,
+  event_id TEXT NOT NULL,
+  received_at BIGINT NOT NULL,
+  PRIMARY KEY (source, event_id)
+);
+CREATE TABLE pins (
+  id TEXT PRIMARY KEY,
+  resource TEXT NOT NULL,
+  attribute TEXT NOT NULL,
+  value TEXT,
+  mode TEXT,
+  reason TEXT NOT NULL,
+  incident TEXT,
+  expires BIGINT,
+  created_by TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  removed_at BIGINT
+);
+"#];
+
+/// Taken by `migrate` so replicas starting together migrate once.
+const MIGRATION_LOCK: i64 = 0x0070_6172_6170_6574;
+
+pub(super) fn migrate(c: &mut Client) -> Result<(), StoreError> {
+    let mut tx = c.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")?;
+    let v: i32 = tx
+        .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_version", &[])?
+        .get(0);
+    for (i, m) in MIGRATIONS.iter().enumerate().skip(v as usize) {
+        tx.batch_execute(m)?;
+        tx.execute(
+            "INSERT INTO schema_version (version) VALUES ($1)",
+            &[&(i as i32 + 1)],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
