@@ -4,6 +4,7 @@
 
 use parapet_trail::{read_bytes, read_file, Item, Limits};
 use proptest::prelude::*;
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -16,6 +17,12 @@ fn temp_file(bytes: &[u8]) -> PathBuf {
     ));
     std::fs::write(&p, bytes).unwrap();
     p
+}
+
+fn gz(b: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(b).unwrap();
+    e.finish().unwrap()
 }
 
 fn items(read: impl FnOnce(&mut dyn FnMut(Item))) -> Vec<String> {
@@ -82,8 +89,12 @@ proptest! {
         let name = path.display().to_string();
         let whole = items(|out| read_bytes(&name, &bytes, LIMITS, out));
         let streamed = items(|out| read_file(&path, LIMITS, out));
+        // The same bytes gzipped, under the same name: decompressed as they stream.
+        std::fs::write(&path, gz(&bytes)).unwrap();
+        let gunzipped = items(|out| read_file(&path, LIMITS, out));
         std::fs::remove_file(&path).unwrap();
-        prop_assert_eq!(streamed, whole);
+        prop_assert_eq!(&streamed, &whole);
+        prop_assert_eq!(gunzipped, whole);
     }
 }
 
@@ -113,4 +124,48 @@ fn json_lines_past_the_document_limit_are_still_read() {
     std::fs::remove_file(&path).unwrap();
     assert_eq!(got.len(), 1);
     assert!(got[0].contains("byte limit"), "{got:?}");
+}
+
+#[test]
+fn gzip_json_lines_stream_past_the_document_limit() {
+    let lines: Vec<String> = (0..200).map(record).collect();
+    let small = Limits {
+        max_document: 4096,
+        max_record: 4096,
+    };
+    let text = lines.join("\n");
+    let path = temp_file(&gz(text.as_bytes()));
+    let got = items(|out| read_file(&path, small, out));
+    assert_eq!(got.len(), 200, "{:?}", &got[..3.min(got.len())]);
+    assert!(got.iter().all(|g| g.starts_with("event ")));
+
+    // One gzip document that large is refused, with a reason, as a plain one is.
+    std::fs::write(&path, gz(format!("[{}]", lines.join(",")).as_bytes())).unwrap();
+    let got = items(|out| read_file(&path, small, out));
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(got[0].contains("decompresses past"), "{got:?}");
+}
+
+#[test]
+fn gzip_cut_short_keeps_the_lines_before_the_cut() {
+    // Several MiB decompressed: the cut falls past the first read, while streaming.
+    let text: String = (0..12_000).map(|i| record(i) + "\n").collect();
+    assert!(text.len() > 2 << 20);
+    let z = gz(text.as_bytes());
+    let path = temp_file(&z[..z.len() * 3 / 4]);
+    let got = items(|out| read_file(&path, Limits::default(), out));
+    std::fs::remove_file(&path).unwrap();
+    let events = got.iter().filter(|g| g.starts_with("event ")).count();
+    assert!(events > 6_000 && events < 12_000, "{events}");
+    let skipped: Vec<_> = got.iter().filter(|g| g.starts_with("skipped ")).collect();
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    assert!(
+        skipped[0].contains("gzip stream broken at line"),
+        "{skipped:?}"
+    );
+    // Every event before the cut came out, in order.
+    for (i, g) in got.iter().take(events).enumerate() {
+        assert_eq!(g, &format!("event e{i} CreateUser"));
+    }
 }

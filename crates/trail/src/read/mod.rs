@@ -11,8 +11,10 @@
 use crate::event::Event;
 use crate::lazy::LazyRecord;
 use serde_json::value::RawValue;
-use std::io::{BufRead, Read};
 use std::path::Path;
+
+mod stream;
+pub use stream::read_file;
 
 /// What a reader hands on, in input order.
 #[derive(Debug)]
@@ -102,67 +104,6 @@ pub fn list(path: &Path, files: &mut Vec<(std::path::PathBuf, u64)>, out: &mut d
     files.push((path.to_path_buf(), meta.len()));
 }
 
-/// Read one file (or `-`, standard input).
-pub fn read_file(path: &Path, limits: Limits, out: &mut dyn FnMut(Item)) {
-    if path.as_os_str() == "-" {
-        let mut buf = Vec::new();
-        let taken = std::io::stdin()
-            .lock()
-            .take(limits.max_document as u64 + 1)
-            .read_to_end(&mut buf);
-        match taken {
-            Ok(_) => read_bytes("stdin", &buf, limits, out),
-            Err(e) => out(skip("stdin", format!("cannot read: {e}"))),
-        }
-        return;
-    }
-    let name = path.display().to_string();
-    match stream_if_lines(path, &name, limits, out) {
-        Ok(true) => return,
-        Ok(false) => {}
-        Err(e) => return out(skip(&name, format!("cannot read: {e}"))),
-    }
-    match std::fs::metadata(path) {
-        Ok(m) if m.len() > limits.max_document as u64 => {
-            return out(skip(
-                &name,
-                format!(
-                    "{} bytes is over the {} byte limit",
-                    m.len(),
-                    limits.max_document
-                ),
-            ))
-        }
-        Err(e) => return out(skip(&name, format!("cannot read: {e}"))),
-        Ok(_) => {}
-    }
-    match std::fs::read(path) {
-        Ok(bytes) => read_bytes(&name, &bytes, limits, out),
-        Err(e) => out(skip(&name, format!("cannot read: {e}"))),
-    }
-}
-
-/// A plain JSON-lines file is read a line at a time (true); anything else (gzip, one
-/// document, an array) is left to a whole read (false). Exports of millions of events
-/// come as JSON lines, larger than a whole read may take.
-fn stream_if_lines(
-    path: &Path,
-    name: &str,
-    limits: Limits,
-    out: &mut dyn FnMut(Item),
-) -> std::io::Result<bool> {
-    let mut r = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
-    let head = r.fill_buf()?;
-    let body = without_bom(head);
-    let bom = head.len() - body.len();
-    // The first record must be whole in the first read to be recognised.
-    if !starts_json_lines(body) {
-        return Ok(false);
-    }
-    r.consume(bom);
-    stream_lines(name, &mut r, limits, out).map(|()| true)
-}
-
 /// Where a record is: a source name and, for JSON lines, the line (formatted only when
 /// something is skipped: most records never need it).
 #[derive(Clone, Copy)]
@@ -190,24 +131,7 @@ fn skip(at: &str, reason: String) -> Item {
 /// Read one input's bytes: gzip or plain, any of the shapes.
 pub fn read_bytes(name: &str, bytes: &[u8], limits: Limits, out: &mut dyn FnMut(Item)) {
     if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut text = Vec::new();
-        let got = flate2::read::MultiGzDecoder::new(bytes)
-            .take(limits.max_document as u64 + 1)
-            .read_to_end(&mut text);
-        if let Err(e) = got {
-            // Keep what decompressed: whole lines before the cut are good records.
-            out(skip(
-                name,
-                format!("gzip stream broken after {} bytes: {e}", text.len()),
-            ));
-        }
-        if text.len() > limits.max_document {
-            return out(skip(
-                name,
-                format!("decompresses past the {} byte limit", limits.max_document),
-            ));
-        }
-        return read_text(name, &text, limits, out);
+        return stream::read_gzip(name, bytes, limits, out);
     }
     read_text(name, bytes, limits, out)
 }
@@ -331,59 +255,6 @@ fn read_line(
             &at.to_string(),
             format!("not UTF-8 at column {}", e.valid_up_to() + 1),
         )),
-    }
-}
-
-/// JSON lines read from `r` a line at a time: memory holds one record however large
-/// the input, and the whole-document limit does not apply. Items are the same as
-/// [`read_lines`] gives for the same bytes (a test holds the two side by side).
-fn stream_lines(
-    name: &str,
-    r: &mut impl std::io::BufRead,
-    limits: Limits,
-    out: &mut dyn FnMut(Item),
-) -> std::io::Result<()> {
-    let mut buf = Vec::new();
-    let mut i = 0;
-    // Room for the longest record allowed, its `\r\n`, and one byte to tell it is longer.
-    let keep = limits.max_record as u64 + 3;
-    loop {
-        buf.clear();
-        let n = r.by_ref().take(keep).read_until(b'\n', &mut buf)?;
-        if n == 0 {
-            return Ok(());
-        }
-        i += 1;
-        if buf.last() == Some(&b'\n') {
-            buf.pop();
-            read_line(name, i, &buf, buf.len(), limits, out);
-            continue;
-        }
-        // Cut at `keep` (or the input ended): count the rest of the line, keep none of
-        // it. Its length leaves out a final `\r`, as a whole read's does.
-        let (mut len, mut last) = (buf.len(), buf.last().copied());
-        loop {
-            let avail = r.fill_buf()?;
-            if avail.is_empty() {
-                break;
-            }
-            let (taken, newline) = match memchr::memchr(b'\n', avail) {
-                Some(p) => (p, true),
-                None => (avail.len(), false),
-            };
-            if taken > 0 {
-                last = Some(avail[taken - 1]);
-            }
-            len += taken;
-            r.consume(taken + usize::from(newline));
-            if newline {
-                break;
-            }
-        }
-        if len > buf.len() && last == Some(b'\r') {
-            len -= 1;
-        }
-        read_line(name, i, &buf, len, limits, out);
     }
 }
 
