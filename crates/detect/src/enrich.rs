@@ -15,107 +15,13 @@
 //! | `parapet.resource` | the resource a call names (`ec2:groupId=sg-1`), when it names one |
 //! | `parapet.revertsHumanChange` | automation undoing a human's recent change to the same resource |
 
+pub use crate::kinds::ActorKinds;
 use crate::lineage::Lineage;
 use crate::{Map, Set};
 use parapet_trail::{Event, IdentityType};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::VecDeque;
-
-/// How actors are told apart: patterns (`*` wildcards, case-insensitive) on role, user
-/// and session names and on user agents. Data, embedded and overridable.
-#[derive(Debug, Clone, Deserialize)]
-pub struct ActorKinds {
-    pub automation_names: Vec<String>,
-    pub automation_user_agents: Vec<String>,
-    pub human_user_agents: Vec<String>,
-    pub human_names: Vec<String>,
-}
-
-pub const BUILTIN_ACTORS: &str = include_str!("../data/actors.toml");
-
-impl ActorKinds {
-    pub fn builtin() -> Self {
-        Self::parse(BUILTIN_ACTORS).expect("the built-in actor table parses")
-    }
-
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let mut k: ActorKinds = toml::from_str(text).map_err(|e| e.to_string())?;
-        // Matching is case-insensitive: lowercase the patterns once.
-        for list in [
-            &mut k.automation_names,
-            &mut k.automation_user_agents,
-            &mut k.human_user_agents,
-            &mut k.human_names,
-        ] {
-            for p in list.iter_mut() {
-                *p = p.to_ascii_lowercase();
-            }
-        }
-        Ok(k)
-    }
-
-    pub fn classify(&self, e: &Event) -> &'static str {
-        let id = &e.identity;
-        if matches!(id.kind, IdentityType::AwsService | IdentityType::AwsAccount) {
-            return "service";
-        }
-        let ua = e.user_agent.as_deref().unwrap_or("").to_ascii_lowercase();
-        let ua = ua.as_str();
-        let names: Vec<String> = [
-            id.user_name.as_deref(),
-            id.session_name.as_deref(),
-            id.issuer_arn.as_deref().and_then(|a| a.rsplit('/').next()),
-        ]
-        .into_iter()
-        .flatten()
-        .map(str::to_ascii_lowercase)
-        .collect();
-        let any = |pats: &[String], s: &str| pats.iter().any(|p| wildcard(p, s));
-        if any(&self.automation_user_agents, ua)
-            || names.iter().any(|n| any(&self.automation_names, n))
-        {
-            return "automation";
-        }
-        if any(&self.human_user_agents, ua)
-            || names.iter().any(|n| any(&self.human_names, n))
-            || matches!(
-                id.kind,
-                IdentityType::Root | IdentityType::IdentityCenterUser | IdentityType::SamlUser
-            )
-        {
-            return "human";
-        }
-        "unknown"
-    }
-}
-
-/// `pat` and `s` are lowercase already.
-fn wildcard(pat: &str, s: &str) -> bool {
-    if !pat.contains('*') {
-        return pat == s;
-    }
-    let parts = pat.split('*');
-    let n = pat.matches('*').count() + 1;
-    let mut rest = s;
-    for (i, part) in parts.enumerate() {
-        let last = i == n - 1;
-        if i == 0 {
-            match rest.strip_prefix(part) {
-                Some(r) => rest = r,
-                None => return false,
-            }
-        } else if last {
-            return rest.ends_with(part);
-        } else {
-            match rest.find(part) {
-                Some(at) => rest = &rest[at + part.len()..],
-                None => return false,
-            }
-        }
-    }
-    true
-}
 
 /// The `parapet.*` fields of one event, as rules read them: a slot per name in
 /// `FIELDS`, rewritten in place for each event (no map, no new keys).
@@ -479,8 +385,5 @@ mod tests {
         assert!(undoes("DeleteBucketPolicy", "PutBucketPolicy"));
         assert!(undoes("AttachUserPolicy", "DetachUserPolicy"));
         assert!(!undoes("DeleteUser", "PutBucketPolicy"));
-        assert!(wildcard("*terraform*", "my-terraform-role"));
-        assert!(wildcard("ci-*", "ci-deploy"));
-        assert!(!wildcard("ci-*", "oci-deploy"));
     }
 }

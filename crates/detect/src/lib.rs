@@ -7,6 +7,7 @@
 
 pub mod enrich;
 pub mod incident;
+mod kinds;
 pub mod lineage;
 pub mod output;
 pub mod pack;

@@ -1,0 +1,219 @@
+//! Which actors are automation, humans or AWS services: `*` wildcard patterns on IAM
+//! user, role and session names and on user agents, case-insensitive. The lists are
+//! data (`data/actors.toml`, overridable); each is compiled once into one regex, so
+//! classifying an actor is one search per list instead of a scan per pattern.
+
+use parapet_trail::{Event, IdentityType};
+use regex::Regex;
+use serde::Deserialize;
+
+pub const BUILTIN_ACTORS: &str = include_str!("../data/actors.toml");
+
+/// The lists as written in the file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Lists {
+    #[serde(default)]
+    automation_names: Vec<String>,
+    #[serde(default)]
+    automation_user_agents: Vec<String>,
+    #[serde(default)]
+    human_user_agents: Vec<String>,
+    #[serde(default)]
+    human_names: Vec<String>,
+}
+
+/// How actors are told apart. Build with [`ActorKinds::builtin`] or
+/// [`ActorKinds::parse`].
+#[derive(Debug, Clone)]
+pub struct ActorKinds {
+    automation_names: Patterns,
+    automation_user_agents: Patterns,
+    human_user_agents: Patterns,
+    human_names: Patterns,
+}
+
+impl ActorKinds {
+    pub fn builtin() -> Self {
+        Self::parse(BUILTIN_ACTORS).expect("the built-in actor table parses")
+    }
+
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let l: Lists = toml::from_str(text).map_err(|e| e.to_string())?;
+        Ok(ActorKinds {
+            automation_names: Patterns::new("automation_names", &l.automation_names)?,
+            automation_user_agents: Patterns::new(
+                "automation_user_agents",
+                &l.automation_user_agents,
+            )?,
+            human_user_agents: Patterns::new("human_user_agents", &l.human_user_agents)?,
+            human_names: Patterns::new("human_names", &l.human_names)?,
+        })
+    }
+
+    /// `service`, `automation`, `human` or `unknown`. Automation patterns win over
+    /// human ones: a pipeline that sends a browser-like user agent is still a pipeline.
+    pub fn classify(&self, e: &Event) -> &'static str {
+        let id = &e.identity;
+        if matches!(id.kind, IdentityType::AwsService | IdentityType::AwsAccount) {
+            return "service";
+        }
+        let ua = e.user_agent.as_deref().unwrap_or("").to_ascii_lowercase();
+        let names: Vec<String> = [
+            id.user_name.as_deref(),
+            id.session_name.as_deref(),
+            id.issuer_arn.as_deref().and_then(|a| a.rsplit('/').next()),
+        ]
+        .into_iter()
+        .flatten()
+        .map(str::to_ascii_lowercase)
+        .collect();
+        if self.automation_user_agents.matches(&ua)
+            || names.iter().any(|n| self.automation_names.matches(n))
+        {
+            return "automation";
+        }
+        if self.human_user_agents.matches(&ua)
+            || names.iter().any(|n| self.human_names.matches(n))
+            || matches!(
+                id.kind,
+                IdentityType::Root | IdentityType::IdentityCenterUser | IdentityType::SamlUser
+            )
+        {
+            return "human";
+        }
+        "unknown"
+    }
+}
+
+/// One list of wildcard patterns as one regex: `*` is any run of characters, the rest
+/// is literal; a pattern without a leading (trailing) `*` is anchored at the start (end).
+#[derive(Debug, Clone)]
+struct Patterns(Option<Regex>);
+
+impl Patterns {
+    fn new(list: &str, patterns: &[String]) -> Result<Self, String> {
+        if patterns.is_empty() {
+            return Ok(Patterns(None));
+        }
+        let alternatives: Vec<String> = patterns
+            .iter()
+            .map(|p| wildcard_regex(&p.to_ascii_lowercase()))
+            .collect();
+        Regex::new(&format!("(?s){}", alternatives.join("|")))
+            .map(|r| Patterns(Some(r)))
+            .map_err(|e| format!("{list}: {e}"))
+    }
+
+    /// `s` is lowercase already.
+    fn matches(&self, s: &str) -> bool {
+        self.0.as_ref().is_some_and(|r| r.is_match(s))
+    }
+}
+
+fn wildcard_regex(pat: &str) -> String {
+    let inner = pat.trim_matches('*');
+    let mut re = String::from("(?:");
+    if !pat.starts_with('*') {
+        re.push('^');
+    }
+    let literals: Vec<String> = inner
+        .split('*')
+        .filter(|l| !l.is_empty())
+        .map(regex::escape)
+        .collect();
+    re.push_str(&literals.join(".*"));
+    if !pat.ends_with('*') || pat.is_empty() {
+        re.push('$');
+    }
+    re.push(')');
+    re
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The meaning of a pattern, spelled out: the oracle for the compiled lists.
+    fn wildcard(pat: &str, s: &str) -> bool {
+        let parts: Vec<&str> = pat.split('*').collect();
+        if parts.len() == 1 {
+            return pat == s;
+        }
+        let (first, last) = (parts[0], parts[parts.len() - 1]);
+        let Some(mut rest) = s.strip_prefix(first) else {
+            return false;
+        };
+        for part in &parts[1..parts.len() - 1] {
+            match rest.find(part) {
+                Some(at) => rest = &rest[at + part.len()..],
+                None => return false,
+            }
+        }
+        rest.len() >= last.len() && rest.ends_with(last)
+    }
+
+    #[test]
+    fn patterns_mean_what_the_file_says() {
+        let p = |pats: &[&str], s: &str| {
+            let list: Vec<String> = pats.iter().map(|x| x.to_string()).collect();
+            Patterns::new("t", &list).unwrap().matches(s)
+        };
+        assert!(p(&["*terraform*"], "my-terraform-role"));
+        assert!(p(&["ci-*"], "ci-deploy"));
+        assert!(!p(&["ci-*"], "oci-deploy"));
+        assert!(p(&["ci"], "ci") && !p(&["ci"], "cis"));
+        assert!(p(&["*bot"], "deploybot") && !p(&["*bot"], "botany"));
+        assert!(p(&["*@*"], "alice@example.com"));
+        assert!(
+            p(&["a.b"], "a.b") && !p(&["a.b"], "axb"),
+            "dots are literal"
+        );
+        assert!(p(&["awsreservedsso_*"], "awsreservedsso_admin_1234"));
+        assert!(!p(&[], "anything"));
+        assert!(p(&["*"], "") && p(&[""], "") && !p(&[""], "x"));
+    }
+
+    #[test]
+    fn the_builtin_table_sorts_known_actors() {
+        let k = ActorKinds::builtin();
+        let event = |ua: &str, user: &str| {
+            let text = format!(
+                r#"{{"eventSource": "s3.amazonaws.com", "eventName": "ListBuckets", "eventTime": "2026-01-01T00:00:00Z", "userAgent": "{ua}", "userIdentity": {{"type": "IAMUser", "userName": "{user}", "arn": "arn:aws:iam::1:user/{user}"}}}}"#
+            );
+            parapet_trail::read_all("t", text.as_bytes()).0.remove(0)
+        };
+        assert_eq!(
+            k.classify(&event("APN/1.0 HashiCorp/1.0 Terraform/1.9.0", "x")),
+            "automation"
+        );
+        assert_eq!(
+            k.classify(&event("aws-cli/2.15.0 Python/3.11", "alice")),
+            "human"
+        );
+        assert_eq!(
+            k.classify(&event("Boto3/1.34", "gha-deployer")),
+            "automation"
+        );
+        assert_eq!(k.classify(&event("Boto3/1.34", "alice")), "unknown");
+        assert!(
+            ActorKinds::parse("automation_name = []").is_err(),
+            "typos are errors"
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+        /// One regex per list answers as the patterns one by one would.
+        #[test]
+        fn compiled_lists_equal_pattern_by_pattern(
+            pats in prop::collection::vec("[ab.*-]{0,6}", 0..4),
+            s in "[ab.-]{0,8}",
+        ) {
+            let want = pats.iter().any(|p| wildcard(p, &s));
+            let got = Patterns::new("t", &pats).unwrap().matches(&s);
+            prop_assert_eq!(got, want, "{:?} on {:?}", pats, s);
+        }
+    }
+}
