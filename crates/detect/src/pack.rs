@@ -57,4 +57,22 @@ mod tests {
             }
         }
     }
+
+    /// Rules the index cannot place run on every event. The pack's are the ones that
+    /// key on enrichment flags or prefixes; a rule with a list of event names (alone
+    /// or in an `or`) must stay indexed.
+    #[test]
+    fn few_pack_rules_run_on_every_event() {
+        let engine = crate::sigma::Engine::new(super::builtin(), Default::default()).unwrap();
+        let everywhere: Vec<&str> = engine
+            .evaluated_on_every_event()
+            .iter()
+            .map(|&i| engine.rules()[i].meta.id.as_str())
+            .collect();
+        assert!(
+            !everywhere.contains(&"parapet-defense-evasion"),
+            "{everywhere:?}"
+        );
+        assert!(everywhere.len() <= 8, "{everywhere:?}");
+    }
 }

@@ -161,19 +161,24 @@ impl Engine {
             .map(|f| (Path::new(f), Map::default()))
             .collect();
         let mut unindexed = Vec::new();
-        'rules: for (i, r) in rules.iter().enumerate() {
+        let fields: Vec<Path> = index.iter().map(|(f, _)| f.clone()).collect();
+        for (i, r) in rules.iter().enumerate() {
             let Body::Detection(d) = &r.body else {
                 continue;
             };
-            for (field, map) in index.iter_mut() {
-                if let Some(values) = required_names(&d.condition, &d.selections, &field.name) {
-                    for v in values {
-                        map.entry(v).or_default().push(i);
+            match index_keys(&d.condition, &d.selections, &fields) {
+                Some(keys) => {
+                    for (field, values) in keys {
+                        for v in values {
+                            let at = index[field].1.entry(v).or_default();
+                            if at.last() != Some(&i) {
+                                at.push(i);
+                            }
+                        }
                     }
-                    continue 'rules;
                 }
+                None => unindexed.push(i),
             }
-            unindexed.push(i);
         }
         index.retain(|(_, m)| !m.is_empty());
         Ok(Engine {
@@ -195,6 +200,12 @@ impl Engine {
         &self.rules
     }
 
+    /// Detection rules the index cannot place, evaluated on every event: each costs
+    /// every event a little, so the pack keeps this list short.
+    pub fn evaluated_on_every_event(&self) -> &[usize] {
+        &self.unindexed
+    }
+
     /// Whether a detection rule's own matches are alerts.
     pub fn emits(&self, rule: usize) -> bool {
         !self.quiet[rule]
@@ -203,6 +214,7 @@ impl Engine {
     /// Detection rules that match (stateless), in rule order.
     pub fn evaluate(&self, doc: &Doc, out: &mut Vec<usize>) {
         out.clear();
+        // Candidates first: a rule indexed under several fields is evaluated once.
         for (field, map) in &self.index {
             let mut look = |v: &Value| {
                 if let Value::String(s) = v {
@@ -212,7 +224,7 @@ impl Engine {
                         std::borrow::Cow::Borrowed(s.as_str())
                     };
                     if let Some(rules) = map.get(key.as_ref()) {
-                        out.extend(rules.iter().copied().filter(|&i| self.matches(i, doc)));
+                        out.extend_from_slice(rules);
                     }
                 }
             };
@@ -223,14 +235,10 @@ impl Engine {
                 Found::Missing => {}
             }
         }
-        out.extend(
-            self.unindexed
-                .iter()
-                .copied()
-                .filter(|&i| self.matches(i, doc)),
-        );
+        out.extend_from_slice(&self.unindexed);
         out.sort_unstable();
         out.dedup();
+        out.retain(|&i| self.matches(i, doc));
     }
 
     fn matches(&self, rule: usize, doc: &Doc) -> bool {
@@ -457,6 +465,33 @@ fn keyword(m: &Matcher, doc: &Doc) -> bool {
     match m {
         Matcher::All(_) => leaves.iter().all(any),
         _ => leaves.iter().any(any),
+    }
+}
+
+/// Where the index finds a rule: (field, values) pairs such that an event matches the
+/// condition only if it has one of the values at one of the fields. One field when one
+/// suffices (the first of `fields` that does); an `or` whose branches need different
+/// fields (`parapet.effects: x or eventName: [...]`) is found under each. `None`: the
+/// rule is evaluated on every event.
+fn index_keys(
+    c: &Cond,
+    sels: &[Selection],
+    fields: &[Path],
+) -> Option<Vec<(usize, HashSet<String>)>> {
+    let one = fields
+        .iter()
+        .enumerate()
+        .find_map(|(i, f)| required_names(c, sels, &f.name).map(|names| (i, names)));
+    if let Some(key) = one {
+        return Some(vec![key]);
+    }
+    match c {
+        Cond::Or(xs) => {
+            let each: Option<Vec<_>> = xs.iter().map(|x| index_keys(x, sels, fields)).collect();
+            each.map(|keys| keys.into_iter().flatten().collect())
+        }
+        Cond::And(xs) => xs.iter().find_map(|x| index_keys(x, sels, fields)),
+        Cond::Sel(_) | Cond::Not(_) => None,
     }
 }
 
