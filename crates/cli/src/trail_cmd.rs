@@ -113,6 +113,7 @@ pub struct DetectArgs {
     #[arg(long, short)]
     pub output: Option<PathBuf>,
     /// Actor table (TOML, see crates/detect/data/actors.toml) telling automation from people.
+    /// It replaces the built-in one; an unknown key is an error, a list left out is empty.
     #[arg(long, value_name = "FILE")]
     pub actors: Option<PathBuf>,
     /// Resume from this state file if it exists, and save the state there (at the end, and

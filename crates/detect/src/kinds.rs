@@ -123,7 +123,7 @@ fn wildcard_regex(pat: &str) -> String {
         .map(regex::escape)
         .collect();
     re.push_str(&literals.join(".*"));
-    if !pat.ends_with('*') || pat.is_empty() {
+    if !pat.ends_with('*') {
         re.push('$');
     }
     re.push(')');

@@ -309,9 +309,6 @@ fn contains_ignore_ascii_case(hay: &[u8], needle: &[u8]) -> bool {
             return true;
         }
         from = at + 1;
-        if from > last_start {
-            break;
-        }
     }
     false
 }

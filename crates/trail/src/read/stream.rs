@@ -46,12 +46,12 @@ fn read_stream(
         read_decoded(
             name,
             flate2::read::MultiGzDecoder::new(r),
-            None,
+            Source::Gzip,
             limits,
             out,
         )
     } else {
-        read_decoded(name, r, Some(size), limits, out)
+        read_decoded(name, r, Source::Plain { size }, limits, out)
     }
 }
 
@@ -61,24 +61,33 @@ pub(super) fn read_gzip(name: &str, bytes: &[u8], limits: Limits, out: &mut dyn 
     read_decoded(
         name,
         flate2::read::MultiGzDecoder::new(bytes),
-        None,
+        Source::Gzip,
         limits,
         out,
     )
 }
 
-/// Read plain bytes from `r`. `plain` is `None` for decompressed gzip, else the input's
-/// size when known (a file over the document limit is refused before it is read).
+/// Where the bytes `read_decoded` reads come from.
+#[derive(Clone, Copy)]
+enum Source {
+    Gzip,
+    /// `size` when known: a file over the document limit is refused before it is read.
+    Plain {
+        size: Option<u64>,
+    },
+}
+
+/// Read plain (or decompressed) bytes from `r`.
 fn read_decoded(
     name: &str,
     mut r: impl Read,
-    plain: Option<Option<u64>>,
+    source: Source,
     limits: Limits,
     out: &mut dyn FnMut(Item),
 ) {
-    let broken = |at: &str, e: &std::io::Error| match plain {
-        None => format!("gzip stream broken {at}: {e}"),
-        Some(_) => format!("cannot read {at}: {e}"),
+    let broken = |at: &str, e: &std::io::Error| match source {
+        Source::Gzip => format!("gzip stream broken {at}: {e}"),
+        Source::Plain { .. } => format!("cannot read {at}: {e}"),
     };
     let mut head = Vec::new();
     let first = r.by_ref().take(HEAD).read_to_end(&mut head);
@@ -93,7 +102,7 @@ fn read_decoded(
         }
         return;
     }
-    if let Some(Some(n)) = plain.filter(|_| first.is_ok()) {
+    if let (Source::Plain { size: Some(n) }, Ok(_)) = (source, &first) {
         if n > limits.max_document as u64 {
             return out(skip(
                 name,
@@ -115,10 +124,9 @@ fn read_decoded(
         ));
     }
     if head.len() > limits.max_document {
-        let what = if plain.is_none() {
-            "decompresses"
-        } else {
-            "is"
+        let what = match source {
+            Source::Gzip => "decompresses",
+            Source::Plain { .. } => "is",
         };
         return out(skip(
             name,
