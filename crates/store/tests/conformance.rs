@@ -297,6 +297,54 @@ fn replicas_share_one_database() {
     drop_schema(&schema);
 }
 
+/// Two replicas' decision writers and their locked appenders (votes) on one log: each
+/// writer keeps the head it last wrote, so every append by the other side makes it
+/// chain a batch again. Nothing is lost, nothing is written twice, the chain holds.
+#[test]
+fn replicas_deciding_at_once_keep_one_chain() {
+    let (url, schema) = pg_schema();
+    let a: Arc<dyn Store> = Arc::from(open(&url).unwrap());
+    let b: Arc<dyn Store> = Arc::from(open(&url).unwrap());
+    let target = review(&*a, 50, 0);
+    let handles: Vec<_> = (0..6)
+        .map(|t| {
+            let s = if t % 2 == 0 { a.clone() } else { b.clone() };
+            let id = target.id.clone();
+            std::thread::spawn(move || {
+                let mut ids = Vec::new();
+                for i in 0..40 {
+                    ids.push(review(&*s, 1, 0).id);
+                    if i % 8 == 0 {
+                        s.vote(&id, &format!("human:{t}-{i}"), true, "h1", None)
+                            .unwrap();
+                    }
+                }
+                ids
+            })
+        })
+        .collect();
+    let mut ids: Vec<String> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    let decided = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), decided, "every decision has its own id");
+    for id in &ids {
+        assert!(
+            b.request(id).unwrap().is_some(),
+            "{id} was acknowledged but not kept"
+        );
+    }
+    let v = a.verify().unwrap();
+    assert!(v.problem.is_none(), "{:?}", v.problem);
+    // The target, 240 decisions and 30 votes.
+    assert_eq!(v.entries, 1 + 240 + 30);
+    drop((a, b));
+    drop_schema(&schema);
+}
+
 #[test]
 fn postgres_tampering_is_detected() {
     let (url, schema) = pg_schema();
