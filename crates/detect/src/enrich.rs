@@ -355,6 +355,18 @@ fn undoes(op: &str, earlier: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// Each name reaches its own slot, and only `parapet.` names reach any.
+    #[test]
+    fn every_field_is_found_by_its_name() {
+        let x = Enriched::default();
+        for (i, f) in FIELDS.iter().enumerate() {
+            let got = x.get(&format!("parapet.{f}")).unwrap();
+            assert!(std::ptr::eq(got, &x.vals[i]), "{f}");
+            assert!(x.get(f).is_none());
+        }
+        assert!(x.get("parapet.nope").is_none());
+    }
+
     #[test]
     fn the_resource_a_call_names() {
         let ev = |params: &str| {

@@ -285,10 +285,20 @@ impl LazyRecord {
         let parsed = self
             .parsed
             .get_or_init(|| self.fields.iter().map(|_| OnceCell::new()).collect());
-        // Validated when indexed, so this parses; `Null` is only a guard.
         Some(parsed[i].get_or_init(|| {
-            serde_json::from_str(&self.text[f.value.0 as usize..f.value.1 as usize])
-                .unwrap_or(Value::Null)
+            let raw = &self.text[f.value.0 as usize..f.value.1 as usize];
+            // Most fields rules read are plain strings (event names, sources): taken
+            // as they are, without a deserializer. Validated when indexed, so a string
+            // with no escape is its text between the quotes.
+            if let Some(s) = raw
+                .strip_prefix('"')
+                .and_then(|r| r.strip_suffix('"'))
+                .filter(|s| !s.contains('\\'))
+            {
+                return Value::String(s.to_owned());
+            }
+            // Validated when indexed, so this parses; `Null` is only a guard.
+            serde_json::from_str(raw).unwrap_or(Value::Null)
         }))
     }
 
@@ -374,5 +384,33 @@ mod tests {
             "parsed: use the value"
         );
         assert!(LazyRecord::parse("{\"a\": }").is_err());
+    }
+
+    use proptest::prelude::*;
+
+    proptest::proptest! {
+        /// A field parsed on demand (the plain-string fast path included) is what
+        /// `serde_json` makes of the whole record.
+        #[test]
+        fn fields_equal_a_whole_parse(
+            fields in proptest::collection::btree_map(
+                "[a-zA-Z.]{1,6}",
+                proptest::prop_oneof![
+                    "(?s).{0,12}".prop_map(Value::from),
+                    "[a-z\\\\\"/\u{0}-\u{1f}\u{e9}\u{1F600}]{0,8}".prop_map(Value::from),
+                    proptest::num::i64::ANY.prop_map(Value::from),
+                    proptest::bool::ANY.prop_map(Value::from),
+                    proptest::collection::vec("[a-z\"]{0,3}", 0..3).prop_map(Value::from),
+                ],
+                0..6,
+            )
+        ) {
+            let whole = Value::Object(fields.into_iter().collect());
+            let text = serde_json::to_string(&whole).unwrap();
+            let r = LazyRecord::parse(&text).unwrap();
+            for (k, v) in whole.as_object().unwrap() {
+                prop_assert_eq!(r.get(k), Some(v), "{}", text);
+            }
+        }
     }
 }

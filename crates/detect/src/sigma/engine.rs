@@ -1,15 +1,16 @@
-//! The rule engine: detection rules indexed by the event names they require (most
-//! CloudTrail rules name one or a few), evaluated over an event's JSON plus parapet's
-//! enrichment fields; correlation rules counted in time windows per group.
+//! The rule engine: detection rules found through the index (`index.rs`) and evaluated
+//! over an event's JSON plus parapet's enrichment fields; correlation rules counted in
+//! time windows per group.
 
 use super::cond::Cond;
-use super::matcher::{leaf_value, resolve, Found, Leaf, Matcher, Path, Record, StrOp};
+use super::index::Index;
+use super::matcher::{leaf_value, resolve, Found, Leaf, Matcher, Path, Record};
 use super::rule::{Body, CorrelationType, CountOp, Rule, Selection};
 use super::window::{window, CorrelationHit, Entry, Group};
 use crate::Map;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 /// A correlation window in a checkpoint, named by its rule id.
 #[derive(Serialize, Deserialize)]
@@ -27,7 +28,7 @@ pub struct Doc<'a> {
 }
 
 impl Doc<'_> {
-    fn get(&self, path: &Path) -> Found<'_> {
+    pub(super) fn get(&self, path: &Path) -> Found<'_> {
         match self.extra {
             Some(extra) if path.parts[0] == "parapet" => resolve(extra, path),
             _ => resolve(self.raw, path),
@@ -85,20 +86,9 @@ impl Default for StateLimits {
     }
 }
 
-/// Fields whose exact values rules are indexed by, in order of preference: a rule that
-/// requires one of these values is evaluated only on events that have it.
-const INDEX_FIELDS: [&str; 4] = [
-    "eventName",
-    "parapet.eventName",
-    "parapet.effects",
-    "eventSource",
-];
-
 pub struct Engine {
     rules: Vec<Rule>,
-    /// Per index field: lowercased value -> detection rules that need it.
-    index: Vec<(Path, Map<String, Vec<usize>>)>,
-    unindexed: Vec<usize>,
+    index: Index,
     /// Detection rules whose own matches are not alerts (a correlation uses them).
     quiet: Vec<bool>,
     /// Detection rule -> (correlation, position) pairs that consume it.
@@ -156,35 +146,10 @@ impl Engine {
                 groups: Map::default(),
             });
         }
-        let mut index: Vec<(Path, Map<String, Vec<usize>>)> = INDEX_FIELDS
-            .iter()
-            .map(|f| (Path::new(f), Map::default()))
-            .collect();
-        let mut unindexed = Vec::new();
-        let fields: Vec<Path> = index.iter().map(|(f, _)| f.clone()).collect();
-        for (i, r) in rules.iter().enumerate() {
-            let Body::Detection(d) = &r.body else {
-                continue;
-            };
-            match index_keys(&d.condition, &d.selections, &fields) {
-                Some(keys) => {
-                    for (field, values) in keys {
-                        for v in values {
-                            let at = index[field].1.entry(v).or_default();
-                            if at.last() != Some(&i) {
-                                at.push(i);
-                            }
-                        }
-                    }
-                }
-                None => unindexed.push(i),
-            }
-        }
-        index.retain(|(_, m)| !m.is_empty());
+        let index = Index::build(&rules);
         Ok(Engine {
             rules,
             index,
-            unindexed,
             quiet,
             feeds,
             corrs,
@@ -203,7 +168,7 @@ impl Engine {
     /// Detection rules the index cannot place, evaluated on every event: each costs
     /// every event a little, so the pack keeps this list short.
     pub fn evaluated_on_every_event(&self) -> &[usize] {
-        &self.unindexed
+        self.index.unindexed()
     }
 
     /// Whether a detection rule's own matches are alerts.
@@ -214,27 +179,15 @@ impl Engine {
     /// Detection rules that match (stateless), in rule order.
     pub fn evaluate(&self, doc: &Doc, out: &mut Vec<usize>) {
         out.clear();
-        // Candidates first: a rule indexed under several fields is evaluated once.
-        for (field, map) in &self.index {
-            let mut look = |v: &Value| {
-                if let Value::String(s) = v {
-                    let mut buf = [0u8; 64];
-                    if let Some(rules) = map.get(lowercase(s, &mut buf).as_ref()) {
-                        out.extend_from_slice(rules);
-                    }
-                }
-            };
-            match doc.get(field) {
-                Found::One(Value::Array(items)) => items.iter().for_each(&mut look),
-                Found::One(v) => look(v),
-                Found::Many(vs) => vs.into_iter().for_each(&mut look),
-                Found::Missing => {}
-            }
-        }
-        out.extend_from_slice(&self.unindexed);
-        out.sort_unstable();
-        out.dedup();
+        self.index.candidates(doc, out);
         out.retain(|&i| self.matches(i, doc));
+    }
+
+    /// What `evaluate` gives, found by evaluating every detection rule: the oracle the
+    /// index is tested against, and slow.
+    pub fn evaluate_every_rule(&self, doc: &Doc, out: &mut Vec<usize>) {
+        out.clear();
+        out.extend((0..self.rules.len()).filter(|&i| self.matches(i, doc)));
     }
 
     fn matches(&self, rule: usize, doc: &Doc) -> bool {
@@ -461,109 +414,5 @@ fn keyword(m: &Matcher, doc: &Doc) -> bool {
     match m {
         Matcher::All(_) => leaves.iter().all(any),
         _ => leaves.iter().any(any),
-    }
-}
-
-/// `s` lowercased as the index keys are, on the stack when it is short ASCII (event
-/// names are: a `String` per event and indexed field was 2% of the detector's work).
-fn lowercase<'a>(s: &'a str, buf: &'a mut [u8; 64]) -> std::borrow::Cow<'a, str> {
-    use std::borrow::Cow;
-    if !s.bytes().any(|b| b.is_ascii_uppercase()) && s.is_ascii() {
-        return Cow::Borrowed(s);
-    }
-    if s.is_ascii() && s.len() <= buf.len() {
-        let out = &mut buf[..s.len()];
-        out.copy_from_slice(s.as_bytes());
-        out.make_ascii_lowercase();
-        return Cow::Borrowed(std::str::from_utf8(out).expect("ASCII stays UTF-8"));
-    }
-    Cow::Owned(s.to_lowercase())
-}
-
-/// Where the index finds a rule: (field, values) pairs such that an event matches the
-/// condition only if it has one of the values at one of the fields. One field when one
-/// suffices (the first of `fields` that does); an `or` whose branches need different
-/// fields (`parapet.effects: x or eventName: [...]`) is found under each. `None`: the
-/// rule is evaluated on every event.
-fn index_keys(
-    c: &Cond,
-    sels: &[Selection],
-    fields: &[Path],
-) -> Option<Vec<(usize, HashSet<String>)>> {
-    let one = fields
-        .iter()
-        .enumerate()
-        .find_map(|(i, f)| required_names(c, sels, &f.name).map(|names| (i, names)));
-    if let Some(key) = one {
-        return Some(vec![key]);
-    }
-    match c {
-        Cond::Or(xs) => {
-            let each: Option<Vec<_>> = xs.iter().map(|x| index_keys(x, sels, fields)).collect();
-            each.map(|keys| keys.into_iter().flatten().collect())
-        }
-        Cond::And(xs) => xs.iter().find_map(|x| index_keys(x, sels, fields)),
-        Cond::Sel(_) | Cond::Not(_) => None,
-    }
-}
-
-/// Values of `field` a condition cannot match without, lowercased; `None` when any
-/// value may match.
-fn required_names(c: &Cond, sels: &[Selection], field: &str) -> Option<HashSet<String>> {
-    match c {
-        Cond::Sel(i) => sel_names(&sels[*i], field),
-        Cond::Not(_) => None,
-        Cond::And(xs) => xs
-            .iter()
-            .filter_map(|x| required_names(x, sels, field))
-            .reduce(|a, b| a.intersection(&b).cloned().collect()),
-        Cond::Or(xs) => xs.iter().map(|x| required_names(x, sels, field)).try_fold(
-            HashSet::new(),
-            |mut acc, n| {
-                acc.extend(n?);
-                Some(acc)
-            },
-        ),
-    }
-}
-
-fn sel_names(s: &Selection, field: &str) -> Option<HashSet<String>> {
-    let Selection::Maps(maps) = s else {
-        return None;
-    };
-    let mut out = HashSet::new();
-    for items in maps {
-        let item = items
-            .iter()
-            .find(|it| it.field.as_ref().is_some_and(|f| f.name == field))?;
-        let Matcher::Any(leaves) = &item.matcher else {
-            return None;
-        };
-        for l in leaves {
-            match l {
-                Leaf::Str {
-                    op: StrOp::Exact,
-                    needle,
-                    cased: false,
-                } => {
-                    out.insert(needle.clone());
-                }
-                _ => return None,
-            }
-        }
-    }
-    Some(out)
-}
-
-#[cfg(test)]
-mod tests {
-    proptest::proptest! {
-        /// The index key is the value lowercased, whichever way it is made.
-        #[test]
-        fn index_keys_are_lowercase(s in "(?s).{0,80}|[A-Za-z]{0,70}") {
-            let mut buf = [0u8; 64];
-            let got = super::lowercase(&s, &mut buf).into_owned();
-            proptest::prop_assert_eq!(got, s.to_lowercase());
-        }
     }
 }

@@ -10,6 +10,7 @@
 
 pub mod cond;
 pub mod engine;
+mod index;
 pub mod matcher;
 pub mod rule;
 mod window;
