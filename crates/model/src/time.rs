@@ -26,6 +26,37 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 /// `2026-12-31T00:00:00Z`, `2026-12-31T01:00:00.5+01:00`, `2026-12-31` (midnight UTC)
 /// to Unix milliseconds. Fractions past milliseconds are dropped.
 pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
+    canonical_ms(s.as_bytes()).or_else(|| general_ms(s))
+}
+
+/// `2024-08-01T13:52:02Z` exactly, the way CloudTrail writes every `eventTime`, read
+/// in place (splitting and parsing each part cost 4% of the detector's pipeline).
+/// `None` for anything else, which `general_ms` then reads (or refuses).
+fn canonical_ms(b: &[u8]) -> Option<i64> {
+    let shape = b.len() == 20
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[13] == b':'
+        && b[16] == b':'
+        && b[19] == b'Z';
+    if !shape {
+        return None;
+    }
+    let n = |at: usize, len: usize| {
+        b[at..at + len].iter().try_fold(0i64, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0'))
+        })
+    };
+    let (y, m, d) = (n(0, 4)?, n(5, 2)?, n(8, 2)?);
+    let (h, mi, sec) = (n(11, 2)?, n(14, 2)?, n(17, 2)?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    Some((days_from_civil(y, m, d) * 86_400 + h * 3600 + mi * 60 + sec) * 1000)
+}
+
+fn general_ms(s: &str) -> Option<i64> {
     let s = s.trim();
     let (date, time) = match s.split_once(['T', 't', ' ']) {
         Some((d, t)) => (d, t),
@@ -138,6 +169,28 @@ mod tests {
             "2024-08-01T13:52:02:01Z",
         ] {
             assert_eq!(parse_rfc3339_ms(bad), None, "{bad}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2048))]
+        /// The in-place reading of the canonical shape agrees with the general parser,
+        /// on valid times, on each part one past its range, and on stray characters.
+        #[test]
+        fn canonical_times_read_as_the_general_parser_reads_them(
+            (y, mo, d) in (0u32..=9999, 0u32..=13, 0u32..=32),
+            (h, mi, sec) in (0u32..=24, 0u32..=60, 0u32..=61),
+            stray in proptest::option::of((0usize..20, proptest::char::range('+', ':'))),
+        ) {
+            let mut s = format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{sec:02}Z");
+            if let Some((at, c)) = stray {
+                s.replace_range(at..at + 1, &c.to_string());
+            }
+            proptest::prop_assert_eq!(parse_rfc3339_ms(&s), general_ms(&s), "{}", s);
+            // And the canonical shape is read in place, not by the fallback.
+            if stray.is_none() && general_ms(&s).is_some() {
+                proptest::prop_assert_eq!(canonical_ms(s.as_bytes()), general_ms(&s), "{}", s);
+            }
         }
     }
 }

@@ -375,7 +375,13 @@ pub fn normalize_name(name: &str) -> &str {
 
 /// The IAM service prefix for an event source (`ec2.amazonaws.com` -> `ec2`).
 pub fn service_of(source: &str) -> &str {
-    match source.trim_end_matches(".amazonaws.com") {
+    // `strip_suffix` in a loop is `trim_end_matches` without its string searcher, which
+    // cost more than the rest of the typed event's fields together.
+    let mut service = source;
+    while let Some(rest) = service.strip_suffix(".amazonaws.com") {
+        service = rest;
+    }
+    match service {
         "monitoring" => "cloudwatch",
         "email" => "ses",
         "tagging" => "tag",
@@ -387,6 +393,22 @@ pub fn service_of(source: &str) -> &str {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn services_of_event_sources() {
+        for (source, service) in [
+            ("ec2.amazonaws.com", "ec2"),
+            ("monitoring.amazonaws.com", "cloudwatch"),
+            ("email.amazonaws.com", "ses"),
+            ("tagging.amazonaws.com", "tag"),
+            ("s3.amazonaws.com.amazonaws.com", "s3"),
+            ("signin.aws.amazon.com", "signin.aws.amazon.com"),
+            (".amazonaws.com", ""),
+            ("", ""),
+        ] {
+            assert_eq!(service_of(source), service, "{source}");
+        }
+    }
 
     #[test]
     fn names_lose_their_api_version() {
