@@ -12,6 +12,8 @@
 //! | `parapet.effects` | effect ids of a successful call (`privilege.admin`, `share.public`...) |
 //! | `parapet.newSourceIp`, `parapet.newUserAgent` | a known key used from a new address or client |
 //! | `parapet.via` | how the actor was made (`CreateAccessKey`, `UpdateFunctionCode then ran as its role`...) |
+//! | `parapet.viaActorType` | the kind of the identity that made the actor (as `actorType`) |
+//! | `parapet.viaMinutes` | minutes since the actor was made (or its function changed) |
 //! | `parapet.resource` | the resource a call names (`ec2:groupId=sg-1`), when it names one |
 //! | `parapet.revertsHumanChange` | automation undoing a human's recent change to the same resource |
 
@@ -30,7 +32,7 @@ pub struct Enriched {
     vals: [Value; FIELDS.len()],
 }
 
-const FIELDS: [&str; 11] = [
+const FIELDS: [&str; 13] = [
     "actor",
     "actorType",
     "lineage",
@@ -42,6 +44,8 @@ const FIELDS: [&str; 11] = [
     "revertsHumanChange",
     "via",
     "resource",
+    "viaActorType",
+    "viaMinutes",
 ];
 const ACTOR: usize = 0;
 const ACTOR_TYPE: usize = 1;
@@ -54,6 +58,8 @@ const NEW_AGENT: usize = 7;
 const REVERTS: usize = 8;
 const VIA: usize = 9;
 const RESOURCE: usize = 10;
+const VIA_ACTOR_TYPE: usize = 11;
+const VIA_MINUTES: usize = 12;
 
 impl Default for Enriched {
     fn default() -> Self {
@@ -115,7 +121,13 @@ struct KeyHistory {
     ips: Set<String>,
     agents: Set<String>,
     last_ms: i64,
+    /// The actor's kind when last seen, as an index into `KINDS`: rules about what an
+    /// identity made ask what made it (a pipeline's deploy, or a person's edit).
+    #[serde(default)]
+    kind: u8,
 }
+
+const KINDS: [&str; 4] = ["unknown", "human", "automation", "service"];
 
 /// A human's recent write, remembered so automation undoing it can be seen.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -176,7 +188,7 @@ impl Enricher {
     ) -> &Enriched {
         let actor = &path[0];
         let kind = self.kind_of(e, actor);
-        let (new_ip, new_agent) = self.key_use(e, actor);
+        let (new_ip, new_agent) = self.key_use(e, actor, kind);
         let resource = resource_of(e);
         let reverts = self.reverts(e, kind, resource.as_deref());
         let x = &mut self.extra;
@@ -197,7 +209,18 @@ impl Enricher {
         x.vals[NEW_IP] = Value::Bool(new_ip);
         x.vals[NEW_AGENT] = Value::Bool(new_agent);
         x.vals[REVERTS] = Value::Bool(reverts);
-        x.set_str(VIA, lineage.link_of(actor).map(|l| l.how.as_str()));
+        let link = lineage.link_of(actor);
+        x.set_str(VIA, link.map(|l| l.how.as_str()));
+        x.set_str(
+            VIA_ACTOR_TYPE,
+            link.map(|l| {
+                let k = self.keys.get(&l.parent).map_or(0, |h| h.kind);
+                KINDS[usize::from(k)]
+            }),
+        );
+        x.vals[VIA_MINUTES] = link.map_or(Value::Null, |l| {
+            Value::from((e.time_ms - l.time_ms).max(0) / 60_000)
+        });
         x.set_str(RESOURCE, resource.as_deref());
         &self.extra
     }
@@ -220,7 +243,7 @@ impl Enricher {
         k
     }
 
-    fn key_use(&mut self, e: &Event, actor: &str) -> (bool, bool) {
+    fn key_use(&mut self, e: &Event, actor: &str, kind: &str) -> (bool, bool) {
         if e.identity.kind == IdentityType::AwsService {
             return (false, false);
         }
@@ -230,6 +253,7 @@ impl Enricher {
         let h = self.keys.get_mut(actor).expect("inserted above");
         h.last_ms = h.last_ms.max(e.time_ms);
         h.events += 1;
+        h.kind = KINDS.iter().position(|k| *k == kind).unwrap_or(0) as u8;
         let warm = h.events > WARM_UP;
         let fresh = |set: &mut Set<String>, v: &Option<String>| -> bool {
             let Some(v) = v else { return false };

@@ -8,15 +8,18 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The 8-minute-takeover chain, in order; other phases sort after these.
-pub const PHASES: [&str; 11] = [
+pub const PHASES: [&str; 14] = [
     "initial-access",
     "recon",
     "lambda-hijack",
     "admin-persistence",
     "secrets",
+    "execution",
+    "lateral-movement",
     "compute-hijack",
     "llmjacking",
     "exfil-share",
+    "impact",
     "defense-evasion",
     "automation",
     "other",

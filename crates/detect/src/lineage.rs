@@ -102,10 +102,13 @@ impl Lineage {
                 self.key_user.insert(k.clone(), format!("user:{a}"));
             }
         }
-        // A role session run by a changed function or a launched instance.
-        if id.kind == IdentityType::AssumedRole && !self.links.contains_key(&actor) {
+        // A role session run by a changed function or a launched instance. Lambda names
+        // every session of a function alike, so a newer change takes the session over:
+        // a pipeline's deploy last week must not hide an attacker's code change today.
+        if id.kind == IdentityType::AssumedRole && !self.taints.is_empty() {
             if let Some(t) = id.session_name.as_ref().and_then(|s| self.taints.get(s)) {
-                if t.time_ms <= e.time_ms && t.by != actor {
+                let newer = self.links.get(&actor).is_none_or(|l| l.time_ms < t.time_ms);
+                if newer && t.time_ms <= e.time_ms && t.by != actor {
                     let link = Link {
                         parent: t.by.clone(),
                         how: t.how.clone(),
@@ -399,6 +402,41 @@ mod tests {
         // Eviction forgets what is old.
         l.evict(10 * 86_400_000);
         assert!(l.is_empty());
+    }
+
+    #[test]
+    fn a_newer_function_change_takes_its_sessions_over() {
+        let mut l = Lineage::default();
+        let change = |t: i64, who: Value| {
+            ev(
+                t,
+                who,
+                "UpdateFunctionCode20150331v2",
+                "lambda.amazonaws.com",
+                json!({"functionName": "arn:aws:lambda:us-east-1:1:function:export"}),
+                json!({}),
+            )
+        };
+        let run = |t: i64| {
+            ev(
+                t,
+                sess("export-role", "export"),
+                "PutObject",
+                "s3.amazonaws.com",
+                json!({}),
+                json!({}),
+            )
+        };
+        l.observe(&change(1_000, user("AKIACI", "gha-deployer")));
+        let s = l.observe(&run(2_000));
+        assert_eq!(l.root(&s), "user:arn:aws:iam::1:user/gha-deployer");
+        l.observe(&change(3_000, user("AKIAEVIL", "svc-reporting")));
+        l.observe(&run(4_000));
+        assert_eq!(l.root(&s), "user:arn:aws:iam::1:user/svc-reporting");
+        assert_eq!(l.link_of(&s).unwrap().time_ms, 3_000);
+        // Acting again under the same change keeps the link.
+        l.observe(&run(5_000));
+        assert_eq!(l.link_of(&s).unwrap().parent, "key:AKIAEVIL");
     }
 
     #[test]

@@ -3,14 +3,17 @@
 
 use crate::sigma::{rule::parse_file, Rule};
 
-pub const FILES: [(&str, &str); 9] = [
+pub const FILES: [(&str, &str); 12] = [
+    ("access.yml", include_str!("../rules/access.yml")),
     ("recon.yml", include_str!("../rules/recon.yml")),
     ("lambda.yml", include_str!("../rules/lambda.yml")),
     ("persistence.yml", include_str!("../rules/persistence.yml")),
     ("secrets.yml", include_str!("../rules/secrets.yml")),
+    ("execution.yml", include_str!("../rules/execution.yml")),
     ("compute.yml", include_str!("../rules/compute.yml")),
     ("llmjacking.yml", include_str!("../rules/llmjacking.yml")),
     ("exfil.yml", include_str!("../rules/exfil.yml")),
+    ("impact.yml", include_str!("../rules/impact.yml")),
     ("evasion.yml", include_str!("../rules/evasion.yml")),
     ("automation.yml", include_str!("../rules/automation.yml")),
 ];

@@ -251,6 +251,22 @@ fn stratus_detonations_raise_their_technique() {
             "parapet-gpu-launch",
         ),
         (
+            "aws.execution.ec2-user-data.json",
+            "parapet-user-data-modified",
+        ),
+        (
+            "aws.execution.ssm-start-session.json",
+            "parapet-ssm-session-spread",
+        ),
+        (
+            "aws.initial-access.console-login-without-mfa.json",
+            "parapet-console-no-mfa",
+        ),
+        (
+            "aws.lateral-movement.ec2-instance-connect.json",
+            "parapet-instance-key-pushed",
+        ),
+        (
             "aws.exfiltration.ec2-share-ebs-snapshot.json",
             "parapet-shared-out",
         ),

@@ -1,0 +1,263 @@
+//! Techniques with no public detonation log in this repository, built from how AWS records
+//! them: each raises its rule, and its look-alike from an ordinary actor does not.
+
+use parapet_detect::{Config, Detector};
+use serde_json::{json, Value};
+
+const T0: i64 = 1_793_577_600_000; // 2026-11-02T00:00:00Z
+
+fn event(i: i64, who: &Value, source: &str, name: &str, req: Value, extra: Value) -> Value {
+    let mut v = json!({
+        "eventVersion": "1.10", "userIdentity": who,
+        "eventTime": parapet_model::time::rfc3339_ms(T0 + i * 1_000),
+        "eventSource": source, "eventName": name, "awsRegion": "us-east-1",
+        "sourceIPAddress": "203.0.113.9", "userAgent": "Boto3/1.35.0",
+        "requestParameters": req, "responseElements": null,
+        "eventID": format!("t-{i:06}"), "eventType": "AwsApiCall",
+        "recipientAccountId": "111122223333",
+    });
+    if let (Some(v), Some(extra)) = (v.as_object_mut(), extra.as_object()) {
+        for (k, x) in extra {
+            v.insert(k.clone(), x.clone());
+        }
+    }
+    v
+}
+
+fn rules_raised(events: Vec<Value>) -> Vec<String> {
+    let mut d = Detector::new(Config::builtin()).unwrap();
+    let mut out = Vec::new();
+    for v in events {
+        let e = parapet_trail::Event::from_value(v).unwrap();
+        out.extend(d.process(&e).into_iter().map(|a| a.rule_id));
+    }
+    out
+}
+
+fn user(name: &str) -> Value {
+    json!({"type": "IAMUser", "principalId": "AIDAEXAMPLE", "arn": format!("arn:aws:iam::111122223333:user/{name}"),
+           "accountId": "111122223333", "accessKeyId": format!("AKIA{:0>16}", name.len()), "userName": name})
+}
+
+fn pipeline() -> Value {
+    json!({"type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/gha-terraform/GitHubActions",
+           "accountId": "111122223333", "accessKeyId": "ASIAPIPELINE",
+           "sessionContext": {"sessionIssuer": {"type": "Role", "arn": "arn:aws:iam::111122223333:role/gha-terraform", "userName": "gha-terraform"}}})
+}
+
+fn raised(events: Vec<Value>, rule: &str) -> bool {
+    rules_raised(events).iter().any(|r| r == rule)
+}
+
+#[test]
+fn root_activity_but_not_services_acting_for_root() {
+    let root = json!({"type": "Root", "principalId": "111122223333", "arn": "arn:aws:iam::111122223333:root", "accountId": "111122223333"});
+    let login = event(
+        1,
+        &root,
+        "signin.amazonaws.com",
+        "ConsoleLogin",
+        Value::Null,
+        json!({"responseElements": {"ConsoleLogin": "Success"}, "additionalEventData": {"MFAUsed": "Yes"}}),
+    );
+    assert!(raised(vec![login], "parapet-root-activity"));
+    let mut by_service = root.clone();
+    by_service["invokedBy"] = json!("support.amazonaws.com");
+    let quiet = event(
+        2,
+        &by_service,
+        "iam.amazonaws.com",
+        "GetAccountSummary",
+        json!({}),
+        json!({}),
+    );
+    assert!(rules_raised(vec![quiet]).is_empty());
+}
+
+#[test]
+fn password_guessing_from_one_address() {
+    let failed = |i: i64| {
+        event(
+            i,
+            &json!({"type": "IAMUser", "accountId": "111122223333", "principalId": "111122223333", "userName": "HIDDEN_DUE_TO_SECURITY_REASONS"}),
+            "signin.amazonaws.com",
+            "ConsoleLogin",
+            Value::Null,
+            json!({"responseElements": {"ConsoleLogin": "Failure"}, "errorMessage": "Failed authentication"}),
+        )
+    };
+    assert!(!raised(
+        (0..4).map(failed).collect(),
+        "parapet-console-brute-force"
+    ));
+    assert!(raised(
+        (0..5).map(failed).collect(),
+        "parapet-console-brute-force"
+    ));
+}
+
+#[test]
+fn federated_console_sign_in_is_not_a_missing_mfa() {
+    let sso = json!({"type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Admin_0123/alice@example.com",
+                     "accountId": "111122223333", "accessKeyId": "ASIASSO"});
+    let login = |who: &Value| {
+        event(
+            1,
+            who,
+            "signin.amazonaws.com",
+            "ConsoleLogin",
+            Value::Null,
+            json!({"responseElements": {"ConsoleLogin": "Success"}, "additionalEventData": {"MFAUsed": "No"}}),
+        )
+    };
+    assert!(rules_raised(vec![login(&sso)]).is_empty());
+    assert!(raised(vec![login(&user("dana"))], "parapet-console-no-mfa"));
+}
+
+#[test]
+fn mfa_removed_and_account_leaving_its_organization() {
+    let who = user("svc-reporting");
+    assert!(raised(
+        vec![event(
+            1,
+            &who,
+            "iam.amazonaws.com",
+            "DeactivateMFADevice",
+            json!({"userName": "alice", "serialNumber": "arn:aws:iam::111122223333:mfa/alice"}),
+            json!({}),
+        )],
+        "parapet-mfa-removed"
+    ));
+    assert!(raised(
+        vec![event(
+            1,
+            &who,
+            "organizations.amazonaws.com",
+            "LeaveOrganization",
+            Value::Null,
+            json!({}),
+        )],
+        "parapet-left-organization"
+    ));
+}
+
+#[test]
+fn key_destruction_by_a_stranger_not_by_the_pipeline() {
+    let schedule = |who: &Value| {
+        event(
+            1,
+            who,
+            "kms.amazonaws.com",
+            "ScheduleKeyDeletion",
+            json!({"keyId": "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab", "pendingWindowInDays": 7}),
+            json!({}),
+        )
+    };
+    assert!(raised(
+        vec![schedule(&user("svc-reporting"))],
+        "parapet-kms-key-destroyed"
+    ));
+    let mut by_pipeline = schedule(&pipeline());
+    by_pipeline["userAgent"] = json!("APN/1.0 HashiCorp/1.0 Terraform/1.9.8");
+    assert!(!raised(vec![by_pipeline], "parapet-kms-key-destroyed"));
+}
+
+#[test]
+fn mass_deletion_of_objects() {
+    let who = user("svc-reporting");
+    let delete = |i: i64| {
+        event(
+            i,
+            &who,
+            "s3.amazonaws.com",
+            "DeleteObject",
+            json!({"bucketName": "orders-exports", "key": format!("exports/{i}.json")}),
+            json!({"eventCategory": "Data", "managementEvent": false}),
+        )
+    };
+    // 99 in under two minutes is a clean-up job; the 100th within five minutes is not.
+    assert!(!raised(
+        (0..99).map(delete).collect(),
+        "parapet-s3-mass-delete"
+    ));
+    assert!(raised(
+        (0..100).map(delete).collect(),
+        "parapet-s3-mass-delete"
+    ));
+}
+
+#[test]
+fn commands_run_by_a_stranger_and_ports_opened_by_hand() {
+    let who = user("svc-reporting");
+    assert!(raised(
+        vec![event(
+            1,
+            &who,
+            "ssm.amazonaws.com",
+            "SendCommand",
+            json!({"documentName": "AWS-RunShellScript", "instanceIds": ["i-0123456789abcdef0"]}),
+            json!({}),
+        )],
+        "parapet-ssm-command"
+    ));
+    let open = |who: &Value, port: u16| {
+        event(
+            1,
+            who,
+            "ec2.amazonaws.com",
+            "AuthorizeSecurityGroupIngress",
+            json!({"groupId": "sg-0123", "ipPermissions": {"items": [{"ipProtocol": "tcp", "fromPort": port, "toPort": port, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}]}}),
+            json!({}),
+        )
+    };
+    assert!(raised(
+        vec![open(&who, 8080)],
+        "parapet-service-port-opened"
+    ));
+    assert!(raised(
+        vec![open(&pipeline(), 22)],
+        "parapet-network-opened"
+    ));
+    assert!(rules_raised(vec![open(&pipeline(), 443)]).is_empty());
+}
+
+#[test]
+fn a_function_hijacked_after_a_pipeline_deployed_it() {
+    let change = |i: i64, who: &Value| {
+        event(
+            i,
+            who,
+            "lambda.amazonaws.com",
+            "UpdateFunctionCode20150331v2",
+            json!({"functionName": "invoice-exporter"}),
+            json!({}),
+        )
+    };
+    let role = json!({"type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/invoice-role/invoice-exporter",
+                      "accountId": "111122223333", "accessKeyId": "ASIAFUNCTION"});
+    let act = |i: i64| {
+        event(
+            i,
+            &role,
+            "dynamodb.amazonaws.com",
+            "PutItem",
+            json!({"tableName": "invoices"}),
+            json!({}),
+        )
+    };
+    // The pipeline's deploy and the function's work afterwards: nothing.
+    let mut events = vec![change(1, &pipeline()), act(2), act(3)];
+    assert!(rules_raised(events.clone()).is_empty());
+    // A stranger's change a week later: the function's role now acts for them.
+    events.push(change(7 * 86_400, &user("svc-reporting")));
+    events.push(act(7 * 86_400 + 60));
+    let raised = rules_raised(events);
+    assert!(
+        raised.iter().any(|r| r == "parapet-lambda-change"),
+        "{raised:?}"
+    );
+    assert!(
+        raised.iter().any(|r| r == "parapet-lambda-role-acts"),
+        "{raised:?}"
+    );
+}
