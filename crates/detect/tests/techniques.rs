@@ -261,3 +261,47 @@ fn a_function_hijacked_after_a_pipeline_deployed_it() {
         "{raised:?}"
     );
 }
+
+#[test]
+fn secure_string_harvesting_and_bulk_reads_but_not_terraform() {
+    let who = user("svc-reporting");
+    let param = |i: i64, who: &Value, ua: &str| {
+        let mut e = event(
+            i,
+            who,
+            "ssm.amazonaws.com",
+            "GetParameter",
+            json!({"name": format!("/prod/db-{i}/password"), "withDecryption": true}),
+            json!({}),
+        );
+        e["userAgent"] = json!(ua);
+        e
+    };
+    let stolen: Vec<Value> = (0..5).map(|i| param(i, &who, "Boto3/1.35.0")).collect();
+    assert!(raised(stolen, "parapet-secrets-harvest"));
+    let refresh: Vec<Value> = (0..8)
+        .map(|i| param(i, &pipeline(), "APN/1.0 HashiCorp/1.0 Terraform/1.9.8"))
+        .collect();
+    assert!(rules_raised(refresh).is_empty());
+    let by_path = |path: &str| {
+        event(
+            1,
+            &who,
+            "ssm.amazonaws.com",
+            "GetParametersByPath",
+            json!({"path": path, "recursive": true, "withDecryption": true}),
+            json!({}),
+        )
+    };
+    assert!(raised(vec![by_path("/")], "parapet-secrets-bulk-read"));
+    assert!(rules_raised(vec![by_path("/orders/prod/")]).is_empty());
+    let batch = event(
+        1,
+        &who,
+        "secretsmanager.amazonaws.com",
+        "BatchGetSecretValue",
+        json!({"filters": [{"key": "name", "values": ["prod"]}]}),
+        json!({}),
+    );
+    assert!(raised(vec![batch], "parapet-secrets-bulk-read"));
+}

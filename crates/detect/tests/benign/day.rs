@@ -184,6 +184,19 @@ fn terraform(trail: &mut Trail, r: &mut Lcg, t: i64, apply: bool) {
             "20.42.0.9",
         );
     }
+    // The stack's secret versions and its configuration, as the provider reads them.
+    for k in 0..6 {
+        trail.call(
+            at + 100 * (k + 1),
+            &tf,
+            "secretsmanager",
+            "GetSecretValue",
+            json!({"secretId": format!("orders/{k}/db")}),
+            Value::Null,
+            TERRAFORM_UA,
+            "20.42.0.9",
+        );
+    }
     if !apply {
         return;
     }
@@ -415,6 +428,19 @@ fn workloads(trail: &mut Trail, r: &mut Lcg, from: i64, to: i64) {
         );
         // Lambda's egress addresses vary from call to call.
         let ip = format!("3.{}.{}.{}", 80 + r.below(8), r.below(256), r.below(256));
+        // A cold start loads the function's own configuration.
+        if r.below(200) == 0 {
+            trail.call(
+                t,
+                &who,
+                "ssm",
+                "GetParametersByPath",
+                json!({"path": format!("/orders/{f}/"), "recursive": true, "withDecryption": true}),
+                Value::Null,
+                LAMBDA_UA,
+                &ip,
+            );
+        }
         let mut ev = match (f, r.below(6)) {
             // Functions 0-2 are the product's assistant: they call Bedrock.
             (0..=2, 0..=2) => trail.call(
