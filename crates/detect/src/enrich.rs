@@ -314,7 +314,7 @@ impl Enricher {
 
 /// The resource a write names, by the request parameters APIs use for ids.
 fn resource_of(e: &Event) -> Option<String> {
-    const IDS: [&str; 14] = [
+    const IDS: [&str; 22] = [
         "groupId",
         "bucketName",
         "functionName",
@@ -329,6 +329,14 @@ fn resource_of(e: &Event) -> Option<String> {
         "trailName",
         "name",
         "tableName",
+        "dBClusterIdentifier",
+        "logGroupName",
+        "fileSystemId",
+        "volumeId",
+        "snapshotId",
+        "repositoryName",
+        "clusterName",
+        "domainName",
     ];
     // One pass over the raw parameters (no `Value` built); the first id in `IDS`
     // order wins, the last of duplicate keys as JSON readers keep.

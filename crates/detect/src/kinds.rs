@@ -14,6 +14,8 @@ pub const BUILTIN_ACTORS: &str = include_str!("../data/actors.toml");
 #[serde(deny_unknown_fields)]
 struct Lists {
     #[serde(default)]
+    service_names: Vec<String>,
+    #[serde(default)]
     automation_names: Vec<String>,
     #[serde(default)]
     automation_user_agents: Vec<String>,
@@ -27,6 +29,7 @@ struct Lists {
 /// [`ActorKinds::parse`].
 #[derive(Debug, Clone)]
 pub struct ActorKinds {
+    service_names: Patterns,
     automation_names: Patterns,
     automation_user_agents: Patterns,
     human_user_agents: Patterns,
@@ -41,6 +44,7 @@ impl ActorKinds {
     pub fn parse(text: &str) -> Result<Self, String> {
         let l: Lists = toml::from_str(text).map_err(|e| e.to_string())?;
         Ok(ActorKinds {
+            service_names: Patterns::new("service_names", &l.service_names)?,
             automation_names: Patterns::new("automation_names", &l.automation_names)?,
             automation_user_agents: Patterns::new(
                 "automation_user_agents",
@@ -68,6 +72,11 @@ impl ActorKinds {
         .flatten()
         .map(str::to_ascii_lowercase)
         .collect();
+        // Service-linked roles are AWS acting (backups expiring, scaling, log delivery),
+        // though the log shows them as an assumed role like any other.
+        if names.iter().any(|n| self.service_names.matches(n)) {
+            return "service";
+        }
         if self.automation_user_agents.matches(&ua)
             || names.iter().any(|n| self.automation_names.matches(n))
         {
@@ -197,6 +206,9 @@ mod tests {
             "automation"
         );
         assert_eq!(k.classify(&event("Boto3/1.34", "alice")), "unknown");
+        let linked = r#"{"eventSource": "ec2.amazonaws.com", "eventName": "DeleteSnapshot", "eventTime": "2026-01-01T00:00:00Z", "sourceIPAddress": "backup.amazonaws.com", "userAgent": "backup.amazonaws.com", "userIdentity": {"type": "AssumedRole", "arn": "arn:aws:sts::1:assumed-role/AWSServiceRoleForBackup/AWSBackup-AWSServiceRoleForBackup", "sessionContext": {"sessionIssuer": {"type": "Role", "arn": "arn:aws:iam::1:role/aws-service-role/backup.amazonaws.com/AWSServiceRoleForBackup", "userName": "AWSServiceRoleForBackup"}}}}"#;
+        let linked = parapet_trail::read_all("t", linked.as_bytes()).0.remove(0);
+        assert_eq!(k.classify(&linked), "service");
         assert!(
             ActorKinds::parse("automation_name = []").is_err(),
             "typos are errors"

@@ -3,11 +3,15 @@
 //! launched by Terraform and acting with their role, hourly Terraform plans reading a
 //! dozen services, engineers in the console and the CLI through SSO, an IAM user rotating
 //! their own key, AWS services acting for the account, a clean-up job deleting objects,
-//! occasional denied calls. The behaviour pack must raise nothing on it: every alert here
-//! would be a false positive a security team learns to ignore.
+//! occasional denied calls, and upkeep that would look like evasion or impact from anyone
+//! else (backups expiring, GPU training, the SES console). The behaviour pack must raise
+//! nothing on it: every alert here would be a false positive a security team learns to
+//! ignore.
 
 #[path = "benign/day.rs"]
 mod day;
+#[path = "benign/upkeep.rs"]
+mod upkeep;
 
 use day::{day, Trail, ACCOUNT, CLI_UA, HOUR, START_MS};
 use parapet_detect::{Config, Detector};
