@@ -312,51 +312,52 @@ impl Enricher {
     }
 }
 
-/// The resource a write names, by the request parameters APIs use for ids.
+/// The resource a call names, by the id parameters the knowledge layer reads for a
+/// call's target (`parapet_aws::api::ID_KEYS`, in its order), written as the record
+/// spells the key: `rds:dBInstanceIdentifier=orders-db`.
 fn resource_of(e: &Event) -> Option<String> {
-    const IDS: [&str; 22] = [
-        "groupId",
-        "bucketName",
-        "functionName",
-        "userName",
-        "roleName",
-        "policyArn",
-        "dBInstanceIdentifier",
-        "instanceId",
-        "networkAclId",
-        "keyId",
-        "secretId",
-        "trailName",
-        "name",
-        "tableName",
-        "dBClusterIdentifier",
-        "logGroupName",
-        "fileSystemId",
-        "volumeId",
-        "snapshotId",
-        "repositoryName",
-        "clusterName",
-        "domainName",
-    ];
-    // One pass over the raw parameters (no `Value` built); the first id in `IDS`
+    // One pass over the raw parameters (no `Value` built); the first id in `ID_KEYS`
     // order wins, the last of duplicate keys as JSON readers keep.
     let raw = e.record.raw("requestParameters")?;
     if !raw.starts_with('{') {
         return None;
     }
-    let mut best: Option<(usize, &str)> = None;
+    let mut best: Option<(usize, std::borrow::Cow<'_, str>, &str)> = None;
     for (k, v) in parapet_trail::json::entries(raw) {
         let key = parapet_trail::json::decode_str(k)?;
-        if let Some(i) = IDS.iter().position(|id| *id == key) {
-            if v.starts_with('"') && best.is_none_or(|(b, _)| i <= b) {
-                best = Some((i, v));
+        if let Some(i) = id_key_rank(&key) {
+            if v.starts_with('"') && best.as_ref().is_none_or(|(b, _, _)| i <= *b) {
+                best = Some((i, key, v));
             }
         }
     }
-    let (i, v) = best?;
+    let (_, key, v) = best?;
     let v = parapet_trail::json::decode_str(v)?;
     // `concat` over `format!`: a third of the cost, on most events.
-    Some([e.service.as_str(), ":", IDS[i], "=", &v].concat())
+    Some([e.service.as_str(), ":", &key, "=", &v].concat())
+}
+
+/// `key`'s place in `ID_KEYS`, ignoring case. Every parameter of every event asks, so
+/// this is one lookup of the lowercased key rather than a comparison per id key.
+fn id_key_rank(key: &str) -> Option<usize> {
+    use parapet_aws::api::ID_KEYS;
+    use std::sync::OnceLock;
+    type Ranks = std::collections::HashMap<Vec<u8>, usize, foldhash::fast::FixedState>;
+    static RANKS: OnceLock<Ranks> = OnceLock::new();
+    const LONGEST: usize = 48;
+    let ranks = RANKS.get_or_init(|| {
+        let mut m = Ranks::default();
+        for (i, id) in ID_KEYS.iter().enumerate().rev() {
+            debug_assert!(id.len() <= LONGEST);
+            m.insert(id.to_ascii_lowercase().into_bytes(), i);
+        }
+        m
+    });
+    let mut buf = [0u8; LONGEST];
+    let lower = buf.get_mut(..key.len())?;
+    lower.copy_from_slice(key.as_bytes());
+    lower.make_ascii_lowercase();
+    ranks.get(&*lower).copied()
 }
 
 /// Whether `op` undoes `earlier` (Revoke after Authorize, Delete after Put...).
@@ -407,7 +408,7 @@ mod tests {
             ))
             .unwrap()
         };
-        // `IDS` order decides, not the order in the record; escapes are decoded.
+        // `ID_KEYS` order decides, not the order in the record; escapes are decoded.
         let e = ev(r#"{"name": "n", "nested": {"groupId": "no"}, "groupId": "sg-\u0031"}"#);
         assert_eq!(resource_of(&e).as_deref(), Some("ec2:groupId=sg-1"));
         assert_eq!(resource_of(&ev(r#"{"name": 3}"#)), None);

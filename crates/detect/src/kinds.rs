@@ -1,7 +1,8 @@
-//! Which actors are automation, humans or AWS services: `*` wildcard patterns on IAM
-//! user, role and session names and on user agents, case-insensitive. The lists are
-//! data (`data/actors.toml`, overridable); each is compiled once into one regex, so
-//! classifying an actor is one search per list instead of a scan per pattern.
+//! Which actors are automation, humans or AWS services (service identities, and
+//! service-linked roles by name): `*` wildcard patterns on IAM user, role and session
+//! names and on user agents, case-insensitive. The lists are data (`data/actors.toml`,
+//! overridable); each is compiled once into one regex, so classifying an actor is one
+//! search per list instead of a scan per pattern.
 
 use parapet_trail::{Event, IdentityType};
 use regex::Regex;
@@ -55,8 +56,9 @@ impl ActorKinds {
         })
     }
 
-    /// `service`, `automation`, `human` or `unknown`. Automation patterns win over
-    /// human ones: a pipeline that sends a browser-like user agent is still a pipeline.
+    /// `service`, `automation`, `human` or `unknown`. Service-linked role names come
+    /// first; automation patterns win over human ones: a pipeline that sends a
+    /// browser-like user agent is still a pipeline.
     pub fn classify(&self, e: &Event) -> &'static str {
         let id = &e.identity;
         if matches!(id.kind, IdentityType::AwsService | IdentityType::AwsAccount) {

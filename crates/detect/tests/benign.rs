@@ -10,8 +10,6 @@
 
 #[path = "benign/day.rs"]
 mod day;
-#[path = "benign/upkeep.rs"]
-mod upkeep;
 
 use day::{day, Trail, ACCOUNT, CLI_UA, HOUR, START_MS};
 use parapet_detect::{Config, Detector};

@@ -7,13 +7,12 @@ mod calls;
 use calls::*;
 use serde_json::{json, Value};
 
-fn call(i: i64, who: &Value, source: &str, name: &str, req: Value) -> Value {
-    event(i, who, source, name, req, json!({}))
-}
-
+/// Findings quietened or a security service switched off: these are defense-evasion
+/// effects of the knowledge layer, so the pack's one evasion rule reports them.
 #[test]
 fn findings_suppressed_and_monitoring_removed() {
     let mallory = user("mallory");
+    let id = "parapet-defense-evasion";
     let archive = |who: &Value, action: &str| {
         call(
             1,
@@ -23,44 +22,61 @@ fn findings_suppressed_and_monitoring_removed() {
             json!({"detectorId": "d1", "name": "quiet", "action": action, "findingCriteria": {}}),
         )
     };
+    assert!(raised(vec![archive(&mallory, "ARCHIVE")], id));
+    assert!(!raised(vec![archive(&mallory, "NOOP")], id));
+    let off = |i: i64, source: &str, name: &str, req: Value| call(i, &mallory, source, name, req);
     assert!(raised(
-        vec![archive(&mallory, "ARCHIVE")],
-        "parapet-findings-suppressed"
+        vec![off(2, "inspector2.amazonaws.com", "Disable", json!({}))],
+        id
     ));
-    assert!(!raised(
-        vec![archive(&mallory, "NOOP")],
-        "parapet-findings-suppressed"
+    assert!(raised(
+        vec![off(
+            3,
+            "guardduty.amazonaws.com",
+            "CreateIPSet",
+            json!({"detectorId": "d1", "name": "office", "format": "TXT", "location": "s3://x/ips.txt", "activate": true})
+        )],
+        id
     ));
-    let inspector = call(
-        2,
-        &mallory,
-        "inspector2.amazonaws.com",
-        "Disable",
-        json!({}),
-    );
-    assert!(raised(vec![inspector], "parapet-findings-suppressed"));
-    let mut denied = call(
-        3,
-        &mallory,
+    assert!(raised(
+        vec![off(
+            4,
+            "securityhub.amazonaws.com",
+            "BatchDisableStandards",
+            json!({"standardsSubscriptionArns": ["arn:aws:securityhub:us-east-1:111122223333:subscription/cis"]})
+        )],
+        id
+    ));
+    assert!(raised(
+        vec![off(
+            5,
+            "detective.amazonaws.com",
+            "DeleteGraph",
+            json!({"graphArn": "arn:aws:detective:us-east-1:111122223333:graph:1"})
+        )],
+        id
+    ));
+    let mut denied = off(
+        6,
         "securityhub.amazonaws.com",
         "DisableSecurityHub",
         json!({}),
     );
     denied["errorCode"] = json!("AccessDenied");
-    assert!(!raised(vec![denied], "parapet-findings-suppressed"));
+    assert!(!raised(vec![denied], id));
 
-    let logs = |who: &Value| {
+    let alarms = |who: &Value| {
         call(
-            4,
+            7,
             who,
-            "logs.amazonaws.com",
-            "DeleteLogGroup",
-            json!({"logGroupName": "/aws/lambda/pay"}),
+            "monitoring.amazonaws.com",
+            "DeleteAlarms",
+            json!({"alarmNames": ["root-login", "cloudtrail-changes"]}),
         )
     };
-    assert!(raised(vec![logs(&mallory)], "parapet-monitoring-removed"));
+    assert!(raised(vec![alarms(&mallory)], "parapet-monitoring-removed"));
     assert!(!raised(
-        vec![logs(&pipeline())],
+        vec![alarms(&pipeline())],
         "parapet-monitoring-removed"
     ));
 }

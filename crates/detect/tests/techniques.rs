@@ -20,12 +20,11 @@ fn root_activity_but_not_services_acting_for_root() {
     assert!(raised(vec![login], "parapet-root-activity"));
     let mut by_service = root.clone();
     by_service["invokedBy"] = json!("support.amazonaws.com");
-    let quiet = event(
+    let quiet = call(
         2,
         &by_service,
         "iam.amazonaws.com",
         "GetAccountSummary",
-        json!({}),
         json!({}),
     );
     assert!(rules_raised(vec![quiet]).is_empty());
@@ -75,24 +74,22 @@ fn federated_console_sign_in_is_not_a_missing_mfa() {
 fn mfa_removed_and_account_leaving_its_organization() {
     let who = user("svc-reporting");
     assert!(raised(
-        vec![event(
+        vec![call(
             1,
             &who,
             "iam.amazonaws.com",
             "DeactivateMFADevice",
-            json!({"userName": "alice", "serialNumber": "arn:aws:iam::111122223333:mfa/alice"}),
-            json!({}),
+            json!({"userName": "alice", "serialNumber": "arn:aws:iam::111122223333:mfa/alice"})
         )],
         "parapet-mfa-removed"
     ));
     assert!(raised(
-        vec![event(
+        vec![call(
             1,
             &who,
             "organizations.amazonaws.com",
             "LeaveOrganization",
-            Value::Null,
-            json!({}),
+            Value::Null
         )],
         "parapet-left-organization"
     ));
@@ -101,13 +98,12 @@ fn mfa_removed_and_account_leaving_its_organization() {
 #[test]
 fn key_destruction_by_a_stranger_not_by_the_pipeline() {
     let schedule = |who: &Value| {
-        event(
+        call(
             1,
             who,
             "kms.amazonaws.com",
             "ScheduleKeyDeletion",
             json!({"keyId": "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab", "pendingWindowInDays": 7}),
-            json!({}),
         )
     };
     assert!(raised(
@@ -147,24 +143,22 @@ fn mass_deletion_of_objects() {
 fn commands_run_by_a_stranger_and_ports_opened_by_hand() {
     let who = user("svc-reporting");
     assert!(raised(
-        vec![event(
+        vec![call(
             1,
             &who,
             "ssm.amazonaws.com",
             "SendCommand",
-            json!({"documentName": "AWS-RunShellScript", "instanceIds": ["i-0123456789abcdef0"]}),
-            json!({}),
+            json!({"documentName": "AWS-RunShellScript", "instanceIds": ["i-0123456789abcdef0"]})
         )],
         "parapet-ssm-command"
     ));
     let open = |who: &Value, port: u16| {
-        event(
+        call(
             1,
             who,
             "ec2.amazonaws.com",
             "AuthorizeSecurityGroupIngress",
             json!({"groupId": "sg-0123", "ipPermissions": {"items": [{"ipProtocol": "tcp", "fromPort": port, "toPort": port, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}]}}),
-            json!({}),
         )
     };
     assert!(raised(
@@ -181,25 +175,23 @@ fn commands_run_by_a_stranger_and_ports_opened_by_hand() {
 #[test]
 fn a_function_hijacked_after_a_pipeline_deployed_it() {
     let change = |i: i64, who: &Value| {
-        event(
+        call(
             i,
             who,
             "lambda.amazonaws.com",
             "UpdateFunctionCode20150331v2",
             json!({"functionName": "invoice-exporter"}),
-            json!({}),
         )
     };
     let role = json!({"type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/invoice-role/invoice-exporter",
                       "accountId": "111122223333", "accessKeyId": "ASIAFUNCTION"});
     let act = |i: i64| {
-        event(
+        call(
             i,
             &role,
             "dynamodb.amazonaws.com",
             "PutItem",
             json!({"tableName": "invoices"}),
-            json!({}),
         )
     };
     // The pipeline's deploy and the function's work afterwards: nothing.
@@ -223,13 +215,12 @@ fn a_function_hijacked_after_a_pipeline_deployed_it() {
 fn secure_string_harvesting_and_bulk_reads_but_not_terraform() {
     let who = user("svc-reporting");
     let param = |i: i64, who: &Value, ua: &str| {
-        let mut e = event(
+        let mut e = call(
             i,
             who,
             "ssm.amazonaws.com",
             "GetParameter",
             json!({"name": format!("/prod/db-{i}/password"), "withDecryption": true}),
-            json!({}),
         );
         e["userAgent"] = json!(ua);
         e
@@ -241,24 +232,22 @@ fn secure_string_harvesting_and_bulk_reads_but_not_terraform() {
         .collect();
     assert!(rules_raised(refresh).is_empty());
     let by_path = |path: &str| {
-        event(
+        call(
             1,
             &who,
             "ssm.amazonaws.com",
             "GetParametersByPath",
             json!({"path": path, "recursive": true, "withDecryption": true}),
-            json!({}),
         )
     };
     assert!(raised(vec![by_path("/")], "parapet-secrets-bulk-read"));
     assert!(rules_raised(vec![by_path("/orders/prod/")]).is_empty());
-    let batch = event(
+    let batch = call(
         1,
         &who,
         "secretsmanager.amazonaws.com",
         "BatchGetSecretValue",
         json!({"filters": [{"key": "name", "values": ["prod"]}]}),
-        json!({}),
     );
     assert!(raised(vec![batch], "parapet-secrets-bulk-read"));
 }

@@ -7,6 +7,7 @@ mod params;
 mod rules;
 
 pub use params::P;
+pub use rules::ID_KEYS;
 
 use crate::catalog::{catalog, AccessLevel};
 use parapet_model::Effect;

@@ -2,6 +2,9 @@
 
 use serde_json::{json, Value};
 
+#[path = "upkeep.rs"]
+mod upkeep;
+
 pub const ACCOUNT: &str = "111122223333";
 pub const START_MS: i64 = 1_793_577_600_000; // 2026-11-02T00:00:00Z
 pub const HOUR: i64 = 3_600_000;
@@ -21,13 +24,13 @@ impl Lcg {
 }
 
 const LAMBDA_UA: &str = "Boto3/1.34.144 md/Botocore#1.34.144 ua/2.0 os/linux#5.10.224-235.871.amzn2.x86_64 md/arch#x86_64 lang/python#3.12.5 md/pyimpl#CPython exec-env/AWS_Lambda_python3.12 cfg/retry-mode#legacy Botocore/1.34.144";
-pub const TERRAFORM_UA: &str = "APN/1.0 HashiCorp/1.0 Terraform/1.9.8 (+https://www.terraform.io) terraform-provider-aws/5.70.0 (+https://registry.terraform.io/providers/hashicorp/aws) aws-sdk-go-v2/1.32.2 ua/2.1 os/linux lang/go#1.23.2";
+const TERRAFORM_UA: &str = "APN/1.0 HashiCorp/1.0 Terraform/1.9.8 (+https://www.terraform.io) terraform-provider-aws/5.70.0 (+https://registry.terraform.io/providers/hashicorp/aws) aws-sdk-go-v2/1.32.2 ua/2.1 os/linux lang/go#1.23.2";
 const DEPLOY_UA: &str = "aws-cli/2.17.20 md/awscrt#0.20.11 ua/2.0 os/linux#6.5.0-1025-azure md/arch#x86_64 lang/python#3.11.9 md/pyimpl#CPython exec-env/GitHubActions cfg/retry-mode#standard md/installer#exe md/distrib#ubuntu.22 md/prompt#off md/command#lambda.update-function-code";
 pub const CLI_UA: &str = "aws-cli/2.17.20 md/awscrt#0.20.11 ua/2.0 os/macos#23.5.0 md/arch#arm64 lang/python#3.11.9 md/pyimpl#CPython cfg/retry-mode#standard md/installer#exe md/prompt#off md/command#ec2.describe-instances";
 const EC2_UA: &str =
     "aws-sdk-go-v2/1.30.3 os/linux lang/go#1.22.5 md/GOOS#linux md/GOARCH#amd64 api/s3#1.58.2";
 
-pub fn session(role: &str, name: &str, key: &str) -> Value {
+fn session(role: &str, name: &str, key: &str) -> Value {
     json!({
         "type": "AssumedRole",
         "principalId": format!("AROA{:016X}:{name}", role.len() * 7919 + name.len()),
@@ -40,7 +43,7 @@ pub fn session(role: &str, name: &str, key: &str) -> Value {
     })
 }
 
-pub fn sso(user: &str) -> Value {
+fn sso(user: &str) -> Value {
     session(
         "AWSReservedSSO_AdministratorAccess_0123456789abcdef",
         user,
@@ -566,7 +569,7 @@ pub fn day() -> Vec<parapet_trail::Event> {
     deploy(&mut trail, START_MS + 4 * HOUR);
     engineers(&mut trail, &mut r, START_MS + 2 * HOUR);
     rotation(&mut trail, START_MS + 3 * HOUR);
-    crate::upkeep::upkeep(&mut trail, START_MS + 5 * HOUR);
+    upkeep::upkeep(&mut trail, START_MS + 5 * HOUR);
     trail.events.sort_by_key(|(t, _)| *t);
     trail
         .events

@@ -1,7 +1,7 @@
 //! Upkeep on the ordinary day: look-alikes of evasion, impact and hijacking that are
 //! routine when the right actor does them.
 
-use crate::day::{session, sso, Trail, ACCOUNT, TERRAFORM_UA};
+use super::{session, sso, Trail, ACCOUNT, TERRAFORM_UA};
 use serde_json::{json, Value};
 
 const CONSOLE_UA: &str = "AWS Internal";

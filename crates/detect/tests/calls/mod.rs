@@ -25,6 +25,11 @@ pub fn event(i: i64, who: &Value, source: &str, name: &str, req: Value, extra: V
     v
 }
 
+/// A call with no fields beyond the usual ones.
+pub fn call(i: i64, who: &Value, source: &str, name: &str, req: Value) -> Value {
+    event(i, who, source, name, req, json!({}))
+}
+
 pub fn rules_raised(events: Vec<Value>) -> Vec<String> {
     let mut d = Detector::new(Config::builtin()).unwrap();
     let mut out = Vec::new();

@@ -65,6 +65,30 @@ const EVASION: &[(&str, &str, &str, &str)] = &[
         "stops monitoring member accounts",
     ),
     (
+        "guardduty",
+        "CreateIPSet",
+        "GuardDuty",
+        "adds a trusted IP list: calls from those addresses raise no findings",
+    ),
+    (
+        "guardduty",
+        "UpdateIPSet",
+        "GuardDuty",
+        "changes a trusted IP list: calls from those addresses raise no findings",
+    ),
+    (
+        "guardduty",
+        "DeleteMembers",
+        "GuardDuty",
+        "removes member accounts from monitoring",
+    ),
+    (
+        "guardduty",
+        "DisassociateMembers",
+        "GuardDuty",
+        "removes member accounts from monitoring",
+    ),
+    (
         "config",
         "StopConfigurationRecorder",
         "AWS Config",
@@ -93,6 +117,30 @@ const EVASION: &[(&str, &str, &str, &str)] = &[
         "DisableSecurityHub",
         "Security Hub",
         "turns off Security Hub",
+    ),
+    (
+        "securityhub",
+        "BatchDisableStandards",
+        "Security Hub",
+        "turns off security standard checks",
+    ),
+    (
+        "securityhub",
+        "DisableImportFindingsForProduct",
+        "Security Hub",
+        "stops importing a product's findings",
+    ),
+    (
+        "config",
+        "DeleteConfigRule",
+        "AWS Config",
+        "deletes a compliance rule",
+    ),
+    (
+        "detective",
+        "DeleteGraph",
+        "Amazon Detective",
+        "deletes the behaviour graph investigations use",
     ),
     (
         "bedrock",

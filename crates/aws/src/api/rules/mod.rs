@@ -33,8 +33,10 @@ pub struct Out {
     pub data_bearing: bool,
 }
 
-/// Parameters that name the target of a call, most specific first.
-const ID_KEYS: &[&str] = &[
+/// Parameters that name the target of a call, most specific first (matched ignoring
+/// case: the API's `DBInstanceIdentifier` is CloudTrail's `dBInstanceIdentifier`).
+/// Detection reads the same list for the resource an event names.
+pub const ID_KEYS: &[&str] = &[
     "DBInstanceIdentifier",
     "DBClusterIdentifier",
     "DBSnapshotIdentifier",
@@ -44,6 +46,7 @@ const ID_KEYS: &[&str] = &[
     "VolumeId",
     "SnapshotId",
     "InstanceIds",
+    "InstanceId",
     "KeyId",
     "SecretId",
     "RepositoryName",
@@ -54,6 +57,7 @@ const ID_KEYS: &[&str] = &[
     "StreamName",
     "DomainName",
     "ClusterIdentifier",
+    "ClusterName",
     "CacheClusterId",
     "ReplicationGroupId",
     "BackupVaultName",
