@@ -61,9 +61,67 @@ pub struct Catalog {
     pub actions: Vec<ActionInfo>,
     by_prefix: HashMap<String, usize>,
     by_action: HashMap<String, usize>,
+    /// Service prefixes folded by [`fold`] -> service index.
+    by_folded_prefix: HashMap<Box<str>, usize>,
+    /// `service:operation` folded by [`fold`] -> the names it may stand for.
+    by_folded: HashMap<Box<str>, Folded>,
+}
+
+/// What a folded name stands for: one canonical operation, or several (then none is
+/// chosen: a match must be unambiguous).
+#[derive(Debug, Clone, Copy)]
+enum Folded {
+    One(Canonical),
+    Ambiguous,
+}
+
+/// A call's name as the catalog spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Canonical {
+    /// The IAM service prefix (`rds`).
+    pub service: &'static str,
+    /// The operation (`DeleteDBInstance`, or an API operation name that is not an IAM
+    /// action name, such as `s3:ListObjectsV2`).
+    pub operation: &'static str,
+    /// The catalog index of the IAM action the operation needs (`s3:ListBucket` for
+    /// `ListObjectsV2`): its access level is the call's.
+    pub action: usize,
 }
 
 static RAW: &str = include_str!("../data/iam-catalog.tsv");
+static API_OPERATIONS: &str = include_str!("../data/api-operations.tsv");
+
+/// The longest folded `service:operation` looked up; longer names are not in the catalog.
+const FOLD_MAX: usize = 160;
+
+/// Fold a service prefix and (optionally) an operation into `buf` for matching: ASCII
+/// lowercase, surrounding whitespace trimmed, `_` and `-` dropped (boto3's
+/// `delete_db_instance`, the AWS CLI's `delete-db-instance`), `service:operation`.
+/// `None` for text no catalog name folds to (non-ASCII, inner whitespace, too long).
+fn fold<'b>(service: &str, op: Option<&str>, buf: &'b mut [u8; FOLD_MAX]) -> Option<&'b str> {
+    fn push(part: &str, buf: &mut [u8; FOLD_MAX], n: &mut usize) -> Option<()> {
+        for b in part.trim().bytes() {
+            match b {
+                b'_' | b'-' => {}
+                b if b.is_ascii_alphanumeric() => {
+                    *buf.get_mut(*n)? = b.to_ascii_lowercase();
+                    *n += 1;
+                }
+                _ => return None,
+            }
+        }
+        Some(())
+    }
+    let mut n = 0;
+    push(service, buf, &mut n)?;
+    if let Some(op) = op {
+        *buf.get_mut(n)? = b':';
+        n += 1;
+        push(op, buf, &mut n)?;
+    }
+    std::str::from_utf8(&buf[..n]).ok()
+}
+
 static GLOBAL: OnceLock<Catalog> = OnceLock::new();
 
 /// The embedded catalog, parsed on first use (a few milliseconds).
@@ -130,12 +188,88 @@ impl Catalog {
                 format!("{}:{}", services[a.service as usize].prefix, a.name).to_ascii_lowercase();
             by_action.insert(key, i);
         }
+        let mut by_folded_prefix = HashMap::new();
+        let mut buf = [0u8; FOLD_MAX];
+        for (i, s) in services.iter().enumerate() {
+            let key = fold(s.prefix, None, &mut buf).ok_or(format!("service {}", s.prefix))?;
+            if by_folded_prefix.insert(key.into(), i).is_some() {
+                return Err(format!("two service prefixes fold to {key}"));
+            }
+        }
+        let mut by_folded: HashMap<Box<str>, Folded> = HashMap::with_capacity(actions.len());
+        let mut add = |service: &'static str, operation: &'static str, action: usize| {
+            let mut buf = [0u8; FOLD_MAX];
+            let Some(key) = fold(service, Some(operation), &mut buf) else {
+                return;
+            };
+            let c = Canonical {
+                service,
+                operation,
+                action,
+            };
+            by_folded
+                .entry(key.into())
+                .and_modify(|f| {
+                    if !matches!(f, Folded::One(o) if o.operation == operation) {
+                        *f = Folded::Ambiguous
+                    }
+                })
+                .or_insert(Folded::One(c));
+        };
+        for (i, a) in actions.iter().enumerate() {
+            add(services[a.service as usize].prefix, a.name, i);
+        }
+        for (n, line) in API_OPERATIONS.lines().enumerate() {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let mut f = line.split('\t');
+            let (Some(svc), Some(op), Some(iam), None) = (f.next(), f.next(), f.next(), f.next())
+            else {
+                return Err(format!(
+                    "api-operations.tsv line {}: expected 3 fields",
+                    n + 1
+                ));
+            };
+            let key = format!("{svc}:{iam}").to_ascii_lowercase();
+            let &action = by_action.get(&key).ok_or(format!(
+                "api-operations.tsv line {}: {svc}:{iam} is not in the catalog",
+                n + 1
+            ))?;
+            let service = services[actions[action].service as usize].prefix;
+            add(service, op, action);
+        }
         Ok(Catalog {
             services,
             actions,
             by_prefix,
             by_action,
+            by_folded_prefix,
+            by_folded,
         })
+    }
+
+    /// The catalog's spelling of `service:operation` written in any case, with
+    /// surrounding whitespace, or as SDKs spell it (`delete_db_instance`,
+    /// `delete-db-instance`, `deleteDBInstance`). `None` when it names no catalog action
+    /// or API operation, or more than one. Allocation-free.
+    pub fn canonical(&self, service: &str, operation: &str) -> Option<Canonical> {
+        let mut buf = [0u8; FOLD_MAX];
+        match self
+            .by_folded
+            .get(fold(service, Some(operation), &mut buf)?)?
+        {
+            Folded::One(c) => Some(*c),
+            Folded::Ambiguous => None,
+        }
+    }
+
+    /// The catalog's spelling of a service prefix given in any case, with surrounding
+    /// whitespace, or with `_`/`-` dropped or added (`access_analyzer`). Allocation-free.
+    pub fn service_prefix(&self, service: &str) -> Option<&'static str> {
+        let mut buf = [0u8; FOLD_MAX];
+        let i = self.by_folded_prefix.get(fold(service, None, &mut buf)?)?;
+        Some(self.services[*i].prefix)
     }
 
     pub fn len(&self) -> usize {

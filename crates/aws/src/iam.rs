@@ -1,6 +1,6 @@
 //! IAM policy documents: what a permissions policy grants, and whom a trust policy admits.
 
-use crate::catalog::{catalog, ActionSet};
+use crate::catalog::{catalog, AccessLevel, ActionSet};
 use crate::escalation::find_escalations;
 use parapet_model::{Certainty, EscalationHit};
 use serde_json::Value;
@@ -214,13 +214,35 @@ impl Permissions {
     }
 
     /// Counts of actions by access level (list, read, write, permissions, tagging).
+    /// Actions by access level. The catalog labels some reads of permissions
+    /// "Permissions management" (`fsx:GetResourcePolicy`,
+    /// `quicksight:DescribeDataSetPermissions`); reading who may do what changes nothing,
+    /// so an action named as a read (`Get`, `List`, `Describe`...) of that level counts as
+    /// a read. Escalation comes from the primitives (`find_escalations`), not from labels.
     pub fn by_level(set: &ActionSet) -> [usize; 5] {
         let cat = catalog();
         let mut out = [0; 5];
         for i in set.iter() {
-            out[cat.actions[i].level as usize] += 1;
+            let a = &cat.actions[i];
+            let level = if a.level == AccessLevel::PermissionsManagement && is_read_name(a.name) {
+                AccessLevel::Read
+            } else {
+                a.level
+            };
+            out[level as usize] += 1;
         }
         out
+    }
+
+    /// The sensitive reads (secrets, stored data, credentials) the set holds, by
+    /// `SENSITIVE_READS`.
+    pub fn sensitive_reads(set: &ActionSet) -> Vec<String> {
+        let cat = catalog();
+        SENSITIVE_READS
+            .iter()
+            .filter(|a| cat.lookup(a).is_some_and(|i| set.contains(i)))
+            .map(|a| a.to_string())
+            .collect()
     }
 
     pub fn resources_desc(&self) -> String {
@@ -233,6 +255,42 @@ impl Permissions {
         }
     }
 }
+
+/// Operation-name prefixes of reads.
+const READ_VERBS: &[&str] = &[
+    "Get", "List", "Describe", "BatchGet", "Search", "View", "Query", "Scan", "Lookup",
+];
+
+fn is_read_name(name: &str) -> bool {
+    READ_VERBS.iter().any(|v| {
+        name.get(..v.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(v))
+            && name[v.len()..]
+                .chars()
+                .next()
+                .is_none_or(|c| c.is_ascii_uppercase())
+    })
+}
+
+/// Reads that return secrets, stored data or credentials: what a read-only grant is
+/// worth to whoever holds it.
+pub const SENSITIVE_READS: &[&str] = &[
+    "secretsmanager:GetSecretValue",
+    "secretsmanager:BatchGetSecretValue",
+    "ssm:GetParameter",
+    "ssm:GetParameters",
+    "ssm:GetParametersByPath",
+    "s3:GetObject",
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+    "ec2:GetPasswordData",
+    "lambda:GetFunction",
+    "ecr:GetDownloadUrlForLayer",
+    "logs:GetLogEvents",
+    "lightsail:GetRelationalDatabaseMasterUserPassword",
+];
 
 /// The permissions a change adds and removes, as a `Grant` effect's facts.
 pub fn grant_delta(
@@ -258,12 +316,21 @@ pub fn grant_delta(
             .collect();
         escalations.retain(|e| !old.contains(&e.id));
     }
+    let added_by_level = Permissions::by_level(&added);
+    // A grant that manages no permissions says what it reads, so reviewers see the secrets and data
+    // rather than a count.
+    let sensitive_reads = if !newly_admin && added_by_level[3] == 0 && escalations.is_empty() {
+        Permissions::sensitive_reads(&added)
+    } else {
+        Vec::new()
+    };
     parapet_model::Grant {
         holder: holder.to_string(),
         via: None,
         added: added.count(),
         removed: removed.count(),
-        added_by_level: Permissions::by_level(&added),
+        added_by_level,
+        sensitive_reads,
         // Only the patterns that contribute something new, with how many new actions.
         patterns: after
             .patterns

@@ -1,3 +1,5 @@
+#[path = "strict_json.rs"]
+mod strict_json;
 use crate::{EXIT_ALLOW, EXIT_HELD};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
@@ -31,7 +33,10 @@ enum CallFormat {
 
 #[derive(Args)]
 pub struct CallArgs {
-    /// The call, as service:Operation (IAM spelling), e.g. iam:PutRolePolicy.
+    /// The call, as service:Operation, e.g. iam:PutRolePolicy. Any case, boto3's
+    /// (iam:put_role_policy) and the AWS CLI's (iam:put-role-policy) spellings name the
+    /// same IAM action; an action parapet does not know is denied for automation and
+    /// reviewed for people.
     #[arg(long)]
     action: String,
 
@@ -88,7 +93,7 @@ pub fn run(cmd: CallCommand) -> Result<u8> {
             .with_context(|| format!("reading parameters from {}", &p[1..]))?,
         p => p.to_string(),
     };
-    let params: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+    let params: serde_json::Value = strict_json::from_str(&text).map_err(|e| {
         let msg = e.to_string();
         let msg = msg
             .rsplit_once(" at line ")

@@ -31,8 +31,9 @@ use std::time::Duration;
 /// Vulnerabilities come from an offline OSV database (--osv, the `all.zip` osv.dev
 /// publishes per ecosystem, or a directory of OSV JSON); without one none are claimed.
 ///
-/// Exit codes: 0 nothing at or above --fail-on; 1 something is (a malicious model file
-/// by default); 2 bad usage or a target that could not be read.
+/// Exit codes: 0 nothing at or above --fail-on; 1 something is (by default a model file
+/// that is malicious, suspicious or could not be analysed, as `parapet model scan`
+/// judges it); 2 bad usage or a target that could not be read.
 #[derive(Args)]
 #[command(after_help = "Examples:\n  parapet inventory .venv\n  \
 parapet inventory app/ --osv PyPI-all.zip --osv npm-all.zip\n  \
@@ -58,9 +59,10 @@ pub struct InventoryArgs {
     /// Extra allow/deny lists for the model scan (as `parapet model scan --globals`).
     #[arg(long, value_name = "FILE")]
     globals: Option<PathBuf>,
-    /// Exit 1 when this is found: a malicious or suspicious model file, or a risk of at
-    /// least high or critical level.
-    #[arg(long, value_enum, default_value_t = FailOn::Malicious)]
+    /// Exit 1 when this is found: a malicious, suspicious or unknown model file (one
+    /// that could not be analysed: `parapet model scan`'s default, so the two agree on
+    /// the same directory), or a risk of at least high or critical level.
+    #[arg(long, value_enum, default_value_t = FailOn::Unknown)]
     fail_on: FailOn,
     /// Do not compute SHA-256 of model files (faster on large models; the AIBOM then
     /// carries no model hashes).
@@ -82,6 +84,7 @@ pub enum Format {
 pub enum FailOn {
     Malicious,
     Suspicious,
+    Unknown,
     Critical,
     High,
     Never,
@@ -161,6 +164,7 @@ pub fn run(a: InventoryArgs) -> Result<u8> {
     let hit = match a.fail_on {
         FailOn::Malicious => report.worst_model() >= Verdict::Malicious,
         FailOn::Suspicious => report.worst_model() >= Verdict::Suspicious,
+        FailOn::Unknown => report.worst_model() >= Verdict::Unknown,
         FailOn::Critical => {
             report.worst_model() >= Verdict::Malicious
                 || report.worst_risk() >= Some(Severity::Critical)

@@ -1,6 +1,7 @@
 //! The `parapet` binary: parse flags, call the libraries, print. Nothing else.
 
 mod call_cmd;
+mod freeze_cmd;
 mod inventory_cmd;
 mod model_cmd;
 mod ops_cmd;
@@ -11,7 +12,7 @@ mod serve_cmd;
 mod trail_cmd;
 mod watch_cmd;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::process::ExitCode;
 
 // Reading CloudTrail and deciding requests make many small, short-lived allocations;
@@ -61,6 +62,8 @@ enum Command {
     /// Pins: manual emergency changes no decision may revert.
     #[command(subcommand)]
     Pin(ops_cmd::PinCommand),
+    Freeze(freeze_cmd::FreezeArgs),
+    Unfreeze(freeze_cmd::UnfreezeArgs),
     /// CloudTrail: detect attack chains (scan, watch) and explain recorded calls.
     #[command(subcommand)]
     Trail(trail_cmd::TrailCommand),
@@ -74,7 +77,11 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let parsed = Cli::command().try_get_matches().and_then(|m| {
+        remote::record_sources(&m);
+        Cli::from_arg_matches(&m)
+    });
+    let cli = match parsed {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() {
@@ -96,6 +103,8 @@ fn main() -> ExitCode {
         Command::Audit(c) => serve_cmd::audit(c),
         Command::Incident(c) => ops_cmd::incident(c),
         Command::Pin(c) => ops_cmd::pin(c),
+        Command::Freeze(a) => freeze_cmd::freeze(a),
+        Command::Unfreeze(a) => freeze_cmd::unfreeze(a),
         Command::Model(c) => model_cmd::run(c),
         Command::Inventory(a) => inventory_cmd::run(a),
     };

@@ -22,7 +22,8 @@ pub enum ModelCommand {
     /// classes), then a deny list with reasons. Denied globals, imports computed at load
     /// time, calls of computed values and module monkey-patching are malicious; anything
     /// else off the allowlist is suspicious. Files that cannot be analysed (encrypted,
-    /// unsupported compression, over budget) are unknown, with the reason.
+    /// content no model format matches under a model name, a decompression bomb, over
+    /// budget) are unknown, with the reason, and fail by default like suspicious ones.
     ///
     /// Exit codes: 0 nothing at or above --fail-on, 1 something at or above it,
     /// 2 bad usage or a file or directory that could not be read (the scan is incomplete).
@@ -39,8 +40,10 @@ parapet model scan models/ --globals allow-ours.toml   # extend the allow/deny l
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
-        /// Exit 1 when any file is at least this bad.
-        #[arg(long, value_enum, default_value_t = FailOn::Suspicious)]
+        /// Exit 1 when any file is at least this bad. The default fails on `unknown`
+        /// too: a model file parapet could not analyse (unidentified content, an
+        /// encrypted member, a decompression bomb) is not vouched for.
+        #[arg(long, value_enum, default_value_t = FailOn::Unknown)]
         fail_on: FailOn,
         /// Extra allow/deny lists (TOML, same format as the built-in globals.toml); its
         /// entries win over the built-in ones.

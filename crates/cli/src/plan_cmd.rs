@@ -56,9 +56,11 @@ pub struct CheckArgs {
     plan: PathBuf,
 
     /// Who proposes the change, as kind:name. Kinds: human, agent, pipeline, service,
-    /// unknown. Automation (anything but human) is judged more strictly.
-    #[arg(long, env = "PARAPET_ACTOR", default_value = "unknown:unnamed", value_parser = parse_actor)]
-    actor: Actor,
+    /// unknown. Automation (anything but human) is judged more strictly. Default
+    /// unknown:unnamed. With --server the actor is the token's: one given here that
+    /// differs is refused by the server.
+    #[arg(long, env = "PARAPET_ACTOR", value_parser = parse_actor)]
+    actor: Option<Actor>,
 
     /// Pinned emergency changes that must not be reverted (TOML, see docs/pins.md).
     #[arg(long, value_name = "FILE")]
@@ -180,12 +182,16 @@ fn check(args: CheckArgs) -> Result<u8> {
         return crate::remote::submit_plan(
             server,
             token,
+            args.actor.as_ref().map(|a| a.to_string()),
             &text,
             std::time::Duration::from_secs(wait),
         );
     }
     let opts = GateOptions {
-        actor: args.actor.clone(),
+        actor: args.actor.clone().unwrap_or_else(|| Actor {
+            kind: parapet_model::ActorKind::Unknown,
+            name: "unnamed".into(),
+        }),
         incident: args.incident.clone().filter(|s| !s.trim().is_empty()),
         plan: plan_opts,
         input_name: name.clone(),

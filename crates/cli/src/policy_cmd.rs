@@ -7,17 +7,28 @@ use std::path::PathBuf;
 #[derive(Subcommand)]
 pub enum PolicyCommand {
     /// List the policy files of the pack (built-in, plus --policies DIR).
+    ///
+    /// Exit codes: 0 listed, 2 the pack (with --policies) does not load.
     List {
+        /// A directory of .cedar files to add to (or, by same file name, replace in)
+        /// the built-in pack.
         #[arg(long, value_name = "DIR")]
         policies: Option<PathBuf>,
     },
     /// Print a built-in policy file, e.g. to copy and edit it.
+    ///
+    /// Exit codes: 0 printed, 2 no built-in file of that name.
     Show {
         /// File name, as `parapet policy list` prints it.
         name: String,
     },
     /// Parse and validate a policy directory against the schema (exit 2 on error).
+    ///
+    /// Exit codes: 0 valid, 2 a file does not parse or does not match the schema
+    /// (the error says where).
     Validate {
+        /// The directory of .cedar files to check, together with the built-in pack
+        /// (as `--policies DIR` would load it).
         #[arg(value_name = "DIR")]
         policies: PathBuf,
     },

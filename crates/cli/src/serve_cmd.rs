@@ -181,7 +181,7 @@ pub fn serve(args: ServeArgs) -> Result<u8> {
         public_url: args
             .public_url
             .or(file.public_url)
-            .unwrap_or_else(|| format!("http://{listen}"))
+            .unwrap_or_default()
             .trim_end_matches('/')
             .to_string(),
         slack_webhook: args
@@ -220,12 +220,20 @@ pub fn serve(args: ServeArgs) -> Result<u8> {
             .unwrap_or(defaults.opsgenie_priorities),
     };
     tracing::info!(backend = store.backend(), database = %redact(&database.location), "database ready");
-    let app = Arc::new(App::new(store, engine, config, webhooks));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    rt.block_on(parapet_server::serve(app, &listen))
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind(&listen))
+        .with_context(|| format!("listening on {listen}"))?;
+    if config.public_url.is_empty() {
+        // Where this service really listens (port 0 is resolved by now).
+        let addr = listener.local_addr().context("the listening address")?;
+        config.public_url = format!("http://{addr}");
+    }
+    let app = Arc::new(App::new(store, engine, config, webhooks));
+    rt.block_on(parapet_server::serve_on(app, listener))
         .with_context(|| format!("serving on {listen}"))?;
     Ok(EXIT_ALLOW)
 }
@@ -233,43 +241,216 @@ pub fn serve(args: ServeArgs) -> Result<u8> {
 #[derive(Subcommand)]
 pub enum TokenCommand {
     /// Create an API token. The secret is printed once; only its hash is stored.
+    ///
+    /// With --server (an admin token) the server creates it and audits it under the
+    /// admin's actor. Without, it is written to --database directly: allowed while the
+    /// database has no live admin token (to bootstrap the first one), otherwise only
+    /// with --write-db-directly.
+    ///
+    /// Exit codes: 0 created (the secret is on standard output), 2 bad input or
+    /// refused (role and actor do not fit, an admin already exists, the server said no).
+    #[command(after_help = TOKEN_EXAMPLE)]
     Create {
         #[command(flatten)]
-        database: Database,
+        target: crate::ops_cmd::Target,
         /// A label for the token (who or what holds it).
         #[arg(long)]
         name: String,
-        /// agent (request decisions), approver (approve and reject), admin (everything).
+        /// agent (request decisions; acts as agent:, pipeline: or service:), approver
+        /// (approve and reject; acts as human:), admin (everything; acts as human:).
         #[arg(long)]
         role: String,
-        /// The actor the token acts as, kind:name (e.g. agent:kiro, human:alice).
-        /// Decisions and approvals are attributed to it.
+        /// The actor the token acts as, kind:name (e.g. agent:kiro, human:alice); it
+        /// must be a kind the role allows. Decisions, votes, incidents and pins are
+        /// attributed to it.
         #[arg(long, value_parser = parapet_model::Actor::parse)]
         actor: parapet_model::Actor,
+        /// When the token stops working: a duration from now (90m, 12h, 30d) or an
+        /// RFC 3339 time. Default: never.
+        #[arg(long, value_name = "DURATION|TIME")]
+        expires: Option<String>,
+    },
+    /// List tokens: id, name, role, actor, state, created, expires, last used. Never
+    /// a secret (only hashes are stored).
+    ///
+    /// Exit codes: 0 listed, 2 bad input, no such database or the server refused.
+    List {
+        #[command(flatten)]
+        target: crate::ops_cmd::Target,
+    },
+    /// Revoke a token: refused from now on (on every replica within a second) and its
+    /// web UI sessions end.
+    ///
+    /// Exit codes: 0 revoked, 2 no such token, bad input or the server refused.
+    Revoke {
+        /// The token's id (tok_..., from `parapet token list`).
+        id: String,
+        #[command(flatten)]
+        target: crate::ops_cmd::Target,
     },
 }
 
+const TOKEN_EXAMPLE: &str = "Examples:
+  parapet token create --database parapet.db --role admin --actor human:root --name root   # bootstrap
+  export PARAPET_SERVER=https://parapet.example.com PARAPET_TOKEN=<admin token>
+  parapet token create --role agent --actor agent:kiro --name kiro --expires 30d
+  parapet token list
+  parapet token revoke tok_0123456789abcdef";
+
+/// `--expires`: `90m`, `12h`, `30d` from now, or an RFC 3339 time; in epoch seconds.
+pub fn parse_expiry(s: &str, now: i64) -> Result<i64> {
+    let s = s.trim();
+    if let Some(t) = parapet_gate::parse_rfc3339(s) {
+        return Ok(t);
+    }
+    let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => 0,
+    };
+    match n.parse::<i64>() {
+        Ok(n) if n > 0 && seconds > 0 && n <= 3650 * 86400 / seconds => Ok(now + n * seconds),
+        _ => bail!("--expires {s:?}: use a duration such as 90m, 12h, 30d, or an RFC 3339 time"),
+    }
+}
+
 pub fn token(cmd: TokenCommand) -> Result<u8> {
-    let TokenCommand::Create {
-        database,
-        name,
-        role,
-        actor,
-    } = cmd;
+    let (TokenCommand::Create { target, .. }
+    | TokenCommand::List { target }
+    | TokenCommand::Revoke { target, .. }) = &cmd;
+    target.refuse_by()?;
+    match cmd {
+        TokenCommand::Create {
+            target,
+            name,
+            role,
+            actor,
+            expires,
+        } => create_token(target, name, role, actor, expires),
+        TokenCommand::List { target } => list_tokens(target),
+        TokenCommand::Revoke { id, target } => {
+            let by_server = target.server.client()?;
+            match by_server {
+                Some(c) => {
+                    c.call(
+                        "POST",
+                        &format!("/v1/tokens/{}/revoke", crate::remote::segment(&id)),
+                        None,
+                    )?;
+                }
+                // Revoking only takes access away: allowed on the database directly.
+                None => {
+                    let store = target.database.open_existing()?;
+                    if !store.revoke_token(&id, &crate::ops_cmd::direct_actor())? {
+                        bail!("no live token {id} (unknown or already revoked)");
+                    }
+                }
+            }
+            eprintln!("revoked token {id}; it is refused from now on");
+            Ok(EXIT_ALLOW)
+        }
+    }
+}
+
+fn create_token(
+    target: crate::ops_cmd::Target,
+    name: String,
+    role: String,
+    actor: parapet_model::Actor,
+    expires: Option<String>,
+) -> Result<u8> {
     let role = Role::parse(&role)
         .with_context(|| format!("--role {role}: use agent, approver or admin"))?;
-    if role != Role::Agent && !matches!(actor.kind, parapet_model::ActorKind::Human) {
-        bail!("approver and admin tokens must act as a human (--actor human:NAME), so automation can never approve");
-    }
-    let store = database.open()?;
-    let (info, secret) = store.create_token(&name, role, &actor.to_string(), "cli:token-create")?;
+    let actor = actor.to_string();
+    // Refused before anything is contacted: a role bounds the kind of actor.
+    parapet_store::check_role_actor(role, &actor)
+        .map_err(|e| anyhow::anyhow!("--role {} --actor {actor}: {e}", role.as_str()))?;
+    let now = parapet_store::now();
+    let expires_at = expires.map(|e| parse_expiry(&e, now)).transpose()?;
+    let (id, secret, acts_as) = match target.server.client()? {
+        Some(c) => {
+            let body = serde_json::json!({
+                "name": name, "role": role.as_str(), "actor": actor,
+                "expires": expires_at.map(parapet_store::rfc3339),
+            });
+            let v = c.call("POST", "/v1/tokens", Some(&body))?;
+            let secret = v["secret"]
+                .as_str()
+                .context("the decision service returned no secret")?
+                .to_string();
+            (v["id"].as_str().unwrap_or("?").to_string(), secret, actor)
+        }
+        None => {
+            let store = target.database.open()?;
+            let admins = store
+                .tokens()?
+                .into_iter()
+                .filter(|t| t.role == Role::Admin && t.live(now))
+                .count();
+            if admins > 0 && !target.write_db_directly {
+                bail!(
+                    "this database already has an admin token: create tokens through the \
+                     server (--server URL --token ADMIN_TOKEN, or PARAPET_SERVER and \
+                     PARAPET_TOKEN), which audits who created them. Writing to the \
+                     database directly bypasses that; --write-db-directly forces it"
+                );
+            }
+            let (info, secret) = store.create_token(
+                &name,
+                role,
+                &actor,
+                expires_at,
+                &crate::ops_cmd::direct_actor(),
+            )?;
+            (info.id, secret, info.actor)
+        }
+    };
+    let until = expires_at.map_or("never expires".to_string(), |e| {
+        format!("expires {}", parapet_store::rfc3339(e))
+    });
     eprintln!(
-        "created token {} ({}, acts as {}); the secret is shown once:",
-        info.id,
-        info.role.as_str(),
-        info.actor
+        "created token {id} ({}, acts as {acts_as}, {until}); the secret is shown once:",
+        role.as_str()
     );
     println!("{secret}");
+    Ok(EXIT_ALLOW)
+}
+
+fn list_tokens(target: crate::ops_cmd::Target) -> Result<u8> {
+    let rows: Vec<serde_json::Value> = match target.server.client()? {
+        Some(c) => match c.call("GET", "/v1/tokens", None)? {
+            serde_json::Value::Array(a) => a,
+            other => bail!("the decision service answered {other} where a list was expected"),
+        },
+        None => {
+            let now = parapet_store::now();
+            target
+                .database
+                .open_existing()?
+                .tokens()?
+                .iter()
+                .map(|t| parapet_server::shown_token(t, now))
+                .collect()
+        }
+    };
+    println!("ID\tNAME\tROLE\tACTOR\tSTATE\tCREATED\tEXPIRES\tLAST USED");
+    let field = |v: &serde_json::Value| v.as_str().unwrap_or("-").to_string();
+    for t in rows {
+        println!(
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            field(&t["id"]),
+            field(&t["name"]),
+            field(&t["role"]),
+            field(&t["actor"]),
+            field(&t["state"]),
+            field(&t["created_at"]),
+            field(&t["expires_at"]),
+            field(&t["last_used_at"]),
+        );
+    }
     Ok(EXIT_ALLOW)
 }
 
@@ -281,6 +462,8 @@ pub enum AuditCommand {
         database: Database,
     },
     /// Write every audit entry as a JSON line.
+    ///
+    /// Exit codes: 0 written, 2 no such database or it cannot be read.
     Export {
         #[command(flatten)]
         database: Database,
@@ -350,5 +533,36 @@ impl Database {
             bail!("no database at {}", self.location);
         }
         self.open()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_expiry;
+
+    #[test]
+    fn expiry_is_a_duration_from_now_or_a_time() {
+        let now = 1_700_000_000;
+        assert_eq!(parse_expiry("90m", now).unwrap(), now + 5400);
+        assert_eq!(parse_expiry("12h", now).unwrap(), now + 43200);
+        assert_eq!(parse_expiry("30d", now).unwrap(), now + 30 * 86400);
+        assert_eq!(
+            parse_expiry("2030-01-01T00:00:00Z", now).unwrap(),
+            1_893_456_000
+        );
+        // Nothing unreadable, empty, zero, negative or absurd becomes "never expires".
+        for bad in [
+            "",
+            "soon",
+            "30",
+            "0d",
+            "-5d",
+            "5w",
+            "d",
+            "99999999999d",
+            "1.5h",
+        ] {
+            assert!(parse_expiry(bad, now).is_err(), "{bad:?}");
+        }
     }
 }

@@ -1,4 +1,4 @@
-use crate::{EXIT_ALLOW, EXIT_HELD};
+use crate::{EXIT_ALLOW, EXIT_HELD, EXIT_USAGE};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use parapet_detect::sigma::{self, Level};
@@ -16,6 +16,9 @@ pub enum TrailCommand {
     /// Reads what `trail scan` reads (gzip or plain `Records` files, arrays, JSON lines,
     /// EventBridge envelopes, LookupEvents output; directories; `-` for stdin).
     /// Detection of attack chains over time is `parapet trail scan`.
+    ///
+    /// Exit codes: 0 explained (whatever the calls did: this is a report, not a gate),
+    /// 2 a file or directory could not be read or holds no readable records.
     Explain {
         /// CloudTrail files or directories.
         #[arg(required = true)]
@@ -80,7 +83,13 @@ impl LevelArg {
 /// temporal_ordered). Rules can use parapet's fields (`parapet.actor`, `parapet.lineage`,
 /// `parapet.effects`, ...; see docs/trail.md).
 ///
-/// Exit status: 0 no incident at or above --fail-on, 1 at least one, 2 usage or I/O error.
+/// Exit status: 0 no incident at or above --fail-on, 1 at least one, 2 usage or I/O
+/// error, or an incomplete scan that found no incident: an input named on the command
+/// line that held no readable record, or any unreadable record (a truncated or corrupt
+/// file is not "no incident": whoever damaged the log of their own activity would get a
+/// clean exit). Everything readable is still scanned and reported; an incident found in
+/// an incomplete scan still exits 1, saying the scan was incomplete. --allow-unreadable
+/// accepts partial logs: unreadable records are then only counted.
 ///
 /// Example: parapet trail scan demo/trail/takeover
 #[derive(Args)]
@@ -94,6 +103,11 @@ pub struct ScanArgs {
     /// on a small machine; raise it for directories whose files are far out of order.
     #[arg(long, default_value = "250000", value_name = "EVENTS")]
     pub max_held: usize,
+    /// Accept partial logs: unreadable records (truncated or corrupt files) are counted
+    /// and named with -v but do not make the exit status 2. An input that holds no
+    /// readable record at all still does.
+    #[arg(long)]
+    pub allow_unreadable: bool,
     #[command(flatten)]
     pub detect: DetectArgs,
 }
@@ -142,6 +156,52 @@ pub fn run(cmd: TrailCommand) -> Result<u8> {
     }
 }
 
+/// What one input named on the command line gave.
+#[derive(Default, Clone, Copy)]
+struct Yield {
+    files: u64,
+    events: u64,
+    skipped: u64,
+}
+
+impl Yield {
+    fn add(&mut self, item: &Item) {
+        match item {
+            Item::Event(_) => self.events += 1,
+            Item::Skipped { .. } => self.skipped += 1,
+        }
+    }
+}
+
+/// Inputs that held no readable record, each named with why; printed, and the exit
+/// status becomes 2. An input whose files are all empty containers (`{"Records": []}`)
+/// read fine.
+fn unreadable_inputs(paths: &[PathBuf], yields: &[Yield]) -> bool {
+    let mut any = false;
+    for (p, y) in paths.iter().zip(yields) {
+        let why = if y.events > 0 {
+            continue;
+        } else if y.files == 0 {
+            "holds no CloudTrail file"
+        } else if y.skipped > 0 {
+            "holds no readable CloudTrail record"
+        } else {
+            continue;
+        };
+        let name = if p.as_os_str() == "-" {
+            "stdin".to_string()
+        } else {
+            p.display().to_string()
+        };
+        eprintln!(
+            "parapet: {name}: {why} ({} unreadable, see -v); the scan is incomplete",
+            y.skipped
+        );
+        any = true;
+    }
+    any
+}
+
 /// A path named on the command line must exist (inside it, bad files are only skipped).
 fn must_exist(paths: &[PathBuf]) -> Result<()> {
     for p in paths {
@@ -155,41 +215,57 @@ fn must_exist(paths: &[PathBuf]) -> Result<()> {
 fn explain(files: &[PathBuf], verbose: bool) -> Result<u8> {
     must_exist(files)?;
     let (mut events, mut with_effects, mut failed, mut skipped) = (0, 0, 0, 0);
-    for f in files {
-        parapet_trail::read_path(f, Limits::default(), &mut |item| {
-            let r = match item {
-                Item::Event(e) => e,
-                Item::Skipped { at, reason } => {
-                    eprintln!("{at}: skipped {reason}");
-                    skipped += 1;
-                    return;
-                }
-            };
-            events += 1;
-            let time = r.time_rfc3339();
-            let action = format!("{}:{}", r.service, r.name);
-            if let Some(err) = &r.error_code {
-                failed += 1;
-                if verbose {
-                    println!("{time}  {}  {action}  failed: {err}", r.actor());
-                }
-                return;
-            }
-            let effects = r.analyze().map(|a| a.effects).unwrap_or_default();
-            if effects.is_empty() {
-                if verbose {
-                    println!("{time}  {}  {action}", r.actor());
-                }
-                return;
-            }
-            with_effects += 1;
-            println!("{time}  {}  {action}", r.actor());
-            for e in effects {
-                println!("    {:<8} {}", e.severity().as_str(), e.summary());
+    let mut yields = vec![Yield::default(); files.len()];
+    for (f, y) in files.iter().zip(&mut yields) {
+        let mut listed = Vec::new();
+        parapet_trail::list(f, &mut listed, &mut |item| {
+            y.add(&item);
+            if let Item::Skipped { at, reason } = item {
+                eprintln!("{at}: skipped {reason}");
+                skipped += 1;
             }
         });
+        y.files = listed.len() as u64;
+        for (file, _) in &listed {
+            parapet_trail::read_file(file, Limits::default(), &mut |item| {
+                y.add(&item);
+                let r = match item {
+                    Item::Event(e) => e,
+                    Item::Skipped { at, reason } => {
+                        eprintln!("{at}: skipped {reason}");
+                        skipped += 1;
+                        return;
+                    }
+                };
+                events += 1;
+                let time = r.time_rfc3339();
+                let action = format!("{}:{}", r.service, r.name);
+                if let Some(err) = &r.error_code {
+                    failed += 1;
+                    if verbose {
+                        println!("{time}  {}  {action}  failed: {err}", r.actor());
+                    }
+                    return;
+                }
+                let effects = r.analyze().map(|a| a.effects).unwrap_or_default();
+                if effects.is_empty() {
+                    if verbose {
+                        println!("{time}  {}  {action}", r.actor());
+                    }
+                    return;
+                }
+                with_effects += 1;
+                println!("{time}  {}  {action}", r.actor());
+                for e in effects {
+                    println!("    {:<8} {}", e.severity().as_str(), e.summary());
+                }
+            });
+        }
     }
     eprintln!("{events} events: {with_effects} with effects, {failed} failed calls, {skipped} unreadable records skipped");
+    if unreadable_inputs(files, &yields) {
+        return Ok(EXIT_USAGE);
+    }
     Ok(EXIT_ALLOW)
 }
 
@@ -308,12 +384,26 @@ fn scan(a: ScanArgs) -> Result<u8> {
     let (mut det, mut out) = d.start()?;
     let mut files = Vec::new();
     let mut skipped = 0u64;
-    for p in &a.paths {
+    let first_skip = std::cell::RefCell::new(None::<String>);
+    let note_skip = |at: &str| {
+        first_skip
+            .borrow_mut()
+            .get_or_insert_with(|| at.to_string());
+    };
+    // Which named input each file came from.
+    let mut origin = Vec::new();
+    let mut yields = vec![Yield::default(); a.paths.len()];
+    for (k, p) in a.paths.iter().enumerate() {
+        let before = files.len();
         parapet_trail::list(p, &mut files, &mut |i| {
+            yields[k].add(&i);
             if let Item::Skipped { at, reason } = i {
+                note_skip(&at);
                 d.skipped(&at, &reason, &mut skipped);
             }
         });
+        yields[k].files = (files.len() - before) as u64;
+        origin.resize(files.len(), k);
     }
     let progress = parapet_modelscan::Progress::default();
     progress.add_total(files.len() as u64, files.iter().map(|f| f.1).sum());
@@ -337,10 +427,17 @@ fn scan(a: ScanArgs) -> Result<u8> {
                 }
             }
         };
-        for (f, size) in &files {
-            parapet_trail::read_file(f, Limits::default(), &mut |i| match i {
-                Item::Event(e) => reorder.push(e, &mut |e| emit(e, &mut out)),
-                Item::Skipped { at, reason } => d.skipped(&at, &reason, &mut skipped),
+        for ((f, size), &k) in files.iter().zip(&origin) {
+            let y = &mut yields[k];
+            parapet_trail::read_file(f, Limits::default(), &mut |i| {
+                y.add(&i);
+                match i {
+                    Item::Event(e) => reorder.push(e, &mut |e| emit(e, &mut out)),
+                    Item::Skipped { at, reason } => {
+                        note_skip(&at);
+                        d.skipped(&at, &reason, &mut skipped)
+                    }
+                }
             });
             progress.file_done(*size);
         }
@@ -350,8 +447,27 @@ fn scan(a: ScanArgs) -> Result<u8> {
             let _ = b.join();
         }
     });
-    match write_err {
-        Some(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("writing results"),
-        _ => d.finish(&det, &mut out, skipped),
+    let code = match write_err {
+        Some(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            return Err(e).context("writing results")
+        }
+        _ => d.finish(&det, &mut out, skipped)?,
+    };
+    // Results for what was read are out; an input that gave nothing, or (unless
+    // --allow-unreadable) any unreadable record, makes the scan incomplete: exit 2
+    // unless an incident was found anyway.
+    let mut incomplete = unreadable_inputs(&a.paths, &yields);
+    if skipped > 0 && !a.allow_unreadable {
+        let first = first_skip.borrow().clone().unwrap_or_default();
+        eprintln!(
+            "parapet: the scan is incomplete: {skipped} unreadable record{}, first at {first} \
+             (see -v; --allow-unreadable accepts partial logs)",
+            if skipped == 1 { "" } else { "s" }
+        );
+        incomplete = true;
     }
+    if incomplete && code != EXIT_HELD {
+        return Ok(EXIT_USAGE);
+    }
+    Ok(code)
 }

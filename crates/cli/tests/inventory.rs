@@ -153,3 +153,27 @@ fn bad_input_is_named_and_exits_2() {
         "{out}"
     );
 }
+
+/// A model file nobody can analyse fails `inventory` by default, as it fails
+/// `parapet model scan`: the two agree on the same directory.
+#[test]
+fn an_unknown_model_fails_like_model_scan() {
+    let d = workload("inv-unknown");
+    // Random bytes named like a model: not analysable, so unknown.
+    let bytes: Vec<u8> = (0u32..4096)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(d.join("app/model.bin"), &bytes).unwrap();
+    let scan = bin().args(["model", "scan"]).arg(&d).output().unwrap();
+    assert_eq!(scan.status.code(), Some(1), "model scan judges it unknown");
+    let o = bin().args(["inventory"]).arg(&d).output().unwrap();
+    exited(o, 1);
+    for (level, code) in [("unknown", 1), ("suspicious", 0), ("malicious", 0)] {
+        let o = bin()
+            .args(["inventory", "--fail-on", level])
+            .arg(&d)
+            .output()
+            .unwrap();
+        exited(o, code);
+    }
+}

@@ -26,18 +26,29 @@ fn malicious_file_fails_the_pipeline_and_says_why() {
 }
 
 #[test]
-fn clean_and_unknown_pass_by_default_and_thresholds_move() {
+fn clean_passes_unknown_fails_by_default_and_thresholds_move() {
     let clean = corpus("pytorch_model.bin");
     let o = bin().args(["model", "scan", &clean]).output().unwrap();
     assert!(exited(o, 0).contains("1 clean"));
+    // Unknown is not clean: an encrypted member, or bytes no format matches in a
+    // model-named file, fail the default threshold.
     let enc = corpus("benign_password_protected.zip");
     let o = bin().args(["model", "scan", &enc]).output().unwrap();
-    assert!(exited(o, 0).contains("encrypted"));
+    assert!(exited(o, 1).contains("encrypted"));
     let o = bin()
-        .args(["model", "scan", &enc, "--fail-on", "unknown"])
+        .args(["model", "scan", &enc, "--fail-on", "suspicious"])
         .output()
         .unwrap();
-    exited(o, 1);
+    exited(o, 0);
+    let d = tmpdir("model-unknown");
+    let random = d.join("weights.bin");
+    std::fs::write(
+        &random,
+        (0..=255u8).rev().cycle().take(4096).collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let o = bin().args(["model", "scan"]).arg(&random).output().unwrap();
+    assert!(exited(o, 1).contains("UNKNOWN"));
     let bad = corpus("malicious1.zip");
     let o = bin()
         .args(["model", "scan", &bad, "--fail-on", "never"])

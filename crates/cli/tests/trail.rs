@@ -123,8 +123,25 @@ fn bad_input_is_skipped_counted_and_named() {
         .arg(&dir)
         .output()
         .unwrap();
-    exited(o.clone(), 0);
+    // Unreadable records make the scan incomplete: exit 2, naming the first one.
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("the scan is incomplete: ") && err.contains(" unreadable records, first at "),
+        "{err}"
+    );
+    // Whoever accepts partial logs says so.
+    let ok = bin()
+        .args(["trail", "scan", "--allow-unreadable"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    exited(ok, 0);
     assert!(
         err.contains("truncated.json.gz") && err.contains("gzip"),
         "{err}"
@@ -261,5 +278,124 @@ fn standard_input_and_checkpoints() {
         .find(|v| v["type"] == "incident" && v["root"].as_str().unwrap().ends_with("svc-reporting"))
         .expect("the incident survives the restart");
     assert_eq!(attack["phases"].as_array().unwrap().len(), 9, "{attack}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// An input that yields no readable record is not "no incident": exit 2, naming it.
+#[test]
+fn an_input_with_nothing_readable_exits_2() {
+    let dir = tmpdir("trail-unreadable");
+    let one = "{\"eventSource\": \"iam.amazonaws.com\", \"eventName\": \"CreateUser\", \"eventTime\": \"2026-11-02T09:00:00Z\"}";
+    let utf16_garbage: Vec<u8> = [0xff, 0xfe]
+        .into_iter()
+        .chain("not json".encode_utf16().flat_map(u16::to_le_bytes))
+        .collect();
+    let deep = format!("{}{}", "[".repeat(30_000), "]".repeat(30_000));
+    for (name, bytes) in [
+        ("empty.json", Vec::new()),
+        ("binary.bin", vec![0x00, 0x01, 0xfe, 0x80, 0x7f]),
+        ("utf16.json", utf16_garbage),
+        ("nested.json", deep.into_bytes()),
+    ] {
+        let p = dir.join(name);
+        std::fs::write(&p, &bytes).unwrap();
+        let o = bin().args(["trail", "scan"]).arg(&p).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        assert_eq!(o.status.code(), Some(2), "{name}: {err}");
+        assert!(
+            err.contains(&format!("{name}: holds no readable CloudTrail record")),
+            "{name}: {err}"
+        );
+        // Next to a readable input, the readable one is still scanned; still exit 2.
+        let good = dir.join("good.jsonl");
+        std::fs::write(&good, format!("{one}\n{one}\n")).unwrap();
+        let o = bin()
+            .args(["trail", "scan"])
+            .arg(&good)
+            .arg(&p)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        assert_eq!(o.status.code(), Some(2), "{name}: {err}");
+        assert!(err.contains("2 events"), "{err}");
+        assert!(!err.contains("good.jsonl:"), "{err}");
+        // `trail explain` too.
+        let o = bin().args(["trail", "explain"]).arg(&p).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "explain {name}");
+    }
+    // An empty directory holds nothing to scan; stdin with nothing readable fails too.
+    let empty = dir.join("nothing");
+    std::fs::create_dir_all(&empty).unwrap();
+    let o = bin().args(["trail", "scan"]).arg(&empty).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("holds no CloudTrail file"));
+    let mut child = bin()
+        .args(["trail", "scan", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"\x00garbage")
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("stdin: holds no readable"));
+    // A valid file without records read fine: exit 0.
+    let p = dir.join("none.json");
+    std::fs::write(&p, b"{\"Records\": []}").unwrap();
+    let o = bin().args(["trail", "scan"]).arg(&p).output().unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A damaged log is not a clean log: a truncated file next to readable ones makes a
+/// scan that found nothing exit 2, and one that found an incident still exit 1,
+/// saying it was incomplete.
+#[test]
+fn a_truncated_file_makes_the_scan_incomplete() {
+    let dir = tmpdir("trail-truncated");
+    let quiet = "{\"eventSource\": \"s3.amazonaws.com\", \"eventName\": \"ListBuckets\", \"eventTime\": \"2026-11-02T09:00:00Z\", \"userIdentity\": {\"type\": \"IAMUser\", \"arn\": \"arn:aws:iam::111122223333:user/a\"}}";
+    std::fs::write(dir.join("a.jsonl"), format!("{quiet}\n")).unwrap();
+    // A gzip of a StopLogging record, cut short.
+    let stop = "{\"Records\":[{\"eventSource\":\"cloudtrail.amazonaws.com\",\"eventName\":\"StopLogging\",\"eventTime\":\"2026-11-02T09:01:00Z\"}]}";
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(stop.as_bytes()).unwrap();
+    let gz = gz.finish().unwrap();
+    std::fs::write(dir.join("b.json.gz"), &gz[..gz.len() / 2]).unwrap();
+    let o = bin().args(["trail", "scan"]).arg(&dir).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("the scan is incomplete: ") && err.contains("first at "),
+        "{err}"
+    );
+    assert!(err.contains("b.json.gz"), "{err}");
+    let o = bin()
+        .args(["trail", "scan", "--allow-unreadable"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // With an incident found, exit 1 stays, and the scan still says it was incomplete.
+    let takeover = root().join(DEMO);
+    let o = bin()
+        .args(["trail", "scan"])
+        .arg(&takeover)
+        .arg(dir.join("b.json.gz"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("incomplete"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }

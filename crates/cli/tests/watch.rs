@@ -76,8 +76,14 @@ fn the_takeover_is_detected_as_it_streams_and_survives_a_restart() {
         .client()
         .publish(&subject, None, b"{\"truncated\": ")
         .unwrap();
+    // Hostile nesting is skipped too; the stream goes on.
+    let deep = format!("{}{}", "[".repeat(30_000), "]".repeat(30_000));
+    publisher
+        .client()
+        .publish(&subject, None, deep.as_bytes())
+        .unwrap();
     let (first, err) = watch(&stream, &subject, &cp);
-    assert!(err.contains("1 unreadable record skipped"), "{err}");
+    assert!(err.contains("2 unreadable records skipped"), "{err}");
     assert!(err.contains("alert latency from stream arrival"), "{err}");
     // Before the back door exists, the hijacked role minting a key is already critical.
     assert!(first.contains("parapet-lambda-role-escalates"), "{first}");

@@ -16,6 +16,11 @@
 //! | `parapet.viaMinutes` | minutes since the actor was made (or its function changed) |
 //! | `parapet.resource` | the resource a call names (`ec2:groupId=sg-1`), when it names one |
 //! | `parapet.revertsHumanChange` | automation undoing a human's recent change to the same resource |
+//! | `parapet.readonlyRole` | the acting role is a read-only audit role (a scanner's), by the role's name |
+//! | `parapet.desktopClient` | the user agent is the AWS CLI or an SDK on macOS or Windows |
+//! | `parapet.unfamiliarSourceIp` | the address was first used by this identity (or its role) after its first calls |
+//! | `parapet.serviceActing` | AWS made the call for the actor (`invokedBy`, or a service name as source address) |
+//! | `parapet.cappedAdmin` | the role is one whose administration is reported at most at medium (SSO administrators) |
 
 pub use crate::kinds::ActorKinds;
 use crate::lineage::Lineage;
@@ -32,7 +37,7 @@ pub struct Enriched {
     vals: [Value; FIELDS.len()],
 }
 
-const FIELDS: [&str; 13] = [
+const FIELDS: [&str; 18] = [
     "actor",
     "actorType",
     "lineage",
@@ -46,6 +51,11 @@ const FIELDS: [&str; 13] = [
     "resource",
     "viaActorType",
     "viaMinutes",
+    "readonlyRole",
+    "desktopClient",
+    "unfamiliarSourceIp",
+    "serviceActing",
+    "cappedAdmin",
 ];
 const ACTOR: usize = 0;
 const ACTOR_TYPE: usize = 1;
@@ -60,6 +70,11 @@ const VIA: usize = 9;
 const RESOURCE: usize = 10;
 const VIA_ACTOR_TYPE: usize = 11;
 const VIA_MINUTES: usize = 12;
+const READONLY_ROLE: usize = 13;
+const DESKTOP: usize = 14;
+const UNFAMILIAR_IP: usize = 15;
+const SERVICE_ACTING: usize = 16;
+const CAPPED_ADMIN: usize = 17;
 
 impl Default for Enriched {
     fn default() -> Self {
@@ -81,6 +96,13 @@ impl Enriched {
 
     pub fn actor_type(&self) -> &str {
         self.vals[ACTOR_TYPE].as_str().unwrap_or("unknown")
+    }
+
+    /// Whether alerts on this event are capped at medium: an administrator role
+    /// working as usual, from an address its role has used before.
+    pub fn capped(&self) -> bool {
+        self.vals[CAPPED_ADMIN] == Value::Bool(true)
+            && self.vals[UNFAMILIAR_IP] != Value::Bool(true)
     }
 
     fn set_str(&mut self, i: usize, s: Option<&str>) {
@@ -125,6 +147,10 @@ struct KeyHistory {
     /// identity made ask what made it (a pipeline's deploy, or a person's edit).
     #[serde(default)]
     kind: u8,
+    /// Addresses first used after the warm-up: every later call from one of them is
+    /// still from somewhere unfamiliar (bounded like `ips`).
+    #[serde(default)]
+    late_ips: Set<String>,
 }
 
 const KINDS: [&str; 4] = ["unknown", "human", "automation", "service"];
@@ -135,6 +161,15 @@ struct HumanChange {
     resource: String,
     op: String,
     time_ms: i64,
+}
+
+/// What the actor table says about an actor with a user agent.
+#[derive(Debug, Clone, Copy)]
+struct ActorFacts {
+    kind: &'static str,
+    readonly_role: bool,
+    desktop: bool,
+    capped: bool,
 }
 
 /// Events a key must have before a new address counts as new.
@@ -150,7 +185,7 @@ pub struct Enricher {
     #[serde(skip)]
     extra: Enriched,
     #[serde(skip)]
-    kind_cache: Map<u64, &'static str>,
+    kind_cache: Map<u64, ActorFacts>,
     #[serde(skip)]
     kind_hasher: foldhash::quality::RandomState,
     max_keys: usize,
@@ -187,8 +222,27 @@ impl Enricher {
         effects: &[&str],
     ) -> &Enriched {
         let actor = &path[0];
-        let kind = self.kind_of(e, actor);
-        let (new_ip, new_agent) = self.key_use(e, actor, kind);
+        let ActorFacts {
+            kind,
+            readonly_role,
+            desktop,
+            capped,
+        } = self.kind_of(e, actor);
+        let (new_ip, new_agent, mut unfamiliar) = self.key_use(e, actor, kind);
+        // A role's sessions share one history of addresses: a new session of the
+        // same role from somewhere the role never called from is still unfamiliar.
+        // Not for instance profiles: each new instance of a fleet has its own address.
+        if let Some(role) = e
+            .identity
+            .issuer_arn
+            .as_deref()
+            .filter(|_| e.identity.kind == IdentityType::AssumedRole)
+            .filter(|_| !e.identity.session_name.as_deref().is_some_and(instance_id))
+        {
+            let (_, _, role_unfamiliar) = self.key_use(e, &["role:", role].concat(), kind);
+            unfamiliar |= role_unfamiliar;
+        }
+        let service_acting = service_acting(e);
         let resource = resource_of(e);
         let reverts = self.reverts(e, kind, resource.as_deref());
         let x = &mut self.extra;
@@ -222,20 +276,31 @@ impl Enricher {
             Value::from((e.time_ms - l.time_ms).max(0) / 60_000)
         });
         x.set_str(RESOURCE, resource.as_deref());
+        x.vals[READONLY_ROLE] = Value::Bool(readonly_role);
+        x.vals[DESKTOP] = Value::Bool(desktop);
+        x.vals[UNFAMILIAR_IP] = Value::Bool(unfamiliar);
+        x.vals[SERVICE_ACTING] = Value::Bool(service_acting);
+        x.vals[CAPPED_ADMIN] = Value::Bool(capped);
         &self.extra
     }
 
-    /// Actor kind, cached per actor and user agent (the patterns are many).
-    fn kind_of(&mut self, e: &Event, actor: &str) -> &'static str {
+    /// Actor kind and the facts read from its names and user agent, cached per actor
+    /// and user agent (the patterns are many; the role's name is part of the actor).
+    fn kind_of(&mut self, e: &Event, actor: &str) -> ActorFacts {
         use std::hash::{BuildHasher, Hash, Hasher};
         let mut h = self.kind_hasher.build_hasher();
         actor.hash(&mut h);
         e.user_agent.hash(&mut h);
         let key = h.finish();
         if let Some(k) = self.kind_cache.get(&key) {
-            return k;
+            return *k;
         }
-        let k = self.kinds.classify(e);
+        let k = ActorFacts {
+            kind: self.kinds.classify(e),
+            readonly_role: self.kinds.readonly_role(e),
+            desktop: self.kinds.desktop_client(e),
+            capped: self.kinds.capped_admin(e),
+        };
         if self.kind_cache.len() >= 100_000 {
             self.kind_cache.clear();
         }
@@ -243,9 +308,9 @@ impl Enricher {
         k
     }
 
-    fn key_use(&mut self, e: &Event, actor: &str, kind: &str) -> (bool, bool) {
+    fn key_use(&mut self, e: &Event, actor: &str, kind: &str) -> (bool, bool, bool) {
         if e.identity.kind == IdentityType::AwsService {
-            return (false, false);
+            return (false, false, false);
         }
         if !self.keys.contains_key(actor) {
             self.keys.insert(actor.to_string(), KeyHistory::default());
@@ -265,7 +330,19 @@ impl Enricher {
         };
         let ip = fresh(&mut h.ips, &e.source_ip);
         let agent = fresh(&mut h.agents, &e.user_agent);
-        (ip, agent)
+        // Only real addresses: a service name (`ecs-tasks.amazonaws.com`) or `AWS
+        // Internal` as source is AWS calling, not a place.
+        let address = e
+            .source_ip
+            .as_deref()
+            .filter(|a| a.parse::<std::net::IpAddr>().is_ok());
+        if let (true, Some(a)) = (ip, address) {
+            if h.late_ips.len() < MAX_PER_KEY {
+                h.late_ips.insert(a.to_string());
+            }
+        }
+        let unfamiliar = address.is_some_and(|a| h.late_ips.contains(a));
+        (ip, agent, unfamiliar)
     }
 
     fn reverts(&mut self, e: &Event, kind: &str, resource: Option<&str>) -> bool {
@@ -310,6 +387,26 @@ impl Enricher {
             self.keys.retain(|_, h| h.last_ms >= cut);
         }
     }
+}
+
+/// Whether `s` is an EC2 instance id (`i-` and 8 or 17 hex digits): the session name
+/// EC2 gives an instance profile's credentials.
+fn instance_id(s: &str) -> bool {
+    s.strip_prefix("i-")
+        .is_some_and(|h| matches!(h.len(), 8 | 17) && h.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Whether AWS made the call for the actor: a service principal in `invokedBy`, or a
+/// service's name where the address would be. CloudTrail writes both; a caller
+/// cannot (the user agent, which a caller picks, does not count).
+fn service_acting(e: &Event) -> bool {
+    let aws = |s: &str| {
+        let s = s.to_ascii_lowercase();
+        s.ends_with(".amazonaws.com") || s == "aws internal"
+    };
+    e.identity.kind == IdentityType::AwsService
+        || e.identity.invoked_by.as_deref().is_some_and(aws)
+        || e.source_ip.as_deref().is_some_and(aws)
 }
 
 /// The resource a call names, by the id parameters the knowledge layer reads for a

@@ -24,6 +24,12 @@ struct Lists {
     human_user_agents: Vec<String>,
     #[serde(default)]
     human_names: Vec<String>,
+    #[serde(default)]
+    readonly_role_names: Vec<String>,
+    #[serde(default)]
+    desktop_user_agents: Vec<String>,
+    #[serde(default)]
+    capped_admin_names: Vec<String>,
 }
 
 /// How actors are told apart. Build with [`ActorKinds::builtin`] or
@@ -35,6 +41,9 @@ pub struct ActorKinds {
     automation_user_agents: Patterns,
     human_user_agents: Patterns,
     human_names: Patterns,
+    readonly_role_names: Patterns,
+    desktop_user_agents: Patterns,
+    capped_admin_names: Patterns,
 }
 
 impl ActorKinds {
@@ -53,6 +62,9 @@ impl ActorKinds {
             )?,
             human_user_agents: Patterns::new("human_user_agents", &l.human_user_agents)?,
             human_names: Patterns::new("human_names", &l.human_names)?,
+            readonly_role_names: Patterns::new("readonly_role_names", &l.readonly_role_names)?,
+            desktop_user_agents: Patterns::new("desktop_user_agents", &l.desktop_user_agents)?,
+            capped_admin_names: Patterns::new("capped_admin_names", &l.capped_admin_names)?,
         })
     }
 
@@ -95,6 +107,47 @@ impl ActorKinds {
         }
         "unknown"
     }
+}
+
+impl ActorKinds {
+    /// Whether the acting role is a read-only audit role (a scanner's): judged on the
+    /// role's name from the credential (`sessionIssuer`), never on the session name the
+    /// caller chose.
+    pub fn readonly_role(&self, e: &Event) -> bool {
+        role_name(e).is_some_and(|r| self.readonly_role_names.matches(&r))
+    }
+
+    /// Whether the user agent is an AWS CLI or SDK on a desktop system (macOS,
+    /// Windows): not where servers, containers and instances run.
+    pub fn desktop_client(&self, e: &Event) -> bool {
+        let ua = e.user_agent.as_deref().unwrap_or("").to_ascii_lowercase();
+        self.desktop_user_agents.matches(&ua)
+    }
+
+    /// Whether the actor's role is one whose by-hand administration is reported at
+    /// most at medium unless it comes from somewhere unfamiliar (SSO administrators).
+    pub fn capped_admin(&self, e: &Event) -> bool {
+        role_name(e).is_some_and(|r| self.capped_admin_names.matches(&r))
+    }
+}
+
+/// The role's name of an assumed-role session, lowercase: the issuer's name, or the
+/// role part of the assumed-role ARN (`assumed-role/<role>/<session>`).
+fn role_name(e: &Event) -> Option<String> {
+    let id = &e.identity;
+    if id.kind != IdentityType::AssumedRole {
+        return None;
+    }
+    let from_issuer = id.issuer_arn.as_deref().and_then(|a| a.rsplit('/').next());
+    let from_arn = id
+        .arn
+        .as_deref()
+        .and_then(|a| a.split_once(":assumed-role/"))
+        .and_then(|(_, rest)| rest.split('/').next());
+    from_issuer
+        .or(from_arn)
+        .filter(|r| !r.is_empty())
+        .map(str::to_ascii_lowercase)
 }
 
 /// One list of wildcard patterns as one regex: `*` is any run of characters, the rest
@@ -215,6 +268,45 @@ mod tests {
             ActorKinds::parse("automation_name = []").is_err(),
             "typos are errors"
         );
+    }
+
+    #[test]
+    fn audit_roles_by_role_name_and_desktop_clients_by_agent() {
+        let k = ActorKinds::builtin();
+        let ev = |role: &str, session: &str, ua: &str| {
+            let text = format!(
+                r#"{{"eventSource": "ec2.amazonaws.com", "eventName": "DescribeVpcs", "eventTime": "2026-01-01T00:00:00Z", "userAgent": "{ua}", "userIdentity": {{"type": "AssumedRole", "arn": "arn:aws:sts::1:assumed-role/{role}/{session}", "sessionContext": {{"sessionIssuer": {{"type": "Role", "arn": "arn:aws:iam::1:role/{role}", "userName": "{role}"}}}}}}}}"#
+            );
+            parapet_trail::read_all("t", text.as_bytes()).0.remove(0)
+        };
+        assert!(k.readonly_role(&ev("SecurityAudit", "s", "x")));
+        assert!(k.readonly_role(&ev("OrcaSecurityRole", "s", "x")));
+        // The session name is the caller's choice: it does not make a role read-only.
+        assert!(!k.readonly_role(&ev("Admin", "prowler-readonly", "x")));
+        assert!(k.capped_admin(&ev(
+            "AWSReservedSSO_AdministratorAccess_0123abcd",
+            "alice@example.com",
+            "x"
+        )));
+        assert!(!k.capped_admin(&ev("AWSReservedSSO_PowerUser_0123", "alice", "x")));
+        for desktop in [
+            "aws-cli/2.17.20 ua/2.0 os/macos#23.5.0 md/arch#arm64",
+            "aws-cli/2.17.20 ua/2.0 os/windows#10 md/arch#amd64",
+            "Boto3/1.26.0 Python/3.10.8 Darwin/22.1.0 Botocore/1.29.0",
+            "aws-sdk-go/1.44.0 (go1.20.1; darwin; arm64)",
+            "aws-sdk-js/3.600.0 ua/2.1 os/darwin#23.1.0 lang/js md/nodejs#20.11.0",
+        ] {
+            assert!(k.desktop_client(&ev("r", "s", desktop)), "{desktop}");
+        }
+        for server in [
+            "aws-cli/2.17.20 ua/2.0 os/linux#5.10.205 md/arch#x86_64",
+            "aws-sdk-go/1.44.0 (go1.20.1; linux; amd64)",
+            "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36",
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64)",
+            "AWS Internal",
+        ] {
+            assert!(!k.desktop_client(&ev("r", "s", server)), "{server}");
+        }
     }
 
     proptest! {

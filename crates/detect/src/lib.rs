@@ -186,12 +186,15 @@ impl Detector {
             .map(|a| a.effects.iter().map(|x| x.summary()).collect())
             .unwrap_or_default();
         let actor_type = extra.actor_type().to_string();
+        // An administrator role working from where it usually works: reported, at most
+        // at medium. From somewhere unfamiliar, its rules keep their levels.
+        let cap = extra.capped().then_some(Level::Medium);
         let base = |rule: &sigma::Rule| {
             let (attack, tactics, atlas) = tags(&rule.meta.tags);
             Alert {
                 rule_id: rule.meta.id.clone(),
                 title: rule.meta.title.clone(),
-                level: rule.meta.level,
+                level: cap.map_or(rule.meta.level, |c| rule.meta.level.min(c)),
                 kind: "event".into(),
                 phase: rule.meta.phase.clone(),
                 attack,

@@ -3,7 +3,9 @@
 
 use parapet_aws::api::{analyze_call, ApiCall};
 use parapet_aws::CriticalRules;
-use parapet_model::{Actor, CallReport, Effect, Finding, ToolInfo, CALL_REPORT_SCHEMA};
+use parapet_model::{
+    Actor, CallReport, Effect, Finding, ToolInfo, Unrecognised, CALL_REPORT_SCHEMA,
+};
 use parapet_policy::{Facts, PolicyEngine, ResourceFacts};
 
 pub struct CallOptions {
@@ -23,14 +25,32 @@ pub fn check_call(call: &ApiCall, opts: &CallOptions, engine: &PolicyEngine) -> 
     });
     let a = analyze_call(call, account.as_deref());
     let mut notes = Vec::new();
+    let mut effects = a.effects;
+    // What parapet cannot judge is never allowed silently: the pack decides what an
+    // unknown action or an unplaced write needs (70-unknown.cedar).
     if a.level.is_none() {
         notes.push(format!(
             "{} is not in the IAM action catalog (misspelt, or newer than this build); it is treated as a write",
             a.action
         ));
+        effects.push(Effect::Unknown {
+            resource: a.resource.clone(),
+            unrecognised: Unrecognised::Action,
+            name: a.action.clone(),
+            why: "misspelt, or newer than this build; unknown actions need a person".into(),
+        });
+    } else if a.writes && !a.placed {
+        effects.push(Effect::Unknown {
+            resource: a.resource.clone(),
+            unrecognised: Unrecognised::ResourceType,
+            name: a.resource_type.clone(),
+            why: format!(
+                "the IAM catalog ties {} to no single resource type, so rules for critical and data-bearing resources cannot apply",
+                a.action
+            ),
+        });
     }
     let critical_why = opts.critical.why(&a.resource_type, &Default::default());
-    let mut effects = a.effects;
     if let Some(why) = &critical_why {
         if a.writes {
             effects.push(Effect::CriticalResource {
@@ -81,35 +101,13 @@ pub fn check_call(call: &ApiCall, opts: &CallOptions, engine: &PolicyEngine) -> 
     }
 }
 
-/// The call's parameters as they may be shown and stored: values under secret-looking
-/// names (SecretString, Password, UserData, ...) replaced by `(sensitive)`.
+/// The call's parameters as they may be shown and stored: secrets masked at every depth
+/// by the shared rules (`parapet-mask`): values under secret names (SecretString,
+/// Password, UserData, API_TOKEN in an environment map, the Value of a tag whose Key is
+/// secret), secret-shaped values (private keys, tokens, URL passwords) and secrets
+/// inside JSON held in strings. References to secrets (SecretId, SecretArn) stay.
 pub fn masked_params(v: &serde_json::Value) -> serde_json::Value {
-    use serde_json::Value;
-    match v {
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .map(|(k, x)| {
-                    let shown = if secret_param(k) && !x.is_null() {
-                        Value::String("(sensitive)".into())
-                    } else {
-                        masked_params(x)
-                    };
-                    (k.clone(), shown)
-                })
-                .collect(),
-        ),
-        Value::Array(a) => Value::Array(a.iter().map(masked_params).collect()),
-        other => other.clone(),
-    }
-}
-
-/// A secret-looking name that is not a reference to the secret (SecretId, SecretArn).
-fn secret_param(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    let reference = ["id", "ids", "arn", "arns", "name", "names"]
-        .iter()
-        .any(|s| n.ends_with(s));
-    parapet_plan::is_secret_name(name) && !reference
+    parapet_mask::masked(v)
 }
 
 #[cfg(test)]
@@ -126,5 +124,21 @@ mod mask_tests {
         );
         assert_eq!(m["SecretId"], "db");
         assert_eq!(m["Tags"][0]["Value"], "b");
+    }
+
+    #[test]
+    fn secrets_at_depth_in_params_are_masked() {
+        let defs = serde_json::json!([{"name": "app", "environment": [{"name": "API_TOKEN", "value": "tok-1"}]}]).to_string();
+        let v = serde_json::json!({"Environment": {"Variables": {"DB_PASSWORD": "pw-1", "STAGE": "prod"}},
+            "ContainerDefinitions": defs, "Tags": [{"Key": "db_password", "Value": "pw-2"}],
+            "SecretArn": "arn:aws:secretsmanager:eu-west-1:1:secret:db"});
+        let text = super::masked_params(&v).to_string();
+        for leaked in ["tok-1", "pw-1", "pw-2"] {
+            assert!(!text.contains(leaked), "{leaked} in {text}");
+        }
+        assert!(
+            text.contains("prod") && text.contains("secret:db"),
+            "{text}"
+        );
     }
 }

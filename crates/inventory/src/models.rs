@@ -36,6 +36,20 @@ const MODEL_EXT: &[&str] = &[
     "llamafile",
     "nemo",
     "mar",
+    // archives and compressed streams `parapet model scan` opens: listed when a model
+    // is inside
+    "zip",
+    "7z",
+    "tar",
+    "tgz",
+    "gz",
+    "xz",
+    "txz",
+    "lzma",
+    "bz2",
+    "tbz2",
+    "z",
+    "lz4",
 ];
 
 /// Extensions that are never model files: not worth opening.
@@ -84,6 +98,14 @@ fn sniff(head: &[u8], size: u64) -> bool {
         return true;
     }
     if head.len() >= 10 && head[0] == 0x80 && (2..=5).contains(&head[1]) {
+        return true;
+    }
+    // archives and compressed streams, as the model scanner recognises them
+    if head.starts_with(b"PK\x03\x04")
+        || head.starts_with(b"PK\x05\x06")
+        || head.starts_with(parapet_modelscan::container::sevenz::MAGIC)
+        || parapet_modelscan::codec::Codec::detect(head).is_some_and(|c| c.strong())
+    {
         return true;
     }
     // safetensors: 8-byte little-endian header length, then a JSON object
@@ -415,7 +437,8 @@ impl Scan<'_> {
         let name = self.tree.names_of(&e.path).last().unwrap_or(&e.path);
         let name = name.rsplit('/').next().unwrap_or(name);
         let at = self.tree.location(e, None);
-        let mut report = parapet_modelscan::scan_blob(&*blob, name, &at.path, self.opts)?;
+        let mut report = parapet_modelscan::scan_blob(&*blob, name, &at.path, self.opts)
+            .filter(parapet_modelscan::FileReport::holds_model)?;
         if let Some(pkg) = self.owners.files.get(&e.path) {
             if let Some(modules) = self.owners.modules.get(pkg) {
                 own_globals(&mut report, modules, pkg);

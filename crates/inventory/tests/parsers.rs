@@ -20,3 +20,21 @@ proptest! {
         parapet_inventory::fuzzing::all_parsers(format!("{prefix}{rest}").as_bytes());
     }
 }
+
+/// Lock files, manifests and OSV records nested a hundred thousand deep: refused by
+/// the parsers' own depth limits (serde_json's 128, toml's), never a stack overflow.
+#[test]
+fn hostile_nesting_never_takes_a_reader_down() {
+    let n = 100_000;
+    for text in [
+        format!("{}{}", "[".repeat(n), "]".repeat(n)),
+        format!("{}1{}", "{\"a\":".repeat(n), "}".repeat(n)),
+        format!("a = {}{}", "[".repeat(n), "]".repeat(n)),
+        format!("a = {}{}", "{b = ".repeat(n), "}".repeat(n)),
+        "[a.".repeat(n),
+    ] {
+        let t = std::time::Instant::now();
+        parapet_inventory::fuzzing::all_parsers(text.as_bytes());
+        assert!(t.elapsed() < std::time::Duration::from_secs(30));
+    }
+}

@@ -124,6 +124,10 @@ pub struct Grant {
     pub removed: usize,
     /// Added actions by access level: list, read, write, permissions management, tagging.
     pub added_by_level: [usize; 5],
+    /// For a grant without permissions management or escalation: the reads among them that return secrets, stored
+    /// data or credentials (`secretsmanager:GetSecretValue`, `s3:GetObject`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sensitive_reads: Vec<String>,
     /// Patterns in the document and how many catalog actions each expands to.
     pub patterns: Vec<(String, usize)>,
     /// `"*"` or a short description of the resources.
@@ -144,6 +148,7 @@ impl Grant {
             added: 0,
             removed: 0,
             added_by_level: [0; 5],
+            sensitive_reads: Vec::new(),
             patterns: Vec::new(),
             resources: "unknown resources".into(),
             admin: false,
@@ -176,6 +181,50 @@ pub struct DefenseEvasion {
     pub control: String,
     /// What is lost, e.g. "stops recording API activity".
     pub what: String,
+}
+
+/// What parapet could not recognise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unrecognised {
+    /// An action missing from the IAM catalog: misspelt, or newer than this build.
+    Action,
+    /// A write whose target kind parapet cannot work out.
+    ResourceType,
+    /// A write whose risky parameters are missing, null or of the wrong type, so
+    /// parapet cannot tell what it opens, shares or grants.
+    Parameters,
+}
+
+/// An attack technique the behaviour pack (crates/detect/rules) reports once CloudTrail
+/// shows it, recognised before the call is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Technique {
+    /// Commands or a shell on instances or containers (SSM Run Command and Session
+    /// Manager, EC2 Instance Connect, ECS Exec, user data, build-spec overrides).
+    RunsCommands,
+    /// Stored data set to expire soon (an S3 lifecycle rule with a short expiry).
+    ExpiresData,
+    /// Many objects deleted in one call (S3 DeleteObjects).
+    BulkDelete,
+    /// Assuming a role whose name or ARN looks like an administrator role.
+    AssumesPrivilegedRole,
+    /// Recovery made harder: S3 versioning suspended, so overwritten and deleted objects
+    /// are no longer kept.
+    InhibitsRecovery,
+}
+
+impl Technique {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Technique::RunsCommands => "runs_commands",
+            Technique::ExpiresData => "data_expiry",
+            Technique::BulkDelete => "bulk_delete",
+            Technique::AssumesPrivilegedRole => "assumes_privileged_role",
+            Technique::InhibitsRecovery => "inhibits_recovery",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -259,6 +308,23 @@ pub enum Effect {
         /// True when the plan restores exactly the value from before the manual change.
         restores_previous: bool,
     },
+    /// Something parapet cannot judge, so it never passes silently: an action it does
+    /// not know, or a write to a kind of resource it cannot place.
+    Unknown {
+        resource: String,
+        unrecognised: Unrecognised,
+        /// The name not recognised (`rds:FrobnicateDBInstance`), or the target's type.
+        name: String,
+        /// Why, in plain language.
+        why: String,
+    },
+    /// An attack technique of the behaviour pack, seen before the call.
+    Technique {
+        resource: String,
+        technique: Technique,
+        /// What the call does, in plain language.
+        what: String,
+    },
 }
 
 impl Effect {
@@ -308,6 +374,25 @@ impl Effect {
             Effect::CriticalResource { .. } => "critical-resource",
             Effect::RevertsPin { .. } => "reverts.pin",
             Effect::RevertsDrift { .. } => "reverts.manual-change",
+            Effect::Unknown {
+                unrecognised: Unrecognised::Action,
+                ..
+            } => "unknown.action",
+            Effect::Unknown {
+                unrecognised: Unrecognised::ResourceType,
+                ..
+            } => "unknown.resource-type",
+            Effect::Unknown {
+                unrecognised: Unrecognised::Parameters,
+                ..
+            } => "unknown.parameters",
+            Effect::Technique { technique, .. } => match technique {
+                Technique::RunsCommands => "execution.run-commands",
+                Technique::ExpiresData => "impact.data-expiry",
+                Technique::BulkDelete => "impact.bulk-delete",
+                Technique::AssumesPrivilegedRole => "identity.assume-privileged-role",
+                Technique::InhibitsRecovery => "impact.inhibit-recovery",
+            },
         }
     }
 
@@ -365,6 +450,12 @@ impl Effect {
             Effect::CriticalResource { .. } => Severity::Info,
             Effect::RevertsPin { .. } => Severity::Critical,
             Effect::RevertsDrift { .. } => Severity::High,
+            Effect::Unknown { unrecognised, .. } => match unrecognised {
+                Unrecognised::Action => Severity::High,
+                Unrecognised::ResourceType => Severity::Medium,
+                Unrecognised::Parameters => Severity::High,
+            },
+            Effect::Technique { .. } => Severity::High,
         }
     }
 
@@ -480,6 +571,12 @@ impl Effect {
                 }
             }
             Effect::RevertsDrift { .. } => l.push("reverts_drift"),
+            Effect::Unknown { unrecognised, .. } => match unrecognised {
+                Unrecognised::Action => l.push("unknown_action"),
+                Unrecognised::ResourceType => l.push("unknown_resource_type"),
+                Unrecognised::Parameters => l.extend(["unknown_parameters", "unknown"]),
+            },
+            Effect::Technique { technique, .. } => l.extend(["technique", technique.as_str()]),
         }
         l
     }

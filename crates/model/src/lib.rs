@@ -7,6 +7,7 @@
 
 mod actor;
 mod decision;
+mod diff;
 mod effect;
 mod report;
 mod sentence;
@@ -14,9 +15,10 @@ pub mod time;
 
 pub use actor::{Actor, ActorKind};
 pub use decision::{Approval, DecidingPolicy, Decision, Outcome};
+pub use diff::{DiffDetail, DocumentChange, NetRule, PolicyStatement};
 pub use effect::{
     policy_facts, Certainty, DataFate, DefenseEvasion, Effect, EscalationHit, ExposureScope, Grant,
-    PortRange, Severity, ShareTarget,
+    PortRange, Severity, ShareTarget, Technique, Unrecognised,
 };
 pub use report::{
     CallReport, Counts, DecidedChange, Finding, InputInfo, PlanReport, ToolInfo,
@@ -100,6 +102,10 @@ pub struct AttributeDiff {
     /// Rendered after value; `"(known after apply)"` for unknown values.
     pub after: Option<String>,
     pub sensitive: bool,
+    /// For policy documents and rule lists: the statements or rules removed and added,
+    /// in full (masked like every value).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<DiffDetail>,
 }
 
 /// A resource change, normalised: the unit that gets a decision.

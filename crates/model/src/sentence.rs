@@ -2,7 +2,7 @@
 
 use crate::effect::{
     is_admin_ports, is_database_ports, Certainty, DataFate, Effect, ExposureScope, Grant,
-    PortRange, ShareTarget,
+    PortRange, ShareTarget, Technique, Unrecognised,
 };
 use std::fmt::Write;
 
@@ -182,6 +182,28 @@ impl Effect {
                     attributes.join(", ")
                 )
             }
+            Effect::Unknown {
+                unrecognised: Unrecognised::Action,
+                name,
+                why,
+                ..
+            } => format!("parapet does not know {name}: {why}"),
+            Effect::Unknown {
+                unrecognised: Unrecognised::ResourceType,
+                resource,
+                why,
+                ..
+            } => format!("parapet cannot tell what kind of resource {resource} is: {why}"),
+            Effect::Unknown {
+                unrecognised: Unrecognised::Parameters,
+                name,
+                why,
+                ..
+            } => format!("parapet could not fully read the parameters of {name}: {why}"),
+            Effect::Technique { resource, what, .. } if what.contains(resource.as_str()) => {
+                what.clone()
+            }
+            Effect::Technique { resource, what, .. } => format!("{what} ({resource})"),
         }
     }
 
@@ -230,6 +252,8 @@ impl Effect {
                         s.push_str("Permissions-management actions let the holder change who can do what; review each one.");
                     } else if g.certainty == Certainty::UnknownUntilApply {
                         s.push_str("The policy is computed during apply, so what it grants cannot be checked yet; review it once known.");
+                    } else if !g.sensitive_reads.is_empty() {
+                        let _ = write!(s, "Not escalation: no permissions-management action or escalation path is added, but the reads include secrets and data ({}); check the holder should see them.", g.sensitive_reads.join(", "));
                     } else {
                         s.push_str("The holder can do more than before; check the new actions are needed.");
                     }
@@ -243,6 +267,16 @@ impl Effect {
             Effect::CriticalResource { .. } => "Changes to critical resources get stricter review.".into(),
             Effect::RevertsPin { .. } => "A human pinned this value during an emergency; automation putting back the old value can reopen the hole that was closed.".into(),
             Effect::RevertsDrift { .. } => "Terraform treats git as the only truth; an out-of-band change is often an emergency fix made during an incident, and reverting it can reopen what it closed.".into(),
+            Effect::Unknown { unrecognised: Unrecognised::Action, .. } => "No rule can say what an action parapet cannot look up does: it may destroy data, open access or grant permissions. Unknown actions need a person.".into(),
+            Effect::Unknown { unrecognised: Unrecognised::ResourceType, .. } => "Policies for critical and data-bearing resources cannot apply to a target whose kind is unknown; a person must confirm what it is.".into(),
+            Effect::Unknown { unrecognised: Unrecognised::Parameters, .. } => "The parameters that say what this write opens, shares or grants are missing or unreadable; AWS may apply defaults or read them differently, so the worst case must be assumed until a person checks.".into(),
+            Effect::Technique { technique, .. } => match technique {
+                Technique::RunsCommands => "Commands on an instance run as root with the instance role's credentials; the behaviour pack reports this as execution once CloudTrail shows it.",
+                Technique::ExpiresData => "S3 deletes every matching object once the expiry passes, without another API call; on a log bucket that erases the evidence.",
+                Technique::BulkDelete => "Each key is deleted in one request; without versioning the objects cannot be recovered.",
+                Technique::AssumesPrivilegedRole => "The session gets all of the role's permissions. parapet cannot see the role's policies offline, so it judges by the name; confirm what the role may do.",
+                Technique::InhibitsRecovery => "With versioning suspended S3 keeps no previous versions: objects overwritten or deleted from then on cannot be restored, the usual step before destroying or ransoming data.",
+            }.into(),
         }
     }
 }

@@ -11,6 +11,7 @@
 //! ```
 
 pub mod blob;
+pub mod codec;
 pub mod container;
 pub mod formats;
 pub mod globals;
@@ -177,6 +178,32 @@ pub struct Skipped {
     /// An I/O error (as opposed to a walk rule such as not following links).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub error: bool,
+}
+
+/// Formats that only hold other files: a report in one of them is a model file only if
+/// [`FileReport::holds_model`].
+pub const CONTAINER_FORMATS: [&str; 10] = [
+    "zip",
+    "tar",
+    "7z",
+    "gzip",
+    "zlib",
+    "joblib-zfile",
+    "bzip2",
+    "xz",
+    "lzma",
+    "lz4",
+];
+
+impl FileReport {
+    /// A model format, or an archive or compressed stream with a model inside (counted
+    /// in `info.models`), or anything found or left unanalysed.
+    pub fn holds_model(&self) -> bool {
+        !CONTAINER_FORMATS.contains(&self.format.as_str())
+            || !self.findings.is_empty()
+            || !self.unknown.is_empty()
+            || self.info.get("models").and_then(Value::as_u64).unwrap_or(0) > 0
+    }
 }
 
 impl ScanReport {

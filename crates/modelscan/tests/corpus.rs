@@ -123,12 +123,12 @@ fn container_quirks_are_read_as_torch_reads_them() {
     assert_eq!(zip.info["tensor_storages"], 1);
     // 7z
     assert_eq!(scan("malicious1.7z").findings[0].subject, "builtins.eval");
-    // not models at all: no report or a clean "unrecognised"
+    // content no model format matches, under model names: unknown, never clean
     for f in ["bad_pytorch.pt", "not_a_pickle.bin"] {
         let r = scan(f);
         assert_eq!(
             (r.format.as_str(), r.verdict),
-            ("unrecognised", Verdict::Clean),
+            ("unrecognised", Verdict::Unknown),
             "{f}"
         );
     }

@@ -4,37 +4,17 @@ use crate::effects::{self, Ctx};
 use crate::index::PlanIndex;
 use crate::pins::Pin;
 use crate::raw::RawChange;
-use crate::side::Side;
+use crate::side::{Side, NULL};
 use crate::{Options, PlanError};
-use parapet_model::{AttributeDiff, Change, ChangeKind, Effect};
+use parapet_model::{AttributeDiff, Change, ChangeKind, DiffDetail, Effect};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-/// Attribute names whose values are treated as secrets even when the provider does not
-/// mark them sensitive.
-const SECRET_WORDS: &[&str] = &[
-    "password",
-    "secret",
-    "token",
-    "private_key",
-    "credential",
-    "user_data",
-    "api_key",
-    "access_key",
-    "passphrase",
-    "certificate_body",
-    "connection_string",
-];
+mod docdiff;
 
-/// Does an attribute or parameter name suggest a secret value? Matches snake_case
-/// (`master_password`) and the APIs' CamelCase (`SecretString`, `UserData`).
-pub fn is_secret_name(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    let squashed = n.replace('_', "");
-    SECRET_WORDS
-        .iter()
-        .any(|w| n.contains(w) || squashed.contains(&w.replace('_', "")))
-}
+/// Does an attribute or parameter name suggest a secret value? (The shared masking
+/// rules, `parapet-mask`.)
+pub use parapet_mask::is_secret_name;
 
 pub fn change_kind(actions: &[String], mode: &str) -> Result<ChangeKind, String> {
     let a: Vec<&str> = actions.iter().map(String::as_str).collect();
@@ -75,6 +55,13 @@ pub fn normalise(
         index: index_in_plan,
         address: rc.address.clone(),
         why: e.to_string(),
+    })?;
+    effects::network_shape::check(&rc.resource_type, &values).map_err(|(path, why)| {
+        PlanError::BadValue {
+            path: format!("resource_changes[{index_in_plan}].change.{path}"),
+            address: rc.address.clone(),
+            why,
+        }
     })?;
     let before = values.before_side();
     let after = values.after_side();
@@ -159,12 +146,14 @@ fn tags_of(side: Side) -> BTreeMap<String, String> {
         let t = side.get(key);
         if let Some(obj) = t.v.as_object() {
             for (k, v) in obj {
-                let value = if t.get(k).is_sensitive() {
-                    "(sensitive)".to_string()
+                let value = if t.get(k).is_sensitive() || is_secret_name(k) {
+                    parapet_mask::MASK.to_string()
                 } else {
-                    v.as_str()
+                    let text = v
+                        .as_str()
                         .map(String::from)
-                        .unwrap_or_else(|| v.to_string())
+                        .unwrap_or_else(|| v.to_string());
+                    parapet_mask::mask_text(&text).into_owned()
                 };
                 out.insert(k.clone(), value);
             }
@@ -213,6 +202,9 @@ fn diff(before: Side, after: Side) -> Vec<AttributeDiff> {
     keys.sort();
     keys.dedup();
     let mut out = Vec::new();
+    // Both sides masked once, whole: rules that look at siblings (a tag's Key, an SSM
+    // parameter's type, an access key id next to its secret) see the resource.
+    let mut masked: Option<(Value, Value)> = None;
     for k in keys {
         if k == "tags_all" {
             continue;
@@ -229,22 +221,52 @@ fn diff(before: Side, after: Side) -> Vec<AttributeDiff> {
                 before: None,
                 after: Some("more attributes changed".into()),
                 sensitive: false,
+                detail: None,
             });
             break;
         }
+        let (bm, am) = masked.get_or_insert_with(|| (shown(before), shown(after)));
+        let (bm, am) = (
+            bm.get(k.as_str()).unwrap_or(&NULL),
+            am.get(k.as_str()).unwrap_or(&NULL),
+        );
         // Name-based masking is for values that can hold a secret, not flags and counts.
         let can_hold_secret =
             |v: &Value| matches!(v, Value::String(_) | Value::Array(_) | Value::Object(_));
-        let sensitive = b.is_sensitive()
-            || a.is_sensitive()
+        let wholly_marked = |s: Side| s.sensitive_marks() == &Value::Bool(true);
+        let sensitive = wholly_marked(b)
+            || wholly_marked(a)
             || (is_secret_name(k)
                 && (can_hold_secret(b.v) || can_hold_secret(a.v) || a.is_unknown()));
         // Lists (rules, blocks): show the elements removed and added, not both lists.
         if let (Some(bl), Some(al)) = (b.v.as_array(), a.v.as_array()) {
             if !sensitive && !a.has_unknown() {
-                let removed: Vec<&Value> = bl.iter().filter(|x| !al.contains(x)).collect();
-                let added: Vec<&Value> = al.iter().filter(|x| !bl.contains(x)).collect();
-                let show = |items: &[&Value], sign: &str| -> Option<String> {
+                let removed: Vec<Value> = (0..bl.len())
+                    .filter(|&i| !al.contains(&bl[i]))
+                    .map(|i| bm.get(i).cloned().unwrap_or_default())
+                    .collect();
+                let added: Vec<Value> = (0..al.len())
+                    .filter(|&i| !bl.contains(&al[i]))
+                    .map(|i| am.get(i).cloned().unwrap_or_default())
+                    .collect();
+                let detail = docdiff::rules_detail(k, &removed, &added)
+                    .or_else(|| docdiff::inline_policies_detail(&removed, &added));
+                if let Some(detail) = detail {
+                    let unit = if matches!(detail, DiffDetail::Rules { .. }) {
+                        "rule(s)"
+                    } else {
+                        "block(s)"
+                    };
+                    out.push(AttributeDiff {
+                        path: k.clone(),
+                        before: Some(format!("{} {unit}", bl.len())),
+                        after: Some(format!("{} {unit}", al.len())),
+                        sensitive,
+                        detail: Some(detail),
+                    });
+                    continue;
+                }
+                let show = |items: &[Value], sign: &str| -> Option<String> {
                     if items.is_empty() {
                         return None;
                     }
@@ -261,11 +283,41 @@ fn diff(before: Side, after: Side) -> Vec<AttributeDiff> {
                     before: show(&removed, "-"),
                     after: show(&added, "+"),
                     sensitive,
+                    detail: None,
                 });
                 continue;
             }
         }
-        let render = |s: Side, is_after: bool| -> Option<String> {
+        // Policy documents: the statements removed and added.
+        fn doc(s: Side<'_>) -> Option<Option<&str>> {
+            match s.v {
+                Value::Null if !s.is_unknown() => Some(None),
+                Value::String(x) if !s.has_unknown() => Some(Some(x.as_str())),
+                _ => None,
+            }
+        }
+        let detail = match (sensitive, doc(b), doc(a)) {
+            (false, Some(bd), Some(ad)) => docdiff::policy_detail(bd, ad).or_else(|| {
+                // Other JSON documents: compared after masking, value by value.
+                docdiff::document_detail(
+                    bd,
+                    ad,
+                    bm.as_str().filter(|_| bd.is_some()),
+                    am.as_str().filter(|_| ad.is_some()),
+                )
+            }),
+            _ => None,
+        };
+        let statements = |d: Option<&str>| -> Option<String> {
+            let n = d
+                .and_then(|t| serde_json::from_str::<Value>(t).ok())
+                .map(|v| match &v["Statement"] {
+                    Value::Array(x) => x.len(),
+                    _ => 1,
+                })?;
+            Some(format!("(policy, {n} statement(s))"))
+        };
+        let render = |s: Side, shown: &Value, is_after: bool| -> Option<String> {
             if is_after && s.is_unknown() {
                 return Some("(known after apply)".into());
             }
@@ -275,8 +327,16 @@ fn diff(before: Side, after: Side) -> Vec<AttributeDiff> {
             if sensitive {
                 return Some("(sensitive value)".into());
             }
-            let mut r = match s.v {
-                // A JSON document in a string (policies): its meaning is in the findings.
+            match &detail {
+                Some(DiffDetail::Policy { .. }) => return statements(s.v.as_str()),
+                Some(DiffDetail::Document { .. }) => {
+                    let n = s.v.as_str().map_or(0, str::len);
+                    return Some(format!("(JSON document, {n} characters)"));
+                }
+                _ => {}
+            }
+            let mut r = match shown {
+                // A JSON document in a string: its meaning is in the findings.
                 Value::String(x) if x.len() > MAX_VALUE && x.trim_start().starts_with('{') => {
                     format!("(JSON document, {} characters)", x.len())
                 }
@@ -290,12 +350,21 @@ fn diff(before: Side, after: Side) -> Vec<AttributeDiff> {
         };
         out.push(AttributeDiff {
             path: k.clone(),
-            before: render(b, false),
-            after: render(a, true),
+            before: render(b, bm, false),
+            after: render(a, am, true),
             sensitive,
+            detail,
         });
     }
     out
+}
+
+/// A value as it may be shown: Terraform's sensitive marks and parapet's masking applied.
+fn shown(s: Side) -> Value {
+    let mut v = s.v.clone();
+    parapet_mask::apply_marks(&mut v, s.sensitive_marks());
+    parapet_mask::mask_in_place(&mut v);
+    v
 }
 
 fn shorten(mut r: String) -> String {

@@ -26,7 +26,7 @@ pub enum PlanError {
     BinaryPlan,
     #[error("the file is not text (binary data); expected `terraform show -json` output")]
     NotText,
-    #[error("invalid text encoding at byte {offset}; expected UTF-8 or UTF-16 with a BOM")]
+    #[error("invalid text encoding at byte {offset}; expected UTF-8, UTF-16 or UTF-32")]
     Encoding { offset: usize },
     #[error("invalid plan JSON at {path} (line {line}, column {column}): {message}")]
     Json {
@@ -41,6 +41,15 @@ pub enum PlanError {
     NotAPlan { why: String },
     #[error("plan format_version {version} is not supported (this parapet reads 0.x and 1.x)")]
     UnsupportedFormat { version: String },
+    #[error("the plan is incomplete: Terraform stopped planning with an error (\"errored\": true), so it does not list every change; fix the error and plan again")]
+    Errored,
+    #[error("{path}{}: {why}", if address.is_empty() { String::new() } else { format!(" ({address})") })]
+    BadValue {
+        /// The JSON path of the value, e.g. `resource_changes[3].change.after`.
+        path: String,
+        address: String,
+        why: String,
+    },
     #[error("resource_changes[{index}] ({address}): {why}")]
     BadChange {
         index: usize,
@@ -78,6 +87,29 @@ pub struct PlanAnalysis {
     pub notes: Vec<String>,
 }
 
+/// A change parapet cannot place (a mode other than `managed` and `data`, or no resource
+/// type) has no rules to find its effects: it is never passed as harmless.
+fn unplaced(rc: &raw::RawChange, c: &mut Change) {
+    let why = if rc.resource_type.trim().is_empty() {
+        "the change names no resource type".to_string()
+    } else if rc.mode != "managed" && rc.mode != "data" {
+        format!(
+            "its mode is `{}`, not `managed` or `data`, so no rule for {} applies",
+            rc.mode, rc.resource_type
+        )
+    } else {
+        return;
+    };
+    if c.kind.writes() || c.kind == parapet_model::ChangeKind::Forget {
+        c.effects.push(parapet_model::Effect::Unknown {
+            resource: rc.address.clone(),
+            unrecognised: parapet_model::Unrecognised::ResourceType,
+            name: rc.resource_type.clone(),
+            why,
+        });
+    }
+}
+
 /// Decode plan bytes (UTF-8, UTF-8 with BOM, UTF-16) to text, with the same errors
 /// `analyze` gives.
 pub fn decode_text(bytes: &[u8]) -> Result<std::borrow::Cow<'_, str>, PlanError> {
@@ -91,8 +123,15 @@ pub fn analyze(bytes: &[u8], opts: &Options) -> Result<PlanAnalysis, PlanError> 
 }
 
 pub fn analyze_str(text: &str, opts: &Options) -> Result<PlanAnalysis, PlanError> {
-    let raw = raw::parse(text)?;
+    let mut raw = raw::parse(text)?;
     let format_version = raw::check_version(raw.format_version.as_deref())?;
+    // An errored plan lists only what Terraform planned before it failed: judging it
+    // would allow what was never shown. Refused, like any other incomplete input.
+    if raw.errored {
+        return Err(PlanError::Errored);
+    }
+    raw::fill_addresses(&mut raw)?;
+    raw::check_value_types(&raw)?;
     let changes_raw = match &raw.resource_changes {
         Some(c) => c.as_slice(),
         None if raw.values.is_some() && raw.planned_values.is_none() => {
@@ -109,6 +148,9 @@ pub fn analyze_str(text: &str, opts: &Options) -> Result<PlanAnalysis, PlanError
     };
     let now = opts.now.unwrap_or_else(pins::now_epoch);
     let mut notes = Vec::new();
+    if raw.complete == Some(false) {
+        notes.push("Terraform marks this plan incomplete (\"complete\": false: deferred changes or -target): a later plan will have more changes, and only the changes listed here were judged".into());
+    }
     let live_pins = pins::live(&opts.pins, now, &mut notes);
     let index = index::PlanIndex::new(changes_raw, &raw.resource_drift, raw.configuration);
     // Changes are independent once the index exists: analyse them in parallel chunks,
@@ -126,14 +168,9 @@ pub fn analyze_str(text: &str, opts: &Options) -> Result<PlanAnalysis, PlanError
             let mut notes = Vec::new();
             let mut out = Vec::with_capacity(part.len());
             for (i, rc) in part.iter().enumerate() {
-                out.push(change::normalise(
-                    start + i,
-                    rc,
-                    &index,
-                    opts,
-                    &live_pins,
-                    &mut notes,
-                )?);
+                let mut c = change::normalise(start + i, rc, &index, opts, &live_pins, &mut notes)?;
+                unplaced(rc, &mut c);
+                out.push(c);
             }
             Ok((out, notes))
         };

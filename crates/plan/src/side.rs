@@ -74,6 +74,11 @@ impl<'a> Side<'a> {
             .unwrap_or_default()
     }
 
+    /// Terraform's sensitive marks for this value: `true`, or a tree of them.
+    pub fn sensitive_marks(&self) -> &'a Value {
+        self.sensitive
+    }
+
     pub fn is_sensitive(&self) -> bool {
         any_true(self.sensitive)
     }

@@ -21,6 +21,7 @@ const BUILTIN: &[(&str, &str)] = builtin!(
     "20-network.cedar",
     "30-privilege.cedar",
     "40-defense-evasion.cedar",
+    "45-techniques.cedar",
     "50-manual-changes.cedar",
     "60-incident.cedar",
     "70-unknown.cedar",

@@ -145,6 +145,9 @@ pub fn render(r: &PlanReport, opts: &TextOptions) -> String {
     out
 }
 
+/// Statement and rule lines shown per attribute; the JSON report has all of them.
+const MAX_DETAIL_LINES: usize = 40;
+
 fn change(out: &mut String, p: &Paint, c: &DecidedChange) {
     let ch = &c.change;
     let mut head = format!(
@@ -172,6 +175,26 @@ fn change(out: &mut String, p: &Paint, c: &DecidedChange) {
         let b = d.before.as_deref().unwrap_or("(none)");
         let a = d.after.as_deref().unwrap_or("(none)");
         let _ = writeln!(out, "  {} {}: {} -> {}", p.dim("~"), d.path, b, a);
+        // Statements and rules removed and added, in full: what a reviewer approves.
+        if let Some(detail) = &d.detail {
+            let lines = detail.lines();
+            for (sign, text) in lines.iter().take(MAX_DETAIL_LINES) {
+                let mark = match sign {
+                    '-' => p.wrap("31", "-"),
+                    '+' => p.wrap("32", "+"),
+                    _ => p.wrap("33", "~"),
+                };
+                let _ = writeln!(out, "      {mark} {text}");
+            }
+            if lines.len() > MAX_DETAIL_LINES {
+                let _ = writeln!(
+                    out,
+                    "      {} {} more (in the JSON report)",
+                    p.dim("…"),
+                    lines.len() - MAX_DETAIL_LINES
+                );
+            }
+        }
     }
     if diff.len() > 8 {
         let _ = writeln!(out, "  {} {} more attribute(s)", p.dim("~"), diff.len() - 8);

@@ -42,8 +42,12 @@ pub struct App {
     pub metrics: crate::metrics::Metrics,
     /// Wakes long-polling readers in this process when a request changes.
     changed: tokio::sync::Notify,
-    /// Token lookups, by secret hash: tokens are never edited, only created.
-    tokens: std::sync::Mutex<std::collections::HashMap<String, (TokenInfo, std::time::Instant)>>,
+    /// Token (and web UI session) lookups by secret hash, kept at most `TOKEN_TTL`:
+    /// a revoke through another replica is seen here within that time.
+    pub(crate) tokens:
+        std::sync::Mutex<std::collections::HashMap<String, (TokenInfo, std::time::Instant)>>,
+    /// When this replica last recorded each token's use (token id).
+    used: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
     /// Incident mode and live pins as last read. Writes through this replica clear it
     /// at once; other replicas' writes are seen within `STATE_TTL`.
     state: std::sync::Mutex<Option<(std::time::Instant, DecisionState)>>,
@@ -54,9 +58,14 @@ pub struct App {
 pub struct DecisionState {
     pub incident: Option<String>,
     pub pins: Vec<parapet_gate::Pin>,
+    /// Freezes in force: a covered requester is denied before any policy runs.
+    pub freezes: Vec<parapet_store::Freeze>,
 }
 
-const TOKEN_TTL: Duration = Duration::from_secs(60);
+/// How stale another replica's revoke may be here (as incidents and pins).
+pub const TOKEN_TTL: Duration = Duration::from_secs(1);
+/// A token's last use is written at most this often per replica.
+const TOUCH_EVERY: Duration = Duration::from_secs(60);
 /// How stale another replica's incident or pin change may be here.
 pub const STATE_TTL: Duration = Duration::from_secs(1);
 
@@ -75,8 +84,46 @@ impl App {
             metrics: Default::default(),
             changed: tokio::sync::Notify::new(),
             tokens: Default::default(),
+            used: Default::default(),
             state: Default::default(),
         }
+    }
+
+    /// After a token is revoked or a session ends here: every lookup reads fresh.
+    pub fn forget_tokens(&self) {
+        self.tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
+    /// Record a token's use, at most once per `TOUCH_EVERY` per replica, off the
+    /// request's path: a failure to record it changes no answer.
+    pub(crate) fn touch(self: &Arc<Self>, token: &TokenInfo) {
+        {
+            let mut used = self.used.lock().unwrap_or_else(|p| p.into_inner());
+            if used
+                .get(&token.id)
+                .is_some_and(|at| at.elapsed() < TOUCH_EVERY)
+            {
+                return;
+            }
+            if used.len() >= 10_000 {
+                used.clear();
+            }
+            used.insert(token.id.clone(), std::time::Instant::now());
+        }
+        let (a, id) = (self.clone(), token.id.clone());
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = a.store.touch_token(&id, parapet_store::now()) {
+                tracing::warn!(token = %id, error = %e, "could not record a token's use");
+            }
+        });
+    }
+
+    /// Wake long-polling readers: requests changed other than by a vote.
+    pub(crate) fn notify_changed(&self) {
+        self.changed.notify_waiters();
     }
 
     /// After an incident or pin changes here: the next decision reads it fresh.
@@ -95,6 +142,7 @@ impl App {
             Ok(DecisionState {
                 incident: crate::ops::incident_mode(&a)?,
                 pins: crate::ops::live_pins(&a)?,
+                freezes: a.store.freezes(false)?,
             })
         })
         .await?;
@@ -135,6 +183,20 @@ pub fn router(app: Arc<App>) -> Router {
             "/v1/pins/{id}",
             axum::routing::delete(crate::ops::remove_pin),
         )
+        .route(
+            "/v1/tokens",
+            get(crate::tokens::list).post(crate::tokens::create),
+        )
+        .route(
+            "/v1/freezes",
+            get(crate::freeze::list).post(crate::freeze::create),
+        )
+        .route(
+            "/v1/freezes/{actor}",
+            axum::routing::delete(crate::freeze::clear),
+        )
+        .route("/v1/freezes/{actor}/clear", post(crate::freeze::clear))
+        .route("/v1/tokens/{id}/revoke", post(crate::tokens::revoke))
         .route("/v1/webhooks/pagerduty", post(crate::ops::pagerduty))
         .route("/v1/webhooks/opsgenie", post(crate::ops::opsgenie))
         .merge(crate::ui::routes())
@@ -158,6 +220,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(_) => ApiError(StatusCode::NOT_FOUND, e.to_string()),
             StoreError::Conflict(_) => ApiError(StatusCode::CONFLICT, e.to_string()),
             StoreError::Forbidden(_) => ApiError(StatusCode::FORBIDDEN, e.to_string()),
+            StoreError::Invalid(_) => ApiError(StatusCode::BAD_REQUEST, e.to_string()),
             StoreError::Db(_) | StoreError::Corrupt(_) => {
                 tracing::error!(error = %e, "store unavailable");
                 ApiError(
@@ -197,7 +260,7 @@ pub async fn auth(app: &Arc<App>, headers: &HeaderMap, allowed: &[Role]) -> ApiR
     let secret = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(bearer)
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .ok_or_else(|| {
@@ -210,33 +273,79 @@ pub async fn auth(app: &Arc<App>, headers: &HeaderMap, allowed: &[Role]) -> ApiR
     token_for(app, secret, allowed).await
 }
 
+/// The credentials of an `Authorization: Bearer <token>` value. The scheme name is
+/// case-insensitive (RFC 9110 section 11.1), so `bearer` and `BEARER` work too.
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, rest) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(rest)
+}
+
 /// The token behind `secret`, if its role is one of `allowed`.
 pub async fn token_for(app: &Arc<App>, secret: String, allowed: &[Role]) -> ApiResult<TokenInfo> {
     let key = hex_sha256(secret.as_bytes());
-    let cached = app
+    let token = cached(app, &key, || {
+        let a = app.clone();
+        async move { blocking(move || a.store.token(&secret)).await }
+    })
+    .await?
+    .ok_or_else(|| {
+        ApiError(
+            StatusCode::UNAUTHORIZED,
+            "unknown, revoked or expired token".into(),
+        )
+    })?;
+    permitted(app, token, allowed)
+}
+
+/// A lookup by secret hash through the replica's short cache (`TOKEN_TTL`); a cached
+/// token that has expired since is not returned.
+pub(crate) async fn cached<F, Fut>(
+    app: &Arc<App>,
+    key: &str,
+    load: F,
+) -> ApiResult<Option<TokenInfo>>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = ApiResult<Option<TokenInfo>>>,
+{
+    let now = parapet_store::now();
+    let hit = app
         .tokens
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .get(&key)
+        .get(key)
         .filter(|(_, at)| at.elapsed() < TOKEN_TTL)
         .map(|(t, _)| t.clone());
-    let token = match cached {
-        Some(t) => t,
-        None => {
-            let a = app.clone();
-            let t = blocking(move || a.store.token(&secret))
-                .await?
-                .ok_or_else(|| {
-                    ApiError(StatusCode::UNAUTHORIZED, "unknown or revoked token".into())
-                })?;
-            let mut cache = app.tokens.lock().unwrap_or_else(|p| p.into_inner());
-            if cache.len() >= 10_000 {
-                cache.clear();
-            }
-            cache.insert(key, (t.clone(), std::time::Instant::now()));
-            t
-        }
+    if let Some(t) = hit {
+        return Ok(t.live(now).then_some(t));
+    }
+    let Some(t) = load().await? else {
+        return Ok(None);
     };
+    let mut cache = app.tokens.lock().unwrap_or_else(|p| p.into_inner());
+    if cache.len() >= 10_000 {
+        cache.clear();
+    }
+    cache.insert(key.to_string(), (t.clone(), std::time::Instant::now()));
+    Ok(Some(t))
+}
+
+/// A live token may act if its role is one of `allowed` and its actor is one its role
+/// allows (a token minted before roles bounded actors is refused, not trusted).
+pub(crate) fn permitted(
+    app: &Arc<App>,
+    token: TokenInfo,
+    allowed: &[Role],
+) -> ApiResult<TokenInfo> {
+    if let Err(why) = parapet_store::check_role_actor(token.role, &token.actor) {
+        return Err(ApiError(
+            StatusCode::FORBIDDEN,
+            format!(
+                "token {} is refused: {why}; revoke it and create one whose role matches its actor",
+                token.id
+            ),
+        ));
+    }
     if !allowed.contains(&token.role) {
         let names: Vec<&str> = allowed.iter().map(|r| r.as_str()).collect();
         return Err(ApiError(
@@ -248,7 +357,33 @@ pub async fn token_for(app: &Arc<App>, secret: String, allowed: &[Role]) -> ApiR
             ),
         ));
     }
+    app.touch(&token);
     Ok(token)
+}
+
+/// A JSON body for `T`, or a 400 that says what is wrong and where.
+pub(crate) fn json_body<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> ApiResult<T> {
+    serde_json::from_slice(body).map_err(|e| {
+        bad(format!(
+            "{what}: body is not valid (line {}, column {}): {e}",
+            e.line(),
+            e.column()
+        ))
+    })
+}
+
+/// Who did it is the token's actor: a body that names someone else is refused.
+pub(crate) fn claimed_actor(token: &TokenInfo, claimed: Option<&str>) -> ApiResult<()> {
+    match claimed {
+        Some(c) if c != token.actor => Err(ApiError(
+            StatusCode::FORBIDDEN,
+            format!(
+                "the token acts as {}, not {c}: who did something comes from the token",
+                token.actor
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 async fn readyz(State(app): State<Arc<App>>) -> impl IntoResponse {
@@ -274,8 +409,9 @@ pub(crate) fn findings(report: &Value) -> Vec<&Value> {
         .collect()
 }
 
-/// A request as the API shows it, without its report.
-pub(crate) fn view(r: &Request) -> Value {
+/// A request as the API shows it, without its report; a review links to its page in
+/// the web UI (`review_url`, under `public_url`).
+pub(crate) fn view(r: &Request, public_url: &str) -> Value {
     let now = parapet_store::now();
     let state = r.state(now);
     let mut v = json!({
@@ -297,6 +433,7 @@ pub(crate) fn view(r: &Request) -> Value {
             "expires_at": r.expires_at,
             "executable_at": r.executable_at(),
         });
+        v["review_url"] = json!(format!("{public_url}/ui/decisions/{}", r.id));
     }
     v
 }
@@ -318,7 +455,10 @@ async fn queue(
     }
     let a = app.clone();
     let pending = blocking(move || a.store.pending()).await?;
-    Ok(Json(Value::Array(pending.iter().map(view).collect())))
+    let base = &app.config.public_url;
+    Ok(Json(Value::Array(
+        pending.iter().map(|r| view(r, base)).collect(),
+    )))
 }
 
 #[derive(Deserialize)]
@@ -342,10 +482,16 @@ async fn fetch(
     };
     let first = load(app.clone(), id.clone()).await?;
     let start_state = first.state(parapet_store::now());
+    let start_votes = first.votes.len();
     let mut current = first;
     loop {
         let state = current.state(parapet_store::now());
-        if state != start_state || state.is_final() || tokio::time::Instant::now() >= deadline {
+        // A new vote answers too, so a waiting pipeline can show the count.
+        if state != start_state
+            || current.votes.len() != start_votes
+            || state.is_final()
+            || tokio::time::Instant::now() >= deadline
+        {
             break;
         }
         // Wake on a change in this process, on a timer for other replicas, or when a
@@ -359,7 +505,7 @@ async fn fetch(
         let _ = tokio::time::timeout_at(until, app.changed.notified()).await;
         current = load(app.clone(), id.clone()).await?;
     }
-    let shown = view(&current);
+    let shown = view(&current, &app.config.public_url);
     Ok(if q.report.unwrap_or(true) {
         Json(crate::decide::WithReport {
             view: shown,
@@ -392,7 +538,7 @@ async fn vote(
         ))
     })?;
     let r = cast_vote(&app, token, id, approve, b.content_hash, b.reason).await?;
-    Ok(Json(view(&r)))
+    Ok(Json(view(&r, &app.config.public_url)))
 }
 
 /// Record a vote (API and web UI alike) and wake whoever waits on the request.

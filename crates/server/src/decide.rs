@@ -79,10 +79,29 @@ async fn create_inner(
         Actor::parse(&token.actor).map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e))?;
     // Incident mode and pins come from the database (at most STATE_TTL old), so every
     // replica agrees.
-    let DecisionState { incident, pins } = app.decision_state().await?;
+    let DecisionState {
+        incident,
+        pins,
+        freezes,
+    } = app.decision_state().await?;
     let a = app.clone();
     let inline = body.len() <= INLINE_BODY && !holds_plan(&body);
+    // A frozen requester is denied before any policy runs (or the body is even read as
+    // a plan or call): the decision is recorded, with the freeze as its reason.
+    let frozen = parapet_store::frozen(&freezes, &token.actor, parapet_store::now()).cloned();
     let judge = move || -> ApiResult<NewRequest> {
+        if let Some(f) = frozen {
+            return Ok(NewRequest {
+                requester: token.actor.clone(),
+                kind: if holds_plan(&body) { "plan" } else { "call" }.into(),
+                content_hash: hex_sha256(&body),
+                outcome: Outcome::Deny.as_str().into(),
+                approvers_required: 0,
+                delay_seconds: 0,
+                ttl_seconds: a.config.ttl_seconds,
+                report: crate::freeze::frozen_report(&f, &token.actor),
+            });
+        }
         let parsed: CreateBody = serde_json::from_slice(&body).map_err(|e| {
             bad(format!(
                 "request body is not valid JSON for this endpoint (line {}, column {}): {e}",
@@ -187,7 +206,7 @@ async fn create_inner(
         crate::notify::review_created(&app, &req);
     }
     let body = WithReport {
-        view: view(&req),
+        view: view(&req, &app.config.public_url),
         report: &req.report,
     };
     Ok((

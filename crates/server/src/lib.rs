@@ -13,30 +13,50 @@
 //!   `{"content_hash": "...", "reason": "..."}`; bound to the content the approver saw.
 //! - `GET /v1/audit/verify` (admin), `GET /healthz`, `GET /readyz`, `GET /metrics`
 //!   (Prometheus text).
-//! - Incident mode: `POST /v1/incidents` `{"id", "title"}` and
+//! - Incident mode: `POST /v1/incidents` `{"id", "title"}` (approver, admin) and
 //!   `POST /v1/incidents/{id}/resolve` (admin), `GET /v1/incidents`;
 //!   `POST /v1/webhooks/pagerduty` (v3, HMAC-SHA256 `X-PagerDuty-Signature`) and
 //!   `POST /v1/webhooks/opsgenie` (`X-Opsgenie-Secret`). While any incident is open,
 //!   every decision runs in incident mode.
-//! - Pins: `POST /v1/pins`, `DELETE /v1/pins/{id}` (admin), `GET /v1/pins`; live pins
-//!   protect every plan decision.
+//! - Pins: `POST /v1/pins` (approver, admin), `DELETE /v1/pins/{id}` (admin),
+//!   `GET /v1/pins`; live pins protect every plan decision.
+//! - Freezes (the per-actor kill switch): `POST /v1/freezes`
+//!   `{"actor": "agent:kiro" | "agent:*", "reason", "incident", "expires"}` (approver,
+//!   admin), `POST /v1/freezes/{actor}/clear` or `DELETE /v1/freezes/{actor}` (admin),
+//!   `GET /v1/freezes[?history=true]`. A frozen actor's decisions are denied before any
+//!   policy runs, and freezing rejects its pending requests.
+//! - Tokens (admin): `POST /v1/tokens` `{"name", "role", "actor", "expires"}`,
+//!   `GET /v1/tokens` (never a secret), `POST /v1/tokens/{id}/revoke`.
+//!
+//! Who did something is always the token's actor; a body naming another is refused.
+//! Token and session lookups are cached at most `TOKEN_TTL` (1 s) per replica.
 //!
 //! Errors never allow: a decision that cannot be recorded is answered 503 with
 //! outcome deny.
 
 mod api;
 mod decide;
+mod freeze;
 mod metrics;
 mod notify;
 mod ops;
+mod tokens;
 mod ui;
 
 pub use api::{router, App, ServerConfig};
 pub use ops::{stored_pin, NewPin, WebhookSecrets};
+pub use tokens::shown as shown_token;
 
 /// Run until Ctrl-C / SIGTERM.
 pub async fn serve(app: std::sync::Arc<App>, listen: &str) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(listen).await?;
+    serve_on(app, tokio::net::TcpListener::bind(listen).await?).await
+}
+
+/// [`serve`] on a listener already bound.
+pub async fn serve_on(
+    app: std::sync::Arc<App>,
+    listener: tokio::net::TcpListener,
+) -> std::io::Result<()> {
     let addr = listener.local_addr()?;
     // The first line on stdout says where we listen (tests and scripts read it).
     println!("parapet serve listening on http://{addr}");

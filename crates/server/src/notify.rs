@@ -94,6 +94,45 @@ fn clip(mut s: String) -> String {
     s
 }
 
+/// `(sign, text)` of a diff's `detail` (statements or rules removed, then added).
+pub(crate) fn detail_lines(detail: &Value) -> Vec<(char, &str)> {
+    let mut out = Vec::new();
+    for (key, sign) in [("removed", '-'), ("added", '+'), ("changed", '~')] {
+        for item in detail[key].as_array().into_iter().flatten() {
+            if let Some(t) = item["text"].as_str() {
+                out.push((sign, t));
+            }
+        }
+    }
+    out
+}
+
+/// The policy statements and network rules a plan removes and adds, in full (the
+/// stored report is masked already): what the approver is asked to approve.
+fn changed_documents(report: &Value) -> String {
+    let mut out = String::new();
+    for c in report["changes"].as_array().into_iter().flatten() {
+        for d in c["diff"].as_array().into_iter().flatten() {
+            let lines = detail_lines(&d["detail"]);
+            if lines.is_empty() {
+                continue;
+            }
+            out.push_str(&format!(
+                "*{}* `{}`\n",
+                mrkdwn(c["address"].as_str().unwrap_or("?")),
+                mrkdwn(d["path"].as_str().unwrap_or("?"))
+            ));
+            for (sign, text) in lines {
+                out.push_str(&format!("`{sign}` {}\n", mrkdwn(text)));
+            }
+        }
+    }
+    if out.is_empty() {
+        out = "No policy or rule changes.".into();
+    }
+    out
+}
+
 /// The Block Kit message for a new review.
 pub fn message(r: &Request, public_url: &str) -> Value {
     let report = &r.report_value();
@@ -120,6 +159,7 @@ pub fn message(r: &Request, public_url: &str) -> Value {
     if explained.is_empty() {
         explained = "No effects beyond the change itself.".into();
     }
+    let changes = changed_documents(report);
     let why: Vec<String> = report["decision"]["policies"]
         .as_array()
         .into_iter()
@@ -143,6 +183,7 @@ pub fn message(r: &Request, public_url: &str) -> Value {
                 "*Requested by* {}\n*Needs* {} approvals from people other than the requester{delay}\n*Why*: {}",
                 mrkdwn(&r.requester), r.approvers_required, why.join(" ")))}},
             {"type": "section", "text": {"type": "mrkdwn", "text": clip(explained)}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": clip(changes)}},
             {"type": "actions", "elements": [
                 {"type": "button", "style": "primary", "text": {"type": "plain_text", "text": "Review and approve"}, "url": link}
             ]},
@@ -156,6 +197,18 @@ pub fn message(r: &Request, public_url: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn policy_statements_and_rules_are_in_the_message() {
+        let report = json!({"counts": {"changes": 1}, "decision": {"policies": []}, "changes": [{"address": "aws_iam_role_policy.p",
+            "diff": [{"path": "policy", "detail": {"kind": "policy", "removed": [{"text": "Allow s3:GetObject on arn:aws:s3:::b/*"}],
+                "added": [{"text": "Allow iam:* on *"}]}}]}]});
+        let text = changed_documents(&report);
+        assert_eq!(
+            text,
+            "*aws_iam_role_policy.p* `policy`\n`-` Allow s3:GetObject on arn:aws:s3:::b/*\n`+` Allow iam:* on *\n"
+        );
+    }
 
     #[test]
     fn escapes_and_links() {
@@ -183,6 +236,7 @@ mod tests {
         assert!(text.contains("two &amp; more"));
         assert!(text.contains("15-minute cooling-off"));
         assert_eq!(m["blocks"][0]["type"], "header");
+        assert_eq!(m["blocks"][3]["text"]["text"], "No policy or rule changes.");
         assert!(
             strip_url("error for https://hooks.slack.com/services/T/B/X: refused")
                 .contains("<webhook url>")

@@ -1,6 +1,6 @@
 //! Incident mode (PagerDuty, Opsgenie, manual) and pins, over HTTP.
 
-use crate::api::{auth, blocking, state_write, ApiError, ApiResult, App};
+use crate::api::{auth, blocking, claimed_actor, json_body, state_write, ApiError, ApiResult, App};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -318,14 +318,24 @@ pub struct OpenIncident {
     id: String,
     #[serde(default)]
     title: String,
+    /// Optional: must be the token's actor if given (who opened it is the token's).
+    actor: Option<String>,
 }
+
+/// Who may make decisions stricter: opening an incident and adding a pin only take
+/// automation's freedom away, so approvers (people on call) may do them as well as
+/// admins. Resolving and removing give it back: admins only.
+const TIGHTEN: &[Role] = &[Role::Approver, Role::Admin];
+const LOOSEN: &[Role] = &[Role::Admin];
 
 pub async fn open_incident(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
-    Json(b): Json<OpenIncident>,
+    body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    let token = auth(&app, &headers, &[Role::Admin]).await?;
+    let token = auth(&app, &headers, TIGHTEN).await?;
+    let b: OpenIncident = json_body(&body, "an incident is {\"id\", \"title\"}")?;
+    claimed_actor(&token, b.actor.as_deref())?;
     let id = incident_id(&b.id)?;
     let a = app.clone();
     let inc = state_write(&app, move || {
@@ -352,7 +362,7 @@ pub async fn resolve_incident(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let token = auth(&app, &headers, &[Role::Admin]).await?;
+    let token = auth(&app, &headers, LOOSEN).await?;
     let a = app.clone();
     let was_open = state_write(&app, move || a.store.resolve_incident(&id, &token.actor)).await?;
     if !was_open {
@@ -387,14 +397,22 @@ pub struct NewPin {
     pub incident: Option<String>,
     /// RFC 3339.
     pub expires: Option<String>,
+    /// Optional: must be the token's actor if given (who pinned it is the token's).
+    #[serde(default)]
+    pub actor: Option<String>,
 }
 
 pub async fn add_pin(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
-    Json(b): Json<NewPin>,
+    body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    let token = auth(&app, &headers, &[Role::Admin]).await?;
+    let token = auth(&app, &headers, TIGHTEN).await?;
+    let b: NewPin = json_body(
+        &body,
+        "a pin is {\"resource\", \"attribute\", \"reason\", \"value\", \"mode\", \"incident\", \"expires\", \"id\"}",
+    )?;
+    claimed_actor(&token, b.actor.as_deref())?;
     let pin = stored_pin(b, &token.actor).map_err(|e| ApiError(StatusCode::BAD_REQUEST, e))?;
     let a = app.clone();
     Ok(Json(json!(
@@ -445,7 +463,7 @@ pub async fn remove_pin(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let token = auth(&app, &headers, &[Role::Admin]).await?;
+    let token = auth(&app, &headers, LOOSEN).await?;
     let a = app.clone();
     if !state_write(&app, move || a.store.remove_pin(&id, &token.actor)).await? {
         return Err(ApiError(StatusCode::NOT_FOUND, "no such pin".into()));

@@ -1,5 +1,5 @@
 //! Durable state of the decision service: decision requests and their approvals, API
-//! tokens, incidents, pins and a hash-chained audit log, behind one interface
+//! tokens, incidents, pins, freezes and a hash-chained audit log, behind one interface
 //! ([`Store`]) with two implementations: SQLite (embedded default: one file, WAL) and
 //! PostgreSQL (several replicas share one database with the same guarantees).
 //!
@@ -8,6 +8,7 @@
 //! never without the fact.
 
 mod audit;
+mod freeze;
 mod group;
 mod hash;
 mod pg;
@@ -15,8 +16,10 @@ mod shared;
 mod sqlite;
 
 pub use audit::{verify_chain, AuditEntry, ChainProblem, GENESIS};
+pub use freeze::{check_target as check_freeze_target, frozen, Freeze, Frozen, NewFreeze};
 pub use hash::{hex_sha256, new_secret};
 pub use pg::{redact, PgStore};
+pub use shared::check_role_actor;
 pub use sqlite::SqliteStore;
 
 use serde::Serialize;
@@ -34,6 +37,10 @@ pub enum StoreError {
     Forbidden(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The caller's input is not acceptable (a token role and actor that do not go
+    /// together, an expiry in the past).
+    #[error("{0}")]
+    Invalid(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -74,7 +81,24 @@ pub struct TokenInfo {
     /// The actor this token acts as (`agent:kiro`, `human:alice`): requests and
     /// approvals are attributed to it, never to what a request body claims.
     pub actor: String,
+    pub created_at: i64,
+    /// After this the token is refused.
+    pub expires_at: Option<i64>,
+    /// When it was revoked (refused from then on).
+    pub revoked_at: Option<i64>,
+    /// Last use, recorded at most about once a minute per replica.
+    pub last_used_at: Option<i64>,
 }
+
+impl TokenInfo {
+    /// Usable at `now`: not revoked, not expired.
+    pub fn live(&self, now: i64) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|at| now < at)
+    }
+}
+
+/// Web UI sessions last at most this long (and never past their token's expiry).
+pub const SESSION_TTL_SECONDS: i64 = 12 * 3600;
 
 /// Where a request stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -292,15 +316,33 @@ pub trait Store: Send + Sync {
     fn backend(&self) -> &'static str;
 
     /// Create an API token; returns its info and the secret (shown once, stored hashed).
+    /// The role bounds the actor ([`check_role_actor`]): a mismatch is `Invalid`.
     fn create_token(
         &self,
         name: &str,
         role: Role,
         actor: &str,
+        expires_at: Option<i64>,
         by: &str,
     ) -> Result<(TokenInfo, String), StoreError>;
-    /// The token a secret belongs to, if not revoked.
+    /// The token a secret belongs to, if neither revoked nor expired.
     fn token(&self, secret: &str) -> Result<Option<TokenInfo>, StoreError>;
+    /// Every token (revoked and expired ones too), oldest first; never a secret.
+    fn tokens(&self) -> Result<Vec<TokenInfo>, StoreError>;
+    /// Revoke a token and end its web UI sessions; `false` if there is no such live
+    /// (unrevoked) token.
+    fn revoke_token(&self, id: &str, by: &str) -> Result<bool, StoreError>;
+    /// Record that a token was used at `at` (callers throttle this).
+    fn touch_token(&self, id: &str, at: i64) -> Result<(), StoreError>;
+
+    /// Start a web UI session for a live token: returns the session id (for the
+    /// cookie; only its hash is stored). Audited as a login.
+    fn create_session(&self, token: &TokenInfo, ttl_seconds: i64) -> Result<String, StoreError>;
+    /// The token behind a session id, if the session has not expired or ended and its
+    /// token is live; with the session's expiry.
+    fn session(&self, session_id: &str) -> Result<Option<(TokenInfo, i64)>, StoreError>;
+    /// End a session (logout); `false` if there was none.
+    fn end_session(&self, session_id: &str) -> Result<bool, StoreError>;
 
     /// Hand a decision to the store's group-commit writer and return at once; `done`
     /// runs (on the writer's thread) once it is durable or has failed.
@@ -370,6 +412,18 @@ pub trait Store: Send + Sync {
     fn remove_pin(&self, id: &str, by: &str) -> Result<bool, StoreError>;
     /// Pins not removed (expiry is judged by the analysis, which names expired pins).
     fn pins(&self) -> Result<Vec<StoredPin>, StoreError>;
+
+    /// Freeze an actor (`agent:kiro`) or a kind (`agent:*`): audited, and in the same
+    /// transaction every pending or cooling-off request it covers is rejected. An
+    /// actor already frozen is a `Conflict`; a bad target or expiry is `Invalid`.
+    fn freeze(&self, n: &NewFreeze) -> Result<Frozen, StoreError>;
+    /// Clear the freeze in force on exactly `actor` (as frozen, pattern included);
+    /// `None` if there is none. Only a person the freeze does not cover may clear it
+    /// (`Forbidden` otherwise). The freeze is kept, with who cleared it and when.
+    fn clear_freeze(&self, actor: &str, by: &str) -> Result<Option<Freeze>, StoreError>;
+    /// Freezes in force now, oldest first; with `history`, every freeze ever (cleared
+    /// and expired too), newest first.
+    fn freezes(&self, history: bool) -> Result<Vec<Freeze>, StoreError>;
 }
 
 /// Open a store: a `postgres://` or `postgresql://` URL, else a SQLite file path

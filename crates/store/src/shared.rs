@@ -47,6 +47,15 @@ pub(crate) fn check(
     }
 }
 
+/// Approving a request whose requester is frozen is refused, naming the freeze.
+pub(crate) fn frozen_requester(r: &Request, f: &crate::Freeze) -> StoreError {
+    StoreError::Conflict(format!(
+        "request {} cannot be approved: {}",
+        r.id,
+        f.reason_for(&r.requester)
+    ))
+}
+
 /// The stored report, checked to be JSON; a report that no longer parses is shown as
 /// such rather than failing every read of the request.
 pub(crate) fn report_json(text: String) -> Box<RawValue> {
@@ -81,6 +90,38 @@ pub(crate) fn decision_payload(n: &crate::NewRequest) -> String {
     .to_string()
 }
 
+/// What a token's role lets it act as: agent tokens act as automation (`agent`,
+/// `pipeline` or `service`, never a person and never `unknown`), approver and admin
+/// tokens act as people (`human`), so automation can never approve and an agent can
+/// never be judged as a person. The error says what is wrong and what would do.
+pub fn check_role_actor(role: Role, actor: &str) -> Result<(), String> {
+    use parapet_model::ActorKind;
+    let parsed = parapet_model::Actor::parse(actor)?;
+    let ok = match role {
+        Role::Agent => matches!(
+            parsed.kind,
+            ActorKind::Agent | ActorKind::Pipeline | ActorKind::Service
+        ),
+        Role::Approver | Role::Admin => parsed.kind == ActorKind::Human,
+    };
+    if ok {
+        return Ok(());
+    }
+    const KINDS: &str = "agent tokens act as agent:NAME, pipeline:NAME or service:NAME; \
+                         approver and admin tokens act as human:NAME; no token acts as unknown:";
+    let why = match (role, parsed.kind) {
+        (_, ActorKind::Unknown) => {
+            "unknown: marks a caller parapet could not identify, which no token may claim to be"
+        }
+        (Role::Agent, _) => "a person gets an approver or admin token",
+        _ => "automation gets an agent token, so it can never approve",
+    };
+    Err(format!(
+        "a {} token cannot act as {actor}: {why} ({KINDS})",
+        role.as_str()
+    ))
+}
+
 /// A new API token: what is returned (the secret only this once), what is stored (its
 /// hash) and what is audited.
 pub(crate) struct NewToken {
@@ -90,18 +131,127 @@ pub(crate) struct NewToken {
     pub audit_payload: String,
 }
 
-pub(crate) fn new_token(name: &str, role: Role, actor: &str) -> NewToken {
+pub(crate) fn new_token(
+    name: &str,
+    role: Role,
+    actor: &str,
+    expires_at: Option<i64>,
+) -> Result<NewToken, StoreError> {
+    check_role_actor(role, actor).map_err(StoreError::Invalid)?;
+    if name.trim().is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
+        return Err(StoreError::Invalid(
+            "token name must be 1-200 printable characters".into(),
+        ));
+    }
+    let now = crate::now();
+    if let Some(at) = expires_at {
+        if at <= now {
+            return Err(StoreError::Invalid(format!(
+                "token expiry {} is not in the future",
+                crate::rfc3339(at)
+            )));
+        }
+    }
     let secret = format!("ppt_{}", new_secret());
-    NewToken {
+    Ok(NewToken {
         info: TokenInfo {
             id: format!("tok_{}", &new_secret()[..16]),
             name: name.into(),
             role,
             actor: actor.into(),
+            created_at: now,
+            expires_at,
+            revoked_at: None,
+            last_used_at: None,
         },
         secret_hash: hex_sha256(secret.as_bytes()),
-        audit_payload: serde_json::json!({"name": name, "role": role.as_str(), "actor": actor})
-            .to_string(),
+        audit_payload: serde_json::json!({
+            "name": name, "role": role.as_str(), "actor": actor, "expires_at": expires_at,
+        })
+        .to_string(),
         secret,
+    })
+}
+
+/// A new web UI session id (shown once, in the cookie) and its stored hash.
+pub(crate) fn new_session() -> (String, String) {
+    let secret = format!("pps_{}", new_secret());
+    let hash = hex_sha256(secret.as_bytes());
+    (secret, hash)
+}
+
+/// A token row as read back: the role must be one we know.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn token_info(
+    id: String,
+    name: String,
+    role: String,
+    actor: String,
+    created_at: i64,
+    expires_at: Option<i64>,
+    revoked_at: Option<i64>,
+    last_used_at: Option<i64>,
+) -> Result<TokenInfo, StoreError> {
+    let role = Role::parse(&role)
+        .ok_or_else(|| StoreError::Corrupt(format!("token {id} has role {role}")))?;
+    Ok(TokenInfo {
+        id,
+        name,
+        role,
+        actor,
+        created_at,
+        expires_at,
+        revoked_at,
+        last_used_at,
+    })
+}
+
+/// When a session started at `now` ends: after `ttl_seconds`, never after its token.
+pub(crate) fn session_expiry(token: &TokenInfo, now: i64, ttl_seconds: i64) -> i64 {
+    let end = now + ttl_seconds.max(1);
+    token.expires_at.map_or(end, |t| t.min(end))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_role_actor;
+    use crate::Role;
+    use parapet_model::{Actor, ActorKind};
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever the actor text, a token is accepted only for a well-formed actor
+        /// of a kind its role allows: agents as automation, people as humans.
+        #[test]
+        fn role_bounds_actor_for_any_text(
+            kind in prop_oneof![
+                Just("human".to_string()),
+                Just("agent".to_string()),
+                Just("pipeline".to_string()),
+                Just("service".to_string()),
+                Just("unknown".to_string()),
+                Just("Human".to_string()),
+                "[a-z:]{0,8}",
+            ],
+            name in "\\PC{0,12}",
+            role in prop_oneof![Just(Role::Agent), Just(Role::Approver), Just(Role::Admin)],
+        ) {
+            let actor = format!("{kind}:{name}");
+            let accepted = check_role_actor(role, &actor).is_ok();
+            let want = match Actor::parse(&actor) {
+                Err(_) => false,
+                Ok(a) => match role {
+                    Role::Agent => matches!(a.kind, ActorKind::Agent | ActorKind::Pipeline | ActorKind::Service),
+                    _ => a.kind == ActorKind::Human,
+                },
+            };
+            prop_assert_eq!(accepted, want, "{:?} {}", role, actor);
+            if accepted && role != Role::Agent {
+                prop_assert!(actor.starts_with("human:"));
+            }
+            if accepted && role == Role::Agent {
+                prop_assert!(!actor.starts_with("human:") && !actor.starts_with("unknown:"));
+            }
+        }
     }
 }

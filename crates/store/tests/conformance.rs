@@ -148,13 +148,151 @@ fn cooling_off_and_reject_during_it() {
 fn tokens_are_stored_hashed_and_resolved() {
     both(|s| {
         let (info, secret) = s
-            .create_token("kiro", Role::Agent, "agent:kiro", "admin:cli")
+            .create_token("kiro", Role::Agent, "agent:kiro", None, "admin:cli")
             .unwrap();
         let found = s.token(&secret).unwrap().unwrap();
         assert_eq!((found.id, found.role), (info.id, Role::Agent));
         assert!(s.token("ppt_wrong").unwrap().is_none());
         let log = serde_json::to_string(&s.audit().unwrap()).unwrap();
         assert!(!log.contains(&secret), "secret in the audit log");
+    });
+}
+
+#[test]
+fn a_tokens_role_bounds_its_actor() {
+    both(|s| {
+        for (role, actor) in [
+            (Role::Agent, "human:kiro2"),
+            (Role::Agent, "unknown:x"),
+            (Role::Approver, "agent:kiro"),
+            (Role::Admin, "pipeline:deploy"),
+            (Role::Approver, "not-an-actor"),
+        ] {
+            let e = s
+                .create_token("t", role, actor, None, "human:root")
+                .unwrap_err();
+            assert!(matches!(e, StoreError::Invalid(_)), "{role:?} {actor}: {e}");
+        }
+        for (role, actor) in [
+            (Role::Agent, "agent:kiro"),
+            (Role::Agent, "pipeline:deploy"),
+            (Role::Agent, "service:lambda"),
+            (Role::Approver, "human:alice"),
+            (Role::Admin, "human:root"),
+        ] {
+            s.create_token("t", role, actor, None, "human:root")
+                .unwrap();
+        }
+        // Nothing refused was stored or audited.
+        assert_eq!(s.tokens().unwrap().len(), 5);
+        assert_eq!(s.audit().unwrap().len(), 5);
+    });
+}
+
+#[test]
+fn tokens_expire_are_listed_without_secrets_and_revoke_at_once() {
+    both(|s| {
+        assert!(matches!(
+            s.create_token("old", Role::Agent, "agent:a", Some(now() - 1), "human:root"),
+            Err(StoreError::Invalid(_))
+        ));
+        let (soon, soon_secret) = s
+            .create_token(
+                "soon",
+                Role::Agent,
+                "agent:a",
+                Some(now() + 2),
+                "human:root",
+            )
+            .unwrap();
+        let (kiro, kiro_secret) = s
+            .create_token("kiro", Role::Agent, "agent:kiro", None, "human:root")
+            .unwrap();
+        assert!(s.token(&soon_secret).unwrap().is_some());
+        let listed = s.tokens().unwrap();
+        let text = serde_json::to_string(&listed).unwrap();
+        assert!(!text.contains(&soon_secret) && !text.contains(&kiro_secret));
+        let by_id = |id: &str| {
+            s.tokens()
+                .unwrap()
+                .into_iter()
+                .find(|t| t.id == id)
+                .unwrap()
+        };
+        assert_eq!(by_id(&soon.id).expires_at, soon.expires_at);
+        assert!(listed.iter().all(|t| t.revoked_at.is_none()));
+
+        assert!(s.revoke_token(&kiro.id, "human:root").unwrap());
+        assert!(
+            s.token(&kiro_secret).unwrap().is_none(),
+            "revoked token resolved"
+        );
+        assert!(!s.revoke_token(&kiro.id, "human:root").unwrap());
+        assert!(!s.revoke_token("tok_none", "human:root").unwrap());
+        let listed = s.tokens().unwrap();
+        let k = listed.iter().find(|t| t.id == kiro.id).unwrap();
+        assert!(k.revoked_at.is_some() && !k.live(now()));
+        let last = s.audit().unwrap().pop().unwrap();
+        assert_eq!(
+            (
+                last.kind.as_str(),
+                last.actor.as_str(),
+                last.subject.as_str()
+            ),
+            ("token", "human:root", kiro.id.as_str())
+        );
+
+        s.touch_token(&soon.id, now()).unwrap();
+        assert!(by_id(&soon.id).last_used_at.is_some());
+        assert!(by_id(&kiro.id).last_used_at.is_none());
+        std::thread::sleep(std::time::Duration::from_millis(2100));
+        assert!(
+            s.token(&soon_secret).unwrap().is_none(),
+            "expired token resolved"
+        );
+    });
+}
+
+#[test]
+fn sessions_are_hashed_bound_to_their_token_and_end_with_it() {
+    both(|s| {
+        let (alice, _) = s
+            .create_token(
+                "alice",
+                Role::Approver,
+                "human:alice",
+                Some(now() + 3600),
+                "human:root",
+            )
+            .unwrap();
+        let sid = s.create_session(&alice, 43200).unwrap();
+        assert!(sid.starts_with("pps_") && sid.len() > 60);
+        let (t, expires) = s.session(&sid).unwrap().unwrap();
+        assert_eq!(
+            (t.id.as_str(), t.actor.as_str()),
+            (alice.id.as_str(), "human:alice")
+        );
+        // Never past the token's own expiry.
+        assert_eq!(Some(expires), alice.expires_at);
+        assert!(s.session("pps_forged").unwrap().is_none());
+        let log = serde_json::to_string(&s.audit().unwrap()).unwrap();
+        assert!(!log.contains(&sid), "session id in the audit log");
+        assert!(log.contains("\"login\""));
+
+        assert!(s.end_session(&sid).unwrap());
+        assert!(s.session(&sid).unwrap().is_none());
+        assert!(!s.end_session(&sid).unwrap());
+
+        let sid = s.create_session(&alice, 43200).unwrap();
+        assert!(s.revoke_token(&alice.id, "human:root").unwrap());
+        assert!(
+            s.session(&sid).unwrap().is_none(),
+            "session outlived its token"
+        );
+        assert!(matches!(
+            s.create_session(&alice, 60),
+            Err(StoreError::Forbidden(_))
+        ));
     });
 }
 
@@ -384,13 +522,17 @@ fn sqlite_file_holds_no_token_secret() {
     let path = sqlite_path();
     let s = open(&path).unwrap();
     let (_, secret) = s
-        .create_token("kiro", Role::Agent, "agent:kiro", "admin:cli")
+        .create_token("kiro", Role::Agent, "agent:kiro", None, "admin:cli")
         .unwrap();
     drop(s);
-    let raw = std::fs::read(&path).unwrap();
+    // The database and its write-ahead log, whichever holds the row now.
+    let mut raw = std::fs::read(&path).unwrap();
+    raw.extend(std::fs::read(format!("{path}-wal")).unwrap_or_default());
+    let raw = String::from_utf8_lossy(&raw);
+    assert!(!raw.contains(&secret), "secret stored in clear");
     assert!(
-        !String::from_utf8_lossy(&raw).contains(&secret),
-        "secret stored in clear"
+        raw.contains(&parapet_store::hex_sha256(secret.as_bytes())),
+        "the token's hash is what is stored"
     );
 }
 
@@ -412,4 +554,40 @@ fn sqlite_tampering_is_detected() {
     c.execute("DELETE FROM audit WHERE seq >= 2", []).unwrap();
     let p = s.verify().unwrap().problem.unwrap();
     assert!(p.what.contains("removed from the end"), "{}", p.what);
+}
+
+#[test]
+fn tokens_made_before_expiry_and_sessions_keep_working_after_the_migration() {
+    // The tokens table as migration 1 made it, at schema version 2.
+    let path = sqlite_path();
+    let secret = "ppt_made-by-an-older-parapet";
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(
+            "CREATE TABLE schema_version (version INTEGER NOT NULL);
+             INSERT INTO schema_version VALUES (1), (2);
+             CREATE TABLE tokens (id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL,
+               actor TEXT NOT NULL, secret_hash TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL,
+               revoked INTEGER NOT NULL DEFAULT 0);",
+        )
+        .unwrap();
+        c.execute(
+            "INSERT INTO tokens (id, name, role, actor, secret_hash, created_at) VALUES ('tok_old', 'old', 'approver', 'human:alice', ?1, 5)",
+            [parapet_store::hex_sha256(secret.as_bytes())],
+        )
+        .unwrap();
+    }
+    let s = open(&path).unwrap();
+    let t = s
+        .token(secret)
+        .unwrap()
+        .expect("the old token still resolves");
+    assert_eq!(
+        (t.id.as_str(), t.created_at, t.expires_at),
+        ("tok_old", 5, None)
+    );
+    assert!(t.live(now()));
+    let listed = s.tokens().unwrap();
+    assert_eq!(listed.len(), 1);
+    assert!(listed[0].revoked_at.is_none() && listed[0].last_used_at.is_none());
 }

@@ -237,9 +237,7 @@ impl Event {
         };
         let source = s("eventSource")?.ok_or("no `eventSource`")?;
         let raw_name = s("eventName")?.ok_or("no `eventName`")?;
-        let time = s("eventTime")?.ok_or("no `eventTime`")?;
-        let time_ms = parse_rfc3339_ms(&time)
-            .ok_or_else(|| format!("`eventTime` {:?} is not an ISO 8601 UTC time", clip(&time)))?;
+        let time_ms = event_time(&record)?;
         let name = normalize_name(&raw_name).to_string();
         let read_only = match record.raw("readOnly") {
             Some("true") | Some("\"true\"") => true,
@@ -329,6 +327,33 @@ impl Event {
     pub fn time_rfc3339(&self) -> String {
         rfc3339_ms(self.time_ms)
     }
+}
+
+/// The record's time: `eventTime`, or the `@timestamp` that Logstash's CloudTrail codec
+/// (and Elastic documents made from it) put in its place, as ISO 8601 text or epoch
+/// milliseconds.
+fn event_time(record: &LazyRecord) -> Result<i64, String> {
+    let key = match record.raw("eventTime") {
+        Some(_) => "eventTime",
+        None if record.raw("@timestamp").is_some() => "@timestamp",
+        None => return Err("no `eventTime` (nor `@timestamp`)".into()),
+    };
+    if let Some(raw) = record
+        .raw(key)
+        .filter(|r| r.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return raw
+            .parse::<i64>()
+            .ok()
+            .filter(|ms| *ms < 253_402_300_800_000)
+            .ok_or_else(|| format!("`{key}` {} is not a time in epoch milliseconds", clip(raw)));
+    }
+    let time = record
+        .str(key)
+        .map_err(|what| format!("`{key}` must be a string, not {what}"))?
+        .unwrap_or_default();
+    parse_rfc3339_ms(&time)
+        .ok_or_else(|| format!("`{key}` {:?} is not an ISO 8601 UTC time", clip(&time)))
 }
 
 fn kind(v: &Value) -> &'static str {
@@ -468,5 +493,43 @@ mod tests {
         )
         .unwrap_err()
         .contains("eventTime"));
+    }
+
+    /// Logstash's CloudTrail codec moves `eventTime` to `@timestamp`; Elastic keeps it as
+    /// text with milliseconds, or as epoch milliseconds.
+    #[test]
+    fn logstash_and_elastic_timestamps() {
+        let base = json!({"eventSource": "iam.amazonaws.com", "eventName": "CreateUser"});
+        let with = |k: &str, v: Value| {
+            let mut r = base.clone();
+            r[k] = v;
+            Event::from_value(r)
+        };
+        let want = parse_rfc3339_ms("2024-08-01T13:52:02.123Z").unwrap();
+        for v in [
+            json!("2024-08-01T13:52:02.123Z"),
+            json!("2024-08-01T13:52:02.123456Z"),
+            json!("2024-08-01T15:52:02.123+02:00"),
+            json!(want),
+        ] {
+            assert_eq!(with("@timestamp", v.clone()).unwrap().time_ms, want, "{v}");
+        }
+        // `eventTime` wins when both are there.
+        let mut both = base.clone();
+        both["eventTime"] = json!("2024-08-01T13:52:02Z");
+        both["@timestamp"] = json!("2030-01-01T00:00:00Z");
+        assert_eq!(
+            Event::from_value(both).unwrap().time_ms,
+            parse_rfc3339_ms("2024-08-01T13:52:02Z").unwrap()
+        );
+        for bad in [
+            json!("yesterday"),
+            json!(true),
+            json!(99_999_999_999_999_999i64),
+        ] {
+            let e = with("@timestamp", bad.clone()).unwrap_err();
+            assert!(e.contains("@timestamp"), "{bad}: {e}");
+        }
+        assert!(Event::from_value(base).unwrap_err().contains("eventTime"));
     }
 }

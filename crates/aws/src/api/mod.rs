@@ -4,6 +4,7 @@
 //! with `items` wrappers, camelCase); both read the same.
 
 mod params;
+pub mod place;
 mod rules;
 
 pub use params::P;
@@ -37,7 +38,7 @@ pub enum CallError {
 }
 
 impl ApiCall {
-    /// `ec2:AuthorizeSecurityGroupIngress` (case of the service is ignored).
+    /// `ec2:AuthorizeSecurityGroupIngress`, in any spelling [`normalise`] reads.
     pub fn new(
         action: &str,
         resource: Option<String>,
@@ -77,9 +78,15 @@ impl ApiCall {
 }
 
 /// Service and operation as every call is analysed: both non-empty and without `:`,
-/// the service lowercase, the operation without an API-version suffix. `None` when
-/// they cannot name an action.
+/// the operation without an API-version suffix, both spelt as the IAM catalog spells
+/// them whatever the case, surrounding whitespace or SDK spelling (`delete_db_instance`,
+/// `delete-db-instance`, `deleteDBInstance` -> `DeleteDBInstance`), so every rule that
+/// compares names sees one spelling. An operation the catalog does not know (or that
+/// would match several of its names) is kept as given, trimmed; an unknown service is
+/// lowercased. `None` when they cannot name an action. Allocation-free for names the
+/// catalog knows.
 pub fn normalise<'a>(service: &'a str, operation: &'a str) -> Option<(Cow<'a, str>, &'a str)> {
+    let (service, operation) = (service.trim(), operation.trim());
     if service.is_empty()
         || operation.is_empty()
         || service.contains(':')
@@ -87,12 +94,30 @@ pub fn normalise<'a>(service: &'a str, operation: &'a str) -> Option<(Cow<'a, st
     {
         return None;
     }
-    let service = if service.bytes().any(|b| b.is_ascii_uppercase()) {
-        Cow::Owned(service.to_ascii_lowercase())
-    } else {
-        Cow::Borrowed(service)
+    let cat = catalog();
+    if let Some(c) = cat.canonical(service, operation) {
+        return Some((Cow::Borrowed(c.service), c.operation));
+    }
+    let stripped = strip_version(operation);
+    if stripped.len() != operation.len() {
+        if let Some(c) = cat.canonical(service, stripped) {
+            return Some((Cow::Borrowed(c.service), c.operation));
+        }
+    }
+    let service = match cat.service_prefix(service) {
+        Some(p) => Cow::Borrowed(p),
+        None if service.bytes().any(|b| b.is_ascii_uppercase()) => {
+            Cow::Owned(service.to_ascii_lowercase())
+        }
+        None => Cow::Borrowed(service),
     };
-    Some((service, strip_version(operation)))
+    // `list_objects_v2` is not `list_objects_` with a version suffix.
+    let op = if operation.contains(['_', '-']) {
+        operation
+    } else {
+        stripped
+    };
+    Some((service, op))
 }
 
 /// A call's parts, borrowed and already normalised as [`ApiCall::new`] leaves them
@@ -137,9 +162,12 @@ pub struct CallAnalysis {
     pub action: String,
     /// From the catalog; `None` for an action AWS does not document (typo or new).
     pub level: Option<AccessLevel>,
-    /// A resource type name for policies and criticality (`aws_db_instance`, or
-    /// `aws:<service>` when the target kind is not known).
+    /// A resource type name for policies and criticality: the Terraform type
+    /// (`aws_db_instance`), `aws:<service>:<IAM resource type>` for kinds without one,
+    /// or `aws:<service>` when the target kind is not known.
     pub resource_type: String,
+    /// Is the kind of resource the call acts on known (from a rule or the catalog)?
+    pub placed: bool,
     pub resource: String,
     /// Does the call change anything (any level but List and Read)?
     pub writes: bool,
@@ -159,12 +187,15 @@ pub fn analyze(call: CallRef, own_account: Option<&str>) -> CallAnalysis {
     // `concat` over `format!`: this runs for every write the detector sees.
     let action = [call.service, ":", call.operation].concat();
     let cat = catalog();
-    let level = cat.lookup(&action).map(|i| cat.actions[i].level);
+    let canonical = cat.canonical(call.service, call.operation);
+    let level = canonical.map(|c| cat.actions[c.action].level);
     let resource = call
         .resource
         .map(String::from)
         .unwrap_or_else(|| [action.as_str(), " (no resource given)"].concat());
-    let p = P::new(call.params);
+    // Structure-typed parameters written as JSON strings, parsed (a copy only then).
+    let coerced = rules::coerce(call.service, call.operation, call.params);
+    let p = P::new(coerced.as_ref().unwrap_or(call.params));
     let mut out = rules::Out {
         effects: Vec::new(),
         resource_type: None,
@@ -181,14 +212,18 @@ pub fn analyze(call: CallRef, own_account: Option<&str>) -> CallAnalysis {
     rules::apply(&ctx, &mut out);
     let resource = ctx.named_target();
     let writes = !matches!(level, Some(AccessLevel::List | AccessLevel::Read));
-    let resource_type = out
+    let kind = out
         .resource_type
+        .or_else(|| canonical.and_then(|c| place::resource_type(c.action)));
+    let placed = kind.is_some();
+    let resource_type = kind
         .map(String::from)
         .unwrap_or_else(|| ["aws:", call.service].concat());
     CallAnalysis {
         action,
         level,
         resource_type,
+        placed,
         resource,
         writes,
         destroys: out.destroys,

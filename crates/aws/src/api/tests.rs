@@ -304,3 +304,161 @@ fn calls_with_a_rule_that_finds_nothing_are_not_guessed_at() {
     )
     .is_empty());
 }
+
+/// Every spelling an agent, an SDK or the CLI may send names the catalog's action.
+const SPELLINGS: &[(&str, &str)] = &[
+    ("rds:DeleteDBInstance", "rds:DeleteDBInstance"),
+    ("rds:deleteDBInstance", "rds:DeleteDBInstance"),
+    ("rds:deletedbinstance", "rds:DeleteDBInstance"),
+    ("rds:delete_db_instance", "rds:DeleteDBInstance"),
+    ("rds:delete-db-instance", "rds:DeleteDBInstance"),
+    ("rds:DeleteDBInstance ", "rds:DeleteDBInstance"),
+    (" rds:DeleteDBInstance", "rds:DeleteDBInstance"),
+    ("\trds : DeleteDBInstance\n", "rds:DeleteDBInstance"),
+    ("RDS:DeleteDBInstance", "rds:DeleteDBInstance"),
+    (
+        "ec2:authorizeSecurityGroupIngress",
+        "ec2:AuthorizeSecurityGroupIngress",
+    ),
+    (
+        "EC2:authorize_security_group_ingress",
+        "ec2:AuthorizeSecurityGroupIngress",
+    ),
+    ("iam:attach-user-policy", "iam:AttachUserPolicy"),
+    (
+        "Access_Analyzer:DeleteAnalyzer",
+        "access-analyzer:DeleteAnalyzer",
+    ),
+    ("lambda:update_function_code", "lambda:UpdateFunctionCode"),
+    (
+        "lambda:UpdateFunctionCode20150331v2",
+        "lambda:UpdateFunctionCode",
+    ),
+    // API operation names that are not IAM action names keep the API's spelling.
+    ("s3:list_objects_v2", "s3:ListObjectsV2"),
+    (
+        "s3:delete-public-access-block",
+        "s3:DeletePublicAccessBlock",
+    ),
+    // Not in the catalog: kept as given, trimmed; the service lowercased.
+    ("rds:FrobnicateDBInstance ", "rds:FrobnicateDBInstance"),
+    ("NoSuchService:do_thing", "nosuchservice:do_thing"),
+];
+
+#[test]
+fn every_spelling_names_the_catalog_action() {
+    for (given, canonical) in SPELLINGS {
+        let call = ApiCall::new(given, None, json!({})).unwrap();
+        assert_eq!(call.action(), *canonical, "{given:?}");
+        let a = analyze_call(&call, None);
+        assert_eq!(a.action, *canonical, "{given:?}");
+    }
+}
+
+#[test]
+fn rules_see_the_canonical_name() {
+    let params = json!({"DBInstanceIdentifier": "orders", "SkipFinalSnapshot": true});
+    let canonical = one("rds:DeleteDBInstance", params.clone());
+    for given in [
+        "rds:delete_db_instance",
+        "rds:deleteDBInstance",
+        " RDS:delete-db-instance ",
+    ] {
+        let a = one(given, params.clone());
+        assert_eq!(a.effects, canonical.effects, "{given}");
+        assert_eq!(a.level, canonical.level, "{given}");
+        assert_eq!(a.resource_type, "aws_db_instance", "{given}");
+        assert!(a.destroys && a.data_bearing, "{given}");
+    }
+}
+
+#[test]
+fn api_operation_names_take_the_level_of_their_iam_action() {
+    // ListObjectsV2 needs s3:ListBucket: a read, not an unknown write.
+    let a = one("s3:ListObjectsV2", json!({"Bucket": "b"}));
+    assert_eq!(a.level, Some(AccessLevel::List));
+    assert!(!a.writes);
+    assert_eq!(
+        one("s3:head_object", json!({})).level,
+        Some(AccessLevel::Read)
+    );
+    assert_eq!(
+        one("lambda:Invoke", json!({})).level,
+        Some(AccessLevel::Write)
+    );
+    // Unknown: no level, a write.
+    let u = one("rds:FrobnicateDBInstance", json!({}));
+    assert_eq!(u.level, None);
+    assert!(u.writes);
+}
+
+#[test]
+fn canonical_matches_are_unambiguous_and_allocation_free_in_shape() {
+    let cat = catalog();
+    // Inner whitespace or other characters are no spelling of a name.
+    assert_eq!(cat.canonical("rds", "Delete DBInstance"), None);
+    assert_eq!(cat.canonical("rds", "DeleteDBInstance*"), None);
+    assert_eq!(cat.canonical("rds", "DéleteDBInstance"), None);
+    assert_eq!(cat.canonical("rds", &"a".repeat(500)), None);
+    let c = cat.canonical(" RDS ", "delete_db_instance").unwrap();
+    assert_eq!((c.service, c.operation), ("rds", "DeleteDBInstance"));
+    assert_eq!(cat.full_name(c.action), "rds:DeleteDBInstance");
+    // Already canonical names come back borrowed from the catalog.
+    let (s, o) = normalise("rds", "DeleteDBInstance").unwrap();
+    assert!(matches!(s, Cow::Borrowed(_)));
+    assert_eq!(o, "DeleteDBInstance");
+    // Every catalog action is its own canonical name.
+    for (i, a) in cat.actions.iter().enumerate() {
+        let prefix = cat.services[a.service as usize].prefix;
+        let c = cat.canonical(prefix, a.name).unwrap();
+        assert_eq!((c.service, c.operation, c.action), (prefix, a.name, i));
+    }
+}
+
+mod spelling_properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1024))]
+        /// Any case, any `_`/`-` between characters and surrounding whitespace: the
+        /// catalog's action, and the rules see it.
+        #[test]
+        fn any_sdk_spelling_of_a_catalog_action_is_that_action(
+            which in 0usize..20_000,
+            case_bits in any::<u64>(),
+            seps in prop::collection::vec((0usize..64, prop_oneof![Just('_'), Just('-')]), 0..4),
+            pad in prop_oneof![Just(""), Just(" "), Just("\t"), Just(" \n ")],
+        ) {
+            let cat = catalog();
+            let i = which % cat.len();
+            let a = &cat.actions[i];
+            let prefix = cat.services[a.service as usize].prefix;
+            let mut op: Vec<char> = a
+                .name
+                .chars()
+                .enumerate()
+                .map(|(n, c)| if case_bits >> (n % 64) & 1 == 1 { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() })
+                .collect();
+            for (at, sep) in seps {
+                let at = at % (op.len() + 1);
+                if at > 0 && at < op.len() {
+                    op.insert(at, sep);
+                }
+            }
+            let op: String = op.into_iter().collect();
+            let given = format!("{pad}{}:{op}{pad}", prefix.to_ascii_uppercase());
+            let call = ApiCall::new(&given, None, json!({})).unwrap();
+            prop_assert_eq!(call.action(), cat.full_name(i));
+        }
+
+        /// Arbitrary text never panics, and a match is always a catalog name.
+        #[test]
+        fn arbitrary_names_never_panic(service in "\\PC{0,12}", op in "\\PC{0,40}") {
+            if let Some(c) = catalog().canonical(&service, &op) {
+                prop_assert!(catalog().canonical(c.service, c.operation).is_some());
+            }
+            let _ = normalise(&service, &op);
+        }
+    }
+}

@@ -2,6 +2,8 @@
 //! loopback, a minimal HTTP client.
 #![allow(dead_code)]
 
+pub mod identity;
+
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;

@@ -54,6 +54,16 @@ pub fn looks_like_zip(head: &[u8]) -> bool {
     head.starts_with(LOCAL) || head.starts_with(END)
 }
 
+/// A zip after other bytes, as Python's `zipfile` finds it (from the end record): where
+/// its first member starts. `None` when the end record, the central directory or the
+/// first local header is not there.
+pub fn prefixed(src: &dyn ReadAt) -> Option<u64> {
+    let entries = central(src, 1 << 20).ok()?;
+    let first = entries.iter().map(|e| e.header_offset).min()?;
+    let sig = src.bytes_at(first, 4).ok()?;
+    (first > 0 && sig == LOCAL).then_some(first)
+}
+
 /// Read the member list. Never fails: what cannot be read becomes a note.
 pub fn read(src: &dyn ReadAt, max_entries: usize) -> Archive {
     let mut out = Archive::default();
@@ -69,8 +79,10 @@ pub fn read(src: &dyn ReadAt, max_entries: usize) -> Archive {
         )),
     }
     let had_central = !by_offset.is_empty();
+    // Bytes before the first member (a prefixed zip): the walk starts where it does.
+    let start = by_offset.keys().next().copied().unwrap_or(0);
     let mut hidden = 0;
-    for mut e in walk_local(src, &by_offset, max_entries) {
+    for mut e in walk_local(src, start, &by_offset, max_entries) {
         if let Some(known) = by_offset.get_mut(&e.header_offset) {
             known.data_offset = e.data_offset;
             continue;
@@ -113,15 +125,30 @@ fn central(src: &dyn ReadAt, max_entries: usize) -> Result<Vec<Entry>, String> {
     let mut count = u64::from(u16_at(rec, 10));
     let mut cd_size = u64::from(u32_at(rec, 12));
     let mut cd_off = u64::from(u32_at(rec, 16));
+    // Where the central directory should end: the end record, or the zip64 record
+    // before it (56 bytes, then the 20-byte locator).
+    let end_at = len - tail_len + end as u64;
+    let mut cd_end = end_at;
     if end >= 20 && &tail[end - 20..end - 16] == END64_LOCATOR {
-        let at = u64_at(&tail, end - 20 + 8);
-        let r = src.bytes_at(at, 56).map_err(|e| e.to_string())?;
-        if r.len() == 56 && &r[..4] == b"PK\x06\x06" {
-            count = u64_at(&r, 32);
-            cd_size = u64_at(&r, 40);
-            cd_off = u64_at(&r, 48);
+        // As Python reads it: just before the locator (offsets may be shifted), else
+        // where the locator says.
+        let before = end_at.saturating_sub(76);
+        let stated = u64_at(&tail, end - 20 + 8);
+        for at in [before, stated] {
+            let r = src.bytes_at(at, 56).map_err(|e| e.to_string())?;
+            if r.len() == 56 && &r[..4] == b"PK\x06\x06" {
+                count = u64_at(&r, 32);
+                cd_size = u64_at(&r, 40);
+                cd_off = u64_at(&r, 48);
+                cd_end = at;
+                break;
+            }
         }
     }
+    // Bytes in front of the zip shift everything: Python's zipfile adds the difference
+    // between where the directory is and where the end record says it is.
+    let shift = cd_end.saturating_sub(cd_off.saturating_add(cd_size));
+    cd_off = cd_off.saturating_add(shift);
     if cd_off.checked_add(cd_size).is_none_or(|e| e > len) {
         return Err("central directory lies outside the file".into());
     }
@@ -157,6 +184,7 @@ fn central(src: &dyn ReadAt, max_entries: usize) -> Result<Vec<Entry>, String> {
             hidden: false,
         };
         zip64(extra, &mut e, true);
+        e.header_offset = e.header_offset.saturating_add(shift);
         entries.push(e);
         i += 46 + n + x + c;
     }
@@ -196,9 +224,14 @@ fn zip64(extra: &[u8], e: &mut Entry, central: bool) {
 }
 
 /// Follow local headers from the start of the file, jumping over member data.
-fn walk_local(src: &dyn ReadAt, known: &BTreeMap<u64, Entry>, max_entries: usize) -> Vec<Entry> {
+fn walk_local(
+    src: &dyn ReadAt,
+    start: u64,
+    known: &BTreeMap<u64, Entry>,
+    max_entries: usize,
+) -> Vec<Entry> {
     let mut out = Vec::new();
-    let mut at = 0u64;
+    let mut at = start;
     while out.len() < max_entries {
         let Ok(h) = src.bytes_at(at, 30) else { break };
         if h.len() < 30 || &h[..4] != LOCAL {

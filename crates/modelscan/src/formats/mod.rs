@@ -6,6 +6,7 @@ pub mod keras;
 pub mod numpy;
 pub mod protobuf;
 pub mod safetensors;
+pub mod tokenizer;
 
 use crate::Finding;
 use serde_json::{Map, Value};

@@ -1,50 +1,31 @@
-//! Who outside the account can reach a resource: S3 public access, resource policies,
-//! snapshot and AMI sharing, Lambda permissions and function URLs.
+//! Who outside the account can reach a resource through attributes that are not policy
+//! documents: S3 Block Public Access and ACLs, snapshot and AMI sharing, Lambda permissions
+//! and function URLs. Policy documents are found by shape in `resource_policy`.
 
 use super::Ctx;
 use crate::side::Side;
-use parapet_aws::iam::{account_of, parse_policy, Principal};
+use parapet_aws::iam::account_of;
 use parapet_model::{Certainty, ChangeKind, Effect, ShareTarget};
 
-/// Resource types whose policy document lives in the named attribute.
-const POLICY_ATTR: &[(&str, &str)] = &[
-    ("aws_s3_bucket_policy", "policy"),
-    ("aws_s3_bucket", "policy"),
-    ("aws_ecr_repository_policy", "policy"),
-    ("aws_ecr_registry_policy", "policy"),
-    ("aws_sqs_queue_policy", "policy"),
-    ("aws_sqs_queue", "policy"),
-    ("aws_sns_topic_policy", "policy"),
-    ("aws_sns_topic", "policy"),
-    ("aws_kms_key", "policy"),
-    ("aws_secretsmanager_secret_policy", "policy"),
-    ("aws_backup_vault_policy", "policy"),
-    ("aws_efs_file_system_policy", "policy"),
-    ("aws_opensearch_domain_policy", "access_policies"),
-    ("aws_opensearch_domain", "access_policies"),
-    ("aws_glacier_vault", "access_policy"),
-    ("aws_cloudwatch_log_resource_policy", "policy_document"),
-    ("aws_api_gateway_rest_api_policy", "policy"),
-];
-
 pub fn handles(t: &str) -> bool {
-    POLICY_ATTR.iter().any(|(k, _)| *k == t)
-        || matches!(
-            t,
-            "aws_s3_bucket_public_access_block"
-                | "aws_s3_account_public_access_block"
-                | "aws_s3_bucket_acl"
-                | "aws_ebs_snapshot_create_volume_permission"
-                | "aws_ami_launch_permission"
-                | "aws_db_snapshot"
-                | "aws_db_cluster_snapshot"
-                | "aws_lambda_permission"
-                | "aws_lambda_function_url"
-                | "aws_lambda_layer_version_permission"
-        )
+    matches!(
+        t,
+        "aws_s3_bucket"
+            | "aws_s3_bucket_public_access_block"
+            | "aws_s3_account_public_access_block"
+            | "aws_s3_bucket_acl"
+            | "aws_kms_grant"
+            | "aws_ebs_snapshot_create_volume_permission"
+            | "aws_ami_launch_permission"
+            | "aws_db_snapshot"
+            | "aws_db_cluster_snapshot"
+            | "aws_lambda_permission"
+            | "aws_lambda_function_url"
+            | "aws_lambda_layer_version_permission"
+    )
 }
 
-pub fn effects(ctx: &Ctx, out: &mut Vec<Effect>, notes: &mut Vec<String>) {
+pub fn effects(ctx: &Ctx, out: &mut Vec<Effect>, _notes: &mut Vec<String>) {
     let new = ctx.new_side();
     let old = ctx.old_side();
     let label = ctx.label();
@@ -115,8 +96,40 @@ pub fn effects(ctx: &Ctx, out: &mut Vec<Effect>, notes: &mut Vec<String>) {
                     Certainty::Known,
                 ));
             }
-            if ctx.rtype == "aws_s3_bucket" {
-                resource_policy(ctx, "policy", out, notes);
+            let before = acl_other_grantees(old);
+            for who in acl_other_grantees(new)
+                .into_iter()
+                .filter(|w| !before.contains(w))
+            {
+                out.push(Effect::ExternalShare {
+                    resource: label.clone(),
+                    target: ShareTarget::Account { id: who },
+                    certainty: Certainty::Known,
+                });
+            }
+        }
+        "aws_kms_grant" => {
+            if ctx.kind == ChangeKind::Update {
+                return;
+            }
+            let grantee = new.get("grantee_principal");
+            let key = new.get("key_id").str_or(ctx.address).to_string();
+            if grantee.is_unknown() {
+                out.push(Effect::ExternalShare {
+                    resource: format!("KMS key {key} (grant {})", ctx.address),
+                    target: ShareTarget::Account {
+                        id: "(known after apply)".into(),
+                    },
+                    certainty: Certainty::UnknownUntilApply,
+                });
+            } else if let Some(acct) = grantee.str().and_then(account_of) {
+                if Some(acct.to_string()) != ctx.index.own_account() {
+                    out.push(Effect::ExternalShare {
+                        resource: format!("KMS key {key} (grant {})", ctx.address),
+                        target: ShareTarget::Account { id: acct.into() },
+                        certainty: Certainty::Known,
+                    });
+                }
             }
         }
         "aws_ebs_snapshot_create_volume_permission" | "aws_ami_launch_permission" => {
@@ -184,10 +197,16 @@ pub fn effects(ctx: &Ctx, out: &mut Vec<Effect>, notes: &mut Vec<String>) {
                 return;
             }
             let principal = new.get("principal");
-            let conditioned = new.get("source_arn").str().is_some()
-                || new.get("source_account").str().is_some()
-                || new.get("principal_org_id").str().is_some()
-                || new.get("organization_id").str().is_some();
+            let set = |k: &str| {
+                new.get(k)
+                    .str()
+                    .is_some_and(|v| !v.trim().is_empty() && v.trim() != "*")
+                    || new.get(k).is_unknown()
+            };
+            // The source pins a service acting on someone's behalf (confused deputy);
+            // the organisation pins `*` to the organisation's accounts.
+            let source_pinned = set("source_arn") || set("source_account");
+            let conditioned = source_pinned || set("principal_org_id") || set("organization_id");
             let what = new
                 .get("function_name")
                 .str()
@@ -200,6 +219,19 @@ pub fn effects(ctx: &Ctx, out: &mut Vec<Effect>, notes: &mut Vec<String>) {
                     "a resource policy lets any AWS principal use it".into(),
                     Certainty::Known,
                 )),
+                Some(p)
+                    if !source_pinned
+                        && (p.ends_with(".amazonaws.com") || p.ends_with(".amazonaws.com.cn")) =>
+                {
+                    // A service principal: account_of finds no account in it below.
+                    out.push(Effect::ExternalShare {
+                        resource: what,
+                        target: ShareTarget::Account {
+                            id: format!("(any account that uses {p}: no source_account or source_arn pins it)"),
+                        },
+                        certainty: Certainty::Known,
+                    });
+                }
                 Some(p) => {
                     if let Some(acct) = account_of(p) {
                         if Some(acct.to_string()) != ctx.index.own_account() {
@@ -233,12 +265,30 @@ pub fn effects(ctx: &Ctx, out: &mut Vec<Effect>, notes: &mut Vec<String>) {
                 ));
             }
         }
-        t => {
-            if let Some((_, attr)) = POLICY_ATTR.iter().find(|(k, _)| *k == t) {
-                resource_policy(ctx, attr, out, notes);
+        _ => {}
+    }
+}
+
+/// Grantees of an explicit ACL (`access_control_policy`) other than the bucket owner:
+/// canonical users of other accounts and e-mail addresses of AWS accounts.
+fn acl_other_grantees(s: Side<'_>) -> Vec<String> {
+    let acp = s.block("access_control_policy");
+    let owner = acp.block("owner").get("id").str();
+    let mut out = Vec::new();
+    for g in acp.get("grant").items() {
+        let grantee = g.block("grantee");
+        match (grantee.get("type").str(), grantee.get("id").str()) {
+            (Some("CanonicalUser"), Some(id)) if Some(id) != owner => {
+                out.push(format!("(canonical user {id})"))
             }
+            (Some("AmazonCustomerByEmail"), _) => out.push(format!(
+                "(account of {})",
+                grantee.get("email_address").str_or("an e-mail address")
+            )),
+            _ => {}
         }
     }
+    out
 }
 
 fn public_acl(s: Side<'_>) -> Option<&str> {
@@ -255,75 +305,5 @@ fn public(resource: &str, how: String, certainty: Certainty) -> Effect {
         resource: resource.to_string(),
         how,
         certainty,
-    }
-}
-
-/// Statements that let anyone, or another account, in. Only new ones count.
-fn resource_policy(ctx: &Ctx, attr: &str, out: &mut Vec<Effect>, notes: &mut Vec<String>) {
-    let read = |s: Side, notes: &mut Vec<String>| -> Result<Vec<(String, Option<String>)>, ()> {
-        let d = s.get(attr);
-        if d.is_unknown() {
-            return Err(());
-        }
-        let v = d.v;
-        if v.is_null() || v.as_str().is_some_and(|t| t.trim().is_empty()) {
-            return Ok(Vec::new());
-        }
-        let st = match parse_policy(v) {
-            Ok(st) => st,
-            Err(e) => {
-                notes.push(format!("{}: {attr}: {e}; treated as unknown", ctx.address));
-                return Err(());
-            }
-        };
-        let own = ctx.index.own_account();
-        let mut found = Vec::new();
-        for s in st.iter().filter(|s| s.allow) {
-            let actions = s.actions.join(", ");
-            for p in &s.principals {
-                match p {
-                    Principal::Everyone if !s.has_condition => found.push((actions.clone(), None)),
-                    Principal::Aws(a) => {
-                        if let Some(acct) = account_of(a) {
-                            if Some(acct.to_string()) != own {
-                                found.push((actions.clone(), Some(acct.to_string())));
-                            }
-                        }
-                    }
-                    _ => {}
-                }
-            }
-        }
-        Ok(found)
-    };
-    let after = read(ctx.new_side(), notes);
-    let before = read(ctx.old_side(), notes).unwrap_or_default();
-    let label = ctx.label();
-    match after {
-        Err(()) => {
-            if ctx.new_side().exists() && ctx.index.expression(ctx.address, attr).is_some() {
-                out.push(public(
-                    &label,
-                    format!("its {attr} document is known only after apply"),
-                    Certainty::UnknownUntilApply,
-                ));
-            }
-        }
-        Ok(found) => {
-            for (actions, acct) in found.into_iter().filter(|f| !before.contains(f)) {
-                match acct {
-                    None => out.push(public(
-                        &label,
-                        format!("its {attr} lets anyone ({actions})"),
-                        Certainty::Known,
-                    )),
-                    Some(id) => out.push(Effect::ExternalShare {
-                        resource: label.clone(),
-                        target: ShareTarget::Account { id },
-                        certainty: Certainty::Known,
-                    }),
-                }
-            }
-        }
     }
 }

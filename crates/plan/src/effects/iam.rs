@@ -327,8 +327,14 @@ fn attach(
         }));
         return;
     }
-    // The ARN is known only after apply: follow the configuration reference.
-    for r in refs.iter().filter(|r| r.resource_type == "aws_iam_policy") {
+    // The ARN is known only after apply: follow the configuration reference to the
+    // policies created in this plan. Anything else it leads to (a data source, a
+    // variable with no resource behind it) leaves the grant unknown.
+    let policies: Vec<_> = refs
+        .iter()
+        .filter(|r| r.resource_type == "aws_iam_policy" && r.mode == "managed")
+        .collect();
+    for r in &policies {
         let Ok(vals) = r.change.values() else {
             continue;
         };
@@ -341,7 +347,7 @@ fn attach(
             out,
         );
     }
-    if refs.is_empty() {
+    if policies.is_empty() {
         out.push(Effect::PrivilegeGrant(Grant {
             holder: holder.into(),
             via: Some("a policy whose ARN is known only after apply".into()),

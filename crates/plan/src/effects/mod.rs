@@ -9,6 +9,8 @@ pub mod drift;
 pub mod evasion;
 pub mod iam;
 pub mod network;
+pub mod network_shape;
+pub mod resource_policy;
 
 use crate::index::PlanIndex;
 use crate::side::Side;
@@ -75,6 +77,7 @@ pub fn derive(ctx: &Ctx, out: &mut Vec<Effect>, notes: &mut Vec<String>) {
         _ if access::handles(t) => access::effects(ctx, out, notes),
         _ => {}
     }
+    resource_policy::effects(ctx, out, notes);
     compute::effects(ctx, out);
     evasion::effects(ctx, out);
 }

@@ -3,7 +3,7 @@
 
 use super::Ctx;
 use crate::side::Side;
-use parapet_aws::network::classify_source;
+use parapet_aws::network::{classify, classify_rule, is_everything, Source};
 use parapet_model::{Certainty, Effect, ExposureScope, PortRange};
 
 pub fn handles(t: &str) -> bool {
@@ -164,42 +164,53 @@ fn rule_openings(rule: Side, cidr_keys: &[&str], out: &mut Vec<Opening>) {
         rule.get("from_port"),
         rule.get("to_port"),
     );
+    // All of a rule's sources are judged together: ranges that each look narrow can
+    // cover the internet between them.
+    let mut all: Vec<&str> = Vec::new();
     for key in cidr_keys {
         let (cidrs, unknown) = rule.get(key).strings();
-        for c in cidrs {
-            if let Some(scope) = classify_source(c) {
-                push_unique(
-                    out,
-                    Opening {
-                        ports,
-                        source: c.to_string(),
-                        scope,
-                        certainty: Certainty::Known,
-                    },
-                );
-            }
-        }
+        all.extend(cidrs);
         if unknown {
             push_unique(out, unknown_opening(ports));
         }
+    }
+    for (c, source) in all.iter().zip(classify_rule(&all)) {
+        push_source(out, ports, c, source);
+    }
+}
+
+/// Record what one source means: an exposure, nothing, or (for a value that is not
+/// a CIDR) an exposure nobody can bound, reviewed like a value known after apply.
+fn push_source(out: &mut Vec<Opening>, ports: PortRange, c: &str, source: Source) {
+    match source {
+        Source::Exposed(scope) => push_unique(
+            out,
+            Opening {
+                ports,
+                source: c.to_string(),
+                scope,
+                certainty: Certainty::Known,
+            },
+        ),
+        Source::Narrow => {}
+        Source::Unparseable => push_unique(
+            out,
+            Opening {
+                ports,
+                source: format!("{c:?} (not a CIDR parapet can read: may admit any address)"),
+                scope: ExposureScope::Internet,
+                certainty: Certainty::UnknownUntilApply,
+            },
+        ),
     }
 }
 
 fn single_source(s: Side, ports: PortRange, out: &mut Vec<Opening>) {
     if s.is_unknown() {
         push_unique(out, unknown_opening(ports));
-    } else if let Some(c) = s.str() {
-        if let Some(scope) = classify_source(c) {
-            push_unique(
-                out,
-                Opening {
-                    ports,
-                    source: c.to_string(),
-                    scope,
-                    certainty: Certainty::Known,
-                },
-            );
-        }
+    } else if let Some(c) = s.str().filter(|c| !c.is_empty()) {
+        // Terraform writes an unset single CIDR (a NACL rule's other family) as "".
+        push_source(out, ports, c, classify(c));
     }
 }
 
@@ -273,7 +284,7 @@ fn routes_to_internet(s: Side) -> bool {
             .str()
             .or(r.get("ipv6_cidr_block").str());
         let gw = r.get("gateway_id").str().unwrap_or_default();
-        (v4 == Some("0.0.0.0/0") || v6 == Some("::/0")) && gw.starts_with("igw-")
+        (v4.is_some_and(is_everything) || v6.is_some_and(is_everything)) && gw.starts_with("igw-")
     };
     if s.get("route").v.is_array() {
         s.get("route").items().any(is_default)

@@ -1,14 +1,18 @@
 //! The web UI at `/ui`: the review queue with explanations and diffs, one-click
-//! approve/reject, history, the incident switch, pins and the audit log.
+//! approve/reject, history, the incident switch, pins, frozen actors (the kill
+//! switch) and the audit log.
 //!
-//! Login takes an approver or admin token and keeps it in an HttpOnly, SameSite=Strict
-//! cookie scoped to `/ui`. Every form carries a CSRF token derived from the session's
-//! token (so any replica can check it without shared state) and cross-origin posts are
-//! refused.
+//! Login takes an approver or admin token and starts a server-side session: the
+//! HttpOnly, SameSite=Strict cookie (scoped to `/ui`) holds a random session id, never
+//! the token; the database keeps only its hash, its expiry and the token it acts for,
+//! so logout, the token's expiry or its revocation end it on every replica. Every form
+//! carries a CSRF token derived from the session id (so any replica can check it) and
+//! cross-origin posts are refused.
 
+mod freeze;
 mod render;
 
-use crate::api::{blocking, cast_vote, state_write, token_for, ApiError, App};
+use crate::api::{blocking, cached, cast_vote, permitted, state_write, token_for, ApiError, App};
 use axum::extract::{Form, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -33,6 +37,8 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/ui/pins", get(pins).post(add_pin))
         .route("/ui/pins/remove", post(remove_pin))
         .route("/ui/audit", get(audit))
+        .route("/ui/freezes", get(freeze::list).post(freeze::create))
+        .route("/ui/freezes/clear", post(freeze::clear))
 }
 
 /// A logged-in reviewer.
@@ -41,11 +47,11 @@ struct Session {
     csrf: String,
 }
 
-fn csrf_for(secret: &str) -> String {
-    hex_sha256(format!("parapet-ui-csrf\0{secret}").as_bytes())
+fn csrf_for(session_id: &str) -> String {
+    hex_sha256(format!("parapet-ui-csrf\0{session_id}").as_bytes())
 }
 
-fn cookie_secret(headers: &HeaderMap) -> Option<String> {
+fn cookie_session(headers: &HeaderMap) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -87,17 +93,26 @@ impl From<ApiError> for UiError {
 type UiResult = Result<Response, UiError>;
 
 async fn session(app: &Arc<App>, headers: &HeaderMap) -> Result<Session, UiError> {
-    let Some(secret) = cookie_secret(headers) else {
+    let Some(id) = cookie_session(headers) else {
         return Err(redirect_login());
     };
-    match token_for(app, secret.clone(), &[Role::Approver, Role::Admin]).await {
-        Ok(token) => Ok(Session {
-            token,
-            csrf: csrf_for(&secret),
-        }),
-        Err(e) if e.0 == StatusCode::UNAUTHORIZED => Err(redirect_login()),
-        Err(e) => Err(e.into()),
-    }
+    // Its own key space in the cache: a token's secret used as a cookie must never
+    // find the token's cached entry.
+    let key = format!("session:{}", hex_sha256(id.as_bytes()));
+    let lookup = id.clone();
+    let found = cached(app, &key, || {
+        let a = app.clone();
+        async move { blocking(move || Ok(a.store.session(&lookup)?.map(|(t, _)| t))).await }
+    })
+    .await?;
+    // Unknown, ended, expired, or its token revoked or expired: log in again.
+    let Some(token) = found else {
+        return Err(redirect_login());
+    };
+    Ok(Session {
+        token: permitted(app, token, &[Role::Approver, Role::Admin])?,
+        csrf: csrf_for(&id),
+    })
 }
 
 /// For every state-changing form: same origin, and the session's CSRF token.
@@ -190,14 +205,27 @@ async fn login(
     }
     match token_for(&app, secret.clone(), &[Role::Approver, Role::Admin]).await {
         Ok(t) => {
-            tracing::info!(actor = %t.actor, "web UI login");
+            let a = app.clone();
+            let token = t.clone();
+            let id = blocking(move || {
+                a.store
+                    .create_session(&token, parapet_store::SESSION_TTL_SECONDS)
+            })
+            .await?;
+            tracing::info!(actor = %t.actor, token = %t.id, "web UI login");
             let secure = if app.config.public_url.starts_with("https://") {
                 "; Secure"
             } else {
                 ""
             };
+            let now = parapet_store::now();
+            let age = t
+                .expires_at
+                .map_or(parapet_store::SESSION_TTL_SECONDS, |e| {
+                    (e - now).clamp(1, parapet_store::SESSION_TTL_SECONDS)
+                });
             let cookie = format!(
-                "{COOKIE}={secret}; Path=/ui; HttpOnly; SameSite=Strict; Max-Age=43200{secure}"
+                "{COOKIE}={id}; Path=/ui; HttpOnly; SameSite=Strict; Max-Age={age}{secure}"
             );
             Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/ui")).into_response())
         }
@@ -212,8 +240,14 @@ async fn login(
     }
 }
 
-async fn logout(headers: HeaderMap) -> UiResult {
+async fn logout(State(app): State<Arc<App>>, headers: HeaderMap) -> UiResult {
     same_origin(&headers)?;
+    if let Some(id) = cookie_session(&headers) {
+        let a = app.clone();
+        let ended = blocking(move || a.store.end_session(&id)).await;
+        app.forget_tokens();
+        ended?;
+    }
     let cookie = format!("{COOKIE}=; Path=/ui; HttpOnly; SameSite=Strict; Max-Age=0");
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/ui/login")).into_response())
 }
@@ -248,7 +282,8 @@ async fn decision(
     let r = blocking(move || a.store.request(&id))
         .await?
         .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, "no such decision request".into()))?;
-    let body = render::decision(&r, parapet_store::now(), &s.token, &s.csrf);
+    let panel = freeze::decision_panel(&app, &r, &s.csrf).await?;
+    let body = panel + &render::decision(&r, parapet_store::now(), &s.token, &s.csrf);
     show(&app, &s, &format!("Decision {}", r.id), body).await
 }
 
@@ -357,6 +392,7 @@ async fn add_pin(
         reason: field("reason").unwrap_or_default(),
         incident: field("incident"),
         expires: field("expires"),
+        actor: None,
     };
     let pin = crate::ops::stored_pin(new, &s.token.actor)
         .map_err(|e| ApiError(StatusCode::BAD_REQUEST, e))?;

@@ -51,7 +51,7 @@ pub fn page(
     if let Some(t) = who {
         let _ = write!(
             o,
-            "<a href=/ui>Queue</a><a href=/ui/history>History</a><a href=/ui/incidents>Incidents</a><a href=/ui/pins>Pins</a><a href=/ui/audit>Audit</a><span style=margin-left:auto id=who>{} ({})</span><form method=post action=/ui/logout style=margin:0><button>Log out</button></form>",
+            "<a href=/ui>Queue</a><a href=/ui/history>History</a><a href=/ui/incidents>Incidents</a><a href=/ui/pins>Pins</a><a href=/ui/freezes>Freezes</a><a href=/ui/audit>Audit</a><span style=margin-left:auto id=who>{} ({})</span><form method=post action=/ui/logout style=margin:0><button>Log out</button></form>",
             esc(&t.actor),
             t.role.as_str()
         );
@@ -212,6 +212,24 @@ fn plan_changes(report: &Value) -> String {
                     esc(&short(&d["before"])),
                     esc(&short(&d["after"])),
                 );
+                // Policy statements and network rules removed and added, in full.
+                let lines = crate::notify::detail_lines(&d["detail"]);
+                if !lines.is_empty() {
+                    o.push_str("<tr class=detail><td></td><td colspan=2><ul class=detail>");
+                    for (sign, text) in lines {
+                        let class = match sign {
+                            '-' => "removed",
+                            '+' => "added",
+                            _ => "changed",
+                        };
+                        let _ = write!(
+                            o,
+                            "<li class={class}><code>{sign} {}</code></li>",
+                            esc(text)
+                        );
+                    }
+                    o.push_str("</ul></td></tr>");
+                }
             }
             if diff.len() > 200 {
                 let _ = write!(
@@ -433,4 +451,31 @@ pub fn audit(entries: &[AuditEntry], problem: Option<&parapet_store::ChainProble
     }
     o.push_str("</table>");
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn policy_and_rule_details_are_shown_in_full() {
+        let report = json!({"changes": [{"address": "aws_iam_role_policy.p", "kind": "update",
+            "decision": {"outcome": "review"}, "findings": [],
+            "diff": [{"path": "policy", "before": "(policy, 1 statement(s))", "after": "(policy, 2 statement(s))",
+                "detail": {"kind": "policy", "removed": [], "added": [{"text": "Allow iam:* on * when <x>"}]}},
+                {"path": "ingress", "before": "1 rule(s)", "after": "1 rule(s)",
+                "detail": {"kind": "rules", "removed": [{"text": "tcp port 22 from 10.0.0.0/8"}],
+                    "added": [{"text": "tcp port 22 from 0.0.0.0/0"}]}}]}]});
+        let html = plan_changes(&report);
+        assert!(
+            html.contains("<li class=added><code>+ Allow iam:* on * when &lt;x&gt;</code></li>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<li class=removed><code>- tcp port 22 from 10.0.0.0/8</code></li>"),
+            "{html}"
+        );
+        assert!(html.contains("+ tcp port 22 from 0.0.0.0/0"), "{html}");
+    }
 }

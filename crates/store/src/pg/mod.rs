@@ -3,15 +3,16 @@
 //! not interleave (votes on one request take its row; every audit append takes the
 //! head row), so the chain has one order and a vote race counts each approver once.
 
+mod freeze;
 mod schema;
+mod tokens;
 mod writer;
 
 use crate::audit::{entry_hash, AuditEntry};
 use crate::group::Writer;
-use crate::hash::hex_sha256;
 use crate::{
-    AuditSnapshot, Incident, NewRequest, Request, Role, Store, StoreError, StoredPin, TokenInfo,
-    Vote,
+    AuditSnapshot, Freeze, Frozen, Incident, NewFreeze, NewRequest, Request, Role, Store,
+    StoreError, StoredPin, TokenInfo, Vote,
 };
 use postgres::{Client, GenericClient, NoTls, Row, Transaction};
 use schema::migrate;
@@ -240,36 +241,38 @@ impl Store for PgStore {
         name: &str,
         role: Role,
         actor: &str,
+        expires_at: Option<i64>,
         by: &str,
     ) -> Result<(TokenInfo, String), StoreError> {
-        let t = crate::shared::new_token(name, role, actor);
-        self.write(|tx| {
-            tx.execute(
-                "INSERT INTO tokens (id, name, role, actor, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-                &[&t.info.id, &name, &role.as_str(), &actor, &t.secret_hash, &crate::now()],
-            )?;
-            append(tx, "token", by, &t.info.id, &t.audit_payload)
-        })?;
-        Ok((t.info, t.secret))
+        self.create_token_pg(name, role, actor, expires_at, by)
     }
 
     fn token(&self, secret: &str) -> Result<Option<TokenInfo>, StoreError> {
-        let row = self.with(|c| {
-            Ok(c.query_opt(
-                "SELECT id, name, role, actor FROM tokens WHERE secret_hash = $1 AND NOT revoked",
-                &[&hex_sha256(secret.as_bytes())],
-            )?)
-        })?;
-        let Some(row) = row else { return Ok(None) };
-        let (id, role): (String, String) = (row.get(0), row.get(2));
-        let role = Role::parse(&role)
-            .ok_or_else(|| StoreError::Corrupt(format!("token {id} has role {role}")))?;
-        Ok(Some(TokenInfo {
-            id,
-            name: row.get(1),
-            role,
-            actor: row.get(3),
-        }))
+        self.token_pg(secret)
+    }
+
+    fn tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
+        self.tokens_pg()
+    }
+
+    fn revoke_token(&self, id: &str, by: &str) -> Result<bool, StoreError> {
+        self.revoke_token_pg(id, by)
+    }
+
+    fn touch_token(&self, id: &str, at: i64) -> Result<(), StoreError> {
+        self.touch_token_pg(id, at)
+    }
+
+    fn create_session(&self, token: &TokenInfo, ttl_seconds: i64) -> Result<String, StoreError> {
+        self.create_session_pg(token, ttl_seconds)
+    }
+
+    fn session(&self, session_id: &str) -> Result<Option<(TokenInfo, i64)>, StoreError> {
+        self.session_pg(session_id)
+    }
+
+    fn end_session(&self, session_id: &str) -> Result<bool, StoreError> {
+        self.end_session_pg(session_id)
     }
 
     fn queue_request(&self, n: NewRequest, done: crate::Done) {
@@ -292,6 +295,11 @@ impl Store for PgStore {
         self.write(|tx| {
             // The row lock makes concurrent votes on one request take turns.
             let r = load(tx, id, true)?.ok_or_else(|| StoreError::NotFound(id.into()))?;
+            if approve {
+                if let Some(f) = freeze::covering(tx, &r.requester)? {
+                    return Err(crate::shared::frozen_requester(&r, &f));
+                }
+            }
             if !crate::shared::check(&r, approver, approve, content_hash, now)? {
                 return Ok(r);
             }
@@ -506,6 +514,18 @@ impl Store for PgStore {
             .map(pin_row)
             .collect())
         })
+    }
+
+    fn freeze(&self, n: &NewFreeze) -> Result<Frozen, StoreError> {
+        self.write(|tx| freeze::freeze(tx, n))
+    }
+
+    fn clear_freeze(&self, actor: &str, by: &str) -> Result<Option<Freeze>, StoreError> {
+        self.write(|tx| freeze::clear(tx, actor, by))
+    }
+
+    fn freezes(&self, history: bool) -> Result<Vec<Freeze>, StoreError> {
+        self.with(|c| freeze::list(c, history))
     }
 }
 

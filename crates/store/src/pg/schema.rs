@@ -3,7 +3,8 @@
 use crate::StoreError;
 use postgres::Client;
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE requests (
   id TEXT PRIMARY KEY,
   created_at BIGINT NOT NULL,
@@ -83,7 +84,38 @@ CREATE TABLE pins (
   created_at BIGINT NOT NULL,
   removed_at BIGINT
 );
-"#];
+"#,
+    // Tokens expire and are revoked with a time; web UI sessions are their own
+    // random ids, stored hashed, bound to a token.
+    r#"
+ALTER TABLE tokens ADD COLUMN expires_at BIGINT;
+ALTER TABLE tokens ADD COLUMN revoked_at BIGINT;
+ALTER TABLE tokens ADD COLUMN revoked_by TEXT;
+ALTER TABLE tokens ADD COLUMN last_used_at BIGINT;
+CREATE TABLE sessions (
+  id_hash TEXT PRIMARY KEY,
+  token_id TEXT NOT NULL REFERENCES tokens(id),
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL
+);
+CREATE INDEX sessions_token ON sessions (token_id);
+"#,
+    // The per-actor kill switch; cleared freezes are kept (who and when).
+    r#"
+CREATE TABLE freezes (
+  id TEXT PRIMARY KEY,
+  actor TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  incident TEXT,
+  frozen_by TEXT NOT NULL,
+  frozen_at BIGINT NOT NULL,
+  expires_at BIGINT,
+  cleared_by TEXT,
+  cleared_at BIGINT
+);
+CREATE INDEX freezes_active ON freezes (actor) WHERE cleared_at IS NULL;
+"#,
+];
 
 /// Taken by `migrate` so replicas starting together migrate once.
 const MIGRATION_LOCK: i64 = 0x0070_6172_6170_6574;

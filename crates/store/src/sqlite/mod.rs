@@ -1,15 +1,16 @@
 use crate::audit::{entry_hash, AuditEntry, GENESIS};
 use crate::group::{Job, Writer};
-use crate::hash::hex_sha256;
 use crate::{
-    AuditSnapshot, Incident, NewRequest, Request, Role, Store, StoreError, StoredPin, TokenInfo,
-    Vote,
+    AuditSnapshot, Freeze, Frozen, Incident, NewFreeze, NewRequest, Request, Role, Store,
+    StoreError, StoredPin, TokenInfo, Vote,
 };
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+mod freeze;
 mod ops;
+mod tokens;
 
 const MIGRATIONS: &[&str] = &[
     r#"
@@ -91,6 +92,36 @@ CREATE TABLE pins (
   created_at INTEGER NOT NULL,
   removed_at INTEGER
 );
+"#,
+    // Tokens expire and are revoked with a time; web UI sessions are their own
+    // random ids, stored hashed, bound to a token.
+    r#"
+ALTER TABLE tokens ADD COLUMN expires_at INTEGER;
+ALTER TABLE tokens ADD COLUMN revoked_at INTEGER;
+ALTER TABLE tokens ADD COLUMN revoked_by TEXT;
+ALTER TABLE tokens ADD COLUMN last_used_at INTEGER;
+CREATE TABLE sessions (
+  id_hash TEXT PRIMARY KEY,
+  token_id TEXT NOT NULL REFERENCES tokens(id),
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE INDEX sessions_token ON sessions (token_id);
+"#,
+    // The per-actor kill switch; cleared freezes are kept (who and when).
+    r#"
+CREATE TABLE freezes (
+  id TEXT PRIMARY KEY,
+  actor TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  incident TEXT,
+  frozen_by TEXT NOT NULL,
+  frozen_at INTEGER NOT NULL,
+  expires_at INTEGER,
+  cleared_by TEXT,
+  cleared_at INTEGER
+);
+CREATE INDEX freezes_active ON freezes (actor) WHERE cleared_at IS NULL;
 "#,
 ];
 
@@ -203,50 +234,38 @@ impl Store for SqliteStore {
         name: &str,
         role: Role,
         actor: &str,
+        expires_at: Option<i64>,
         by: &str,
     ) -> Result<(TokenInfo, String), StoreError> {
-        let t = crate::shared::new_token(name, role, actor);
-        let mut c = self.lock();
-        let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute(
-            "INSERT INTO tokens (id, name, role, actor, secret_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![t.info.id, name, role.as_str(), actor, t.secret_hash, crate::now()],
-        )?;
-        append(&tx, "token", by, &t.info.id, &t.audit_payload)?;
-        tx.commit()?;
-        Ok((t.info, t.secret))
+        tokens::create(&mut self.lock(), name, role, actor, expires_at, by)
     }
 
-    /// The token a secret belongs to; only its hash is stored.
     fn token(&self, secret: &str) -> Result<Option<TokenInfo>, StoreError> {
-        let c = self.lock();
-        let row = c
-            .query_row(
-                "SELECT id, name, role, actor FROM tokens WHERE secret_hash = ?1 AND revoked = 0",
-                [hex_sha256(secret.as_bytes())],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                    ))
-                },
-            )
-            .optional()?;
-        match row {
-            None => Ok(None),
-            Some((id, name, role, actor)) => {
-                let role = Role::parse(&role)
-                    .ok_or_else(|| StoreError::Corrupt(format!("token {id} has role {role}")))?;
-                Ok(Some(TokenInfo {
-                    id,
-                    name,
-                    role,
-                    actor,
-                }))
-            }
-        }
+        tokens::by_secret(&self.lock(), secret)
+    }
+
+    fn tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
+        tokens::list(&self.lock())
+    }
+
+    fn revoke_token(&self, id: &str, by: &str) -> Result<bool, StoreError> {
+        tokens::revoke(&mut self.lock(), id, by)
+    }
+
+    fn touch_token(&self, id: &str, at: i64) -> Result<(), StoreError> {
+        tokens::touch(&self.lock(), id, at)
+    }
+
+    fn create_session(&self, token: &TokenInfo, ttl_seconds: i64) -> Result<String, StoreError> {
+        tokens::create_session(&mut self.lock(), token, ttl_seconds)
+    }
+
+    fn session(&self, session_id: &str) -> Result<Option<(TokenInfo, i64)>, StoreError> {
+        tokens::session(&self.lock(), session_id)
+    }
+
+    fn end_session(&self, session_id: &str) -> Result<bool, StoreError> {
+        tokens::end_session(&self.lock(), session_id)
     }
 
     fn backend(&self) -> &'static str {
@@ -277,6 +296,11 @@ impl Store for SqliteStore {
         let mut c = self.lock();
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let r = load(&tx, id)?.ok_or_else(|| StoreError::NotFound(id.into()))?;
+        if approve {
+            if let Some(f) = freeze::covering(&tx, &r.requester)? {
+                return Err(crate::shared::frozen_requester(&r, &f));
+            }
+        }
         if !crate::shared::check(&r, approver, approve, content_hash, now)? {
             return Ok(r); // Counted once.
         }
@@ -400,6 +424,18 @@ impl Store for SqliteStore {
 
     fn pins(&self) -> Result<Vec<StoredPin>, StoreError> {
         ops::pins(&self.lock())
+    }
+
+    fn freeze(&self, n: &NewFreeze) -> Result<Frozen, StoreError> {
+        freeze::freeze(&mut self.lock(), n)
+    }
+
+    fn clear_freeze(&self, actor: &str, by: &str) -> Result<Option<Freeze>, StoreError> {
+        freeze::clear(&mut self.lock(), actor, by)
+    }
+
+    fn freezes(&self, history: bool) -> Result<Vec<Freeze>, StoreError> {
+        freeze::list(&self.lock(), history)
     }
 }
 

@@ -2,13 +2,15 @@
 //!
 //! S3 delivery (`{"Records": [...]}`, usually gzip), JSON arrays (exports, Stratus Red
 //! Team), JSON lines, EventBridge envelopes ("AWS API Call via CloudTrail"), and
-//! LookupEvents output (`{"Events": [{"CloudTrailEvent": "<json string>"}]}`), from
+//! LookupEvents output (`{"Events": [{"CloudTrailEvent": "<json string>"}]}`),
+//! Elasticsearch documents (`_source`, search responses' `hits.hits`), from
 //! files, directories (recursive, sorted, symlinks not followed) and stdin.
 //!
 //! Nothing here fails: a record or a whole file that cannot be read becomes a
 //! [`Item::Skipped`] naming where and why, and reading goes on.
 
 use crate::event::Event;
+use crate::json;
 use crate::lazy::LazyRecord;
 use serde_json::value::RawValue;
 use std::path::Path;
@@ -22,6 +24,11 @@ pub enum Item {
     Event(Box<Event>),
     Skipped { at: String, reason: String },
 }
+
+/// Containers a record may sit in (arrays, `Records`, envelopes, LookupEvents entries,
+/// one inside another); deeper is skipped before it is parsed again. Every level parses
+/// its text once more, so this also keeps hostile nesting linear.
+pub const MAX_WRAP: u8 = 8;
 
 /// Caps that keep a hostile input from taking the machine.
 #[derive(Debug, Clone, Copy)]
@@ -146,7 +153,46 @@ fn starts_json_lines(bytes: &[u8]) -> bool {
     start.is_some_and(|s| bytes[s] == b'{' && first_line_is_a_record(&bytes[s..]))
 }
 
+/// UTF-16 text (what Windows PowerShell's `Out-File` writes): by its byte-order mark,
+/// or a JSON document's first `{`/`[` with a zero byte beside it. `Err` names the byte
+/// where a lone surrogate or an odd length breaks it.
+fn utf16(bytes: &[u8]) -> Option<Result<String, String>> {
+    let (le, body) = match bytes {
+        [0xff, 0xfe, rest @ ..] => (true, rest),
+        [0xfe, 0xff, rest @ ..] => (false, rest),
+        [b'{' | b'[', 0, ..] => (true, bytes),
+        [0, b'{' | b'[', ..] => (false, bytes),
+        _ => return None,
+    };
+    if body.len() % 2 == 1 {
+        return Some(Err(format!(
+            "UTF-16 with an odd length ({} bytes)",
+            bytes.len()
+        )));
+    }
+    let units = body.chunks_exact(2).map(|c| match le {
+        true => u16::from_le_bytes([c[0], c[1]]),
+        false => u16::from_be_bytes([c[0], c[1]]),
+    });
+    let mut text = String::with_capacity(body.len() / 2);
+    for (i, c) in char::decode_utf16(units).enumerate() {
+        match c {
+            Ok(c) => text.push(c),
+            Err(_) => {
+                let at = i * 2 + bytes.len() - body.len();
+                return Some(Err(format!("UTF-16 with a lone surrogate at byte {at}")));
+            }
+        }
+    }
+    Some(Ok(text))
+}
+
 fn read_text(name: &str, bytes: &[u8], limits: Limits, out: &mut dyn FnMut(Item)) {
+    match utf16(bytes) {
+        Some(Ok(text)) => return read_text(name, text.as_bytes(), limits, out),
+        Some(Err(why)) => return out(skip(name, why)),
+        None => {}
+    }
     let bytes = without_bom(bytes);
     let start = bytes.iter().position(|b| !b.is_ascii_whitespace());
     let Some(start) = start else {
@@ -171,7 +217,7 @@ fn read_text(name: &str, bytes: &[u8], limits: Limits, out: &mut dyn FnMut(Item)
         // lines: a second document after the first means lines.
         let one = whole.as_ref().ok().map(|t| LazyRecord::parse(t));
         match one {
-            Some(Ok(rec)) => return unwrap_record(Place { name, line: None }, None, rec, out),
+            Some(Ok(rec)) => return unwrap_record(Place { name, line: None }, None, rec, 0, out),
             // A second document after the first (an error past line 1 that is not the
             // end of the text) means JSON lines; anything else is this file's problem.
             Some(Err(e)) if e.is_not_object() || e.is_eof() || e.line == 1 => {
@@ -195,7 +241,7 @@ fn read_text(name: &str, bytes: &[u8], limits: Limits, out: &mut dyn FnMut(Item)
             ))
         }
     };
-    unwrap_raw(Place { name, line: None }, None, text, out);
+    unwrap_raw(Place { name, line: None }, None, text, 0, out);
 }
 
 /// The first line is a whole JSON object and something follows it.
@@ -250,7 +296,7 @@ fn read_line(
         ));
     }
     match std::str::from_utf8(line) {
-        Ok(text) => unwrap_raw(at, None, text, out),
+        Ok(text) => unwrap_raw(at, None, text, 0, out),
         Err(e) => out(skip(
             &at.to_string(),
             format!("not UTF-8 at column {}", e.valid_up_to() + 1),
@@ -258,24 +304,31 @@ fn read_line(
     }
 }
 
-/// One JSON document's text: an array of records, an envelope, or a record.
-fn unwrap_raw(at: Place, index: Option<usize>, text: &str, out: &mut dyn FnMut(Item)) {
+/// One JSON document's text: an array of records, an envelope, or a record, inside
+/// `wrap` containers already.
+fn unwrap_raw(at: Place, index: Option<usize>, text: &str, wrap: u8, out: &mut dyn FnMut(Item)) {
     let here = || match index {
         Some(i) => format!("{at} record {i}"),
         None => at.to_string(),
     };
+    if wrap > MAX_WRAP {
+        return out(skip(
+            &here(),
+            format!("record nested in more than {MAX_WRAP} containers"),
+        ));
+    }
     let t = text.trim_start();
     match t.as_bytes().first() {
         Some(b'[') => match serde_json::from_str::<Vec<&RawValue>>(t) {
             Ok(items) => {
                 for (i, item) in items.into_iter().enumerate() {
-                    unwrap_raw(at, Some(i), item.get(), out);
+                    unwrap_raw(at, Some(i), item.get(), wrap + 1, out);
                 }
             }
             Err(e) => out(skip(&here(), format!("column {}: {e}", e.column()))),
         },
         Some(b'{') => match LazyRecord::parse(t) {
-            Ok(rec) => unwrap_record(at, index, rec, out),
+            Ok(rec) => unwrap_record(at, index, rec, wrap, out),
             Err(e) => out(skip(&here(), format!("column {}: {}", e.column, e.what))),
         },
         _ => out(skip(
@@ -286,14 +339,20 @@ fn unwrap_raw(at: Place, index: Option<usize>, text: &str, out: &mut dyn FnMut(I
 }
 
 /// Peel the containers a record comes in and hand on each record.
-fn unwrap_record(at: Place, index: Option<usize>, rec: LazyRecord, out: &mut dyn FnMut(Item)) {
+fn unwrap_record(
+    at: Place,
+    index: Option<usize>,
+    rec: LazyRecord,
+    wrap: u8,
+    out: &mut dyn FnMut(Item),
+) {
     let here = || match index {
         Some(i) => format!("{at} record {i}"),
         None => at.to_string(),
     };
     if let Some(records) = rec.raw("Records") {
         return match records.as_bytes().first() {
-            Some(b'[') => unwrap_raw(at, None, records, out),
+            Some(b'[') => unwrap_raw(at, None, records, wrap + 1, out),
             _ => out(skip(&here(), "`Records` is not an array".into())),
         };
     }
@@ -305,7 +364,7 @@ fn unwrap_record(at: Place, index: Option<usize>, rec: LazyRecord, out: &mut dyn
         for (i, e) in events.into_iter().enumerate() {
             let entry = LazyRecord::parse(e.get());
             match entry.as_ref().map(|r| r.str("CloudTrailEvent")) {
-                Ok(Ok(Some(s))) => unwrap_raw(at, Some(i), &s, out),
+                Ok(Ok(Some(s))) => unwrap_raw(at, Some(i), &s, wrap + 1, out),
                 _ => out(skip(
                     &format!("{at} record {i}"),
                     "no `CloudTrailEvent` string".into(),
@@ -316,14 +375,27 @@ fn unwrap_record(at: Place, index: Option<usize>, rec: LazyRecord, out: &mut dyn
     }
     if rec.raw("CloudTrailEvent").is_some() {
         return match rec.str("CloudTrailEvent") {
-            Ok(Some(s)) => unwrap_raw(at, index, &s, out),
+            Ok(Some(s)) => unwrap_raw(at, index, &s, wrap + 1, out),
             _ => out(skip(&here(), "`CloudTrailEvent` is not a string".into())),
+        };
+    }
+    // Elasticsearch: a search response's `hits.hits`, each document's `_source`.
+    if let Some(hits) = rec.raw("hits").filter(|h| h.starts_with('{')) {
+        return match json::field(hits, "hits").filter(|h| h.starts_with('[')) {
+            Some(h) => unwrap_raw(at, None, h, wrap + 1, out),
+            None => out(skip(&here(), "`hits` without a `hits` array".into())),
+        };
+    }
+    if let Some(source) = rec.raw("_source") {
+        return match source.starts_with('{') {
+            true => unwrap_raw(at, index, source, wrap + 1, out),
+            false => out(skip(&here(), "`_source` is not an object".into())),
         };
     }
     // EventBridge: {"detail-type": "AWS API Call via CloudTrail", "detail": {...}}
     if rec.raw("detail-type").is_some() {
         return match rec.raw("detail") {
-            Some(d) if d.starts_with('{') => unwrap_raw(at, index, d, out),
+            Some(d) if d.starts_with('{') => unwrap_raw(at, index, d, wrap + 1, out),
             _ => out(skip(
                 &here(),
                 "EventBridge envelope without a `detail` object".into(),

@@ -84,7 +84,7 @@ pub(super) fn rds_share(c: &Ctx, out: &mut Out) {
     }
 }
 
-pub(super) fn resource_policy(c: &Ctx, out: &mut Out, key: &str, rtype: &'static str) {
+pub(super) fn resource_policy(c: &Ctx, out: &mut Out, keys: &[&str], rtype: &'static str) {
     out.resource_type = Some(rtype);
     let target = c.target(&[
         "Bucket",
@@ -95,7 +95,7 @@ pub(super) fn resource_policy(c: &Ctx, out: &mut Out, key: &str, rtype: &'static
         "KeyId",
         "SecretId",
     ]);
-    let Some(st) = c.p.get(key).document().and_then(|d| parse_policy(&d).ok()) else {
+    let Some(st) = c.p.any(keys).document().and_then(|d| parse_policy(&d).ok()) else {
         return;
     };
     for s in st.iter().filter(|s| s.allow) {
@@ -120,5 +120,32 @@ pub(super) fn resource_policy(c: &Ctx, out: &mut Out, key: &str, rtype: &'static
                 _ => {}
             }
         }
+    }
+}
+
+/// `s3:PutBucketReplication`: every enabled rule whose destination names an `Account`
+/// other than this one copies the bucket's objects into that account. API shape
+/// (`Rules`) and CloudTrail shape (`Rule`, one object or a list).
+pub(super) fn replication(c: &Ctx, out: &mut Out) {
+    let cfg = c.p.get("ReplicationConfiguration");
+    let target = c.target(&["Bucket", "bucketName"]);
+    let mut seen: Vec<&str> = Vec::new();
+    for rule in cfg.any(&["Rules", "Rule"]).list() {
+        let disabled = rule
+            .get("Status")
+            .str()
+            .is_some_and(|s| s.eq_ignore_ascii_case("Disabled"));
+        let Some(acct) = rule.get("Destination").get("Account").str() else {
+            continue;
+        };
+        if disabled || Some(acct) == c.own_account || seen.contains(&acct) {
+            continue;
+        }
+        seen.push(acct);
+        out.effects.push(Effect::ExternalShare {
+            resource: format!("S3 bucket {target} (replicated)"),
+            target: ShareTarget::Account { id: acct.into() },
+            certainty: Certainty::Known,
+        });
     }
 }

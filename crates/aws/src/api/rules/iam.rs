@@ -65,6 +65,17 @@ pub(super) fn iam_attach(c: &Ctx, out: &mut Out) {
             g.via = Some(format!("AWS managed policy {short}"));
             g
         }
+        // An ARN in the AWS-managed namespace that the table does not hold (a policy
+        // newer than this build, or a misspelling AWS rejects): what it grants is
+        // unknown until applied, never weaker than a known grant.
+        None if is_aws_managed_arn(arn) => Grant {
+            holder,
+            via: Some(format!(
+                "AWS managed policy {short} (not one parapet knows)"
+            )),
+            resources: "what that policy allows".into(),
+            ..Grant::opaque(String::new(), None, Certainty::UnknownUntilApply)
+        },
         None => Grant {
             holder,
             via: Some(format!("policy {short}")),

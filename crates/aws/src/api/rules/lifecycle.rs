@@ -3,7 +3,7 @@
 use super::*;
 
 /// (service, operation, control, what is lost)
-const EVASION: &[(&str, &str, &str, &str)] = &[
+pub(super) const EVASION: &[(&str, &str, &str, &str)] = &[
     (
         "cloudtrail",
         "StopLogging",
@@ -179,6 +179,24 @@ const EVASION: &[(&str, &str, &str, &str)] = &[
         "stops sensitive-data discovery",
     ),
     (
+        "cloudwatch",
+        "DisableAlarmActions",
+        "CloudWatch alarms",
+        "silences the alarms' actions: they change state but notify nobody",
+    ),
+    (
+        "organizations",
+        "LeaveOrganization",
+        "AWS Organizations",
+        "leaves the organization: its service control policies, organization trail and delegated security services stop applying to the account",
+    ),
+    (
+        "organizations",
+        "DeleteOrganization",
+        "AWS Organizations",
+        "deletes the organization: its service control policies, organization trail and delegated security services stop applying to the account",
+    ),
+    (
         "inspector2",
         "Disable",
         "Amazon Inspector",
@@ -227,7 +245,7 @@ pub(super) fn evasion(c: &Ctx, out: &mut Out) {
 }
 
 /// (service, operation, resource type, data-bearing)
-const DESTROY: &[(&str, &str, &str, bool)] = &[
+pub(super) const DESTROY: &[(&str, &str, &str, bool)] = &[
     ("rds", "DeleteDBInstance", "aws_db_instance", true),
     ("rds", "DeleteDBCluster", "aws_rds_cluster", true),
     ("rds", "DeleteDBSnapshot", "aws_db_snapshot", true),
@@ -309,7 +327,10 @@ pub(super) fn destruction(c: &Ctx, out: &mut Out) {
             ("rds", "DeleteDBInstance" | "DeleteDBCluster") => match p.get("SkipFinalSnapshot").bool() {
                 Some(true) => lost("SkipFinalSnapshot is true"),
                 Some(false) => DataFate::Survives { how: format!("a final snapshot {} is taken", p.any(&["FinalDBSnapshotIdentifier", "FinalSnapshotIdentifier"]).str().unwrap_or("")).replace("  ", " ") },
-                None => DataFate::Unknown { why: "SkipFinalSnapshot is not given".into() },
+                None if p.get("SkipFinalSnapshot").is_null() => DataFate::Unknown { why: "SkipFinalSnapshot is not given".into() },
+                // Given, but not as true or false: parapet cannot tell what the SDK or
+                // API will make of it, so it judges the worst case.
+                None => lost(&format!("SkipFinalSnapshot is given as {}, not true or false; judged as if it were true", p.get("SkipFinalSnapshot").0)),
             },
             ("kms", "ScheduleKeyDeletion") => DataFate::Survives {
                 how: format!("AWS waits {} days and the deletion can be cancelled until then; afterwards everything encrypted under the key is unreadable", p.get("PendingWindowInDays").i64().unwrap_or(30)),

@@ -3,7 +3,8 @@
 use super::params::P;
 use crate::catalog::{catalog, AccessLevel};
 use crate::iam::{
-    account_of, aws_managed_policy, grant_delta, parse_policy, trust_grants, Permissions, Principal,
+    account_of, aws_managed_policy, grant_delta, is_aws_managed_arn, parse_policy, trust_grants,
+    Permissions, Principal,
 };
 use crate::network::classify_source;
 use parapet_model::{Certainty, DataFate, DefenseEvasion, Effect, Grant, PortRange, ShareTarget};
@@ -12,11 +13,15 @@ mod access;
 mod iam;
 mod lifecycle;
 mod network;
+mod required;
+mod technique;
 
-use access::{rds_share, resource_policy, share};
+use access::{rds_share, replication, resource_policy, share};
 use iam::{credential, iam_attach, iam_document, iam_trust};
 use lifecycle::{destruction, evasion};
 use network::{ingress, nacl};
+pub use required::coerce;
+use technique::techniques;
 
 pub struct Ctx<'a> {
     pub service: &'a str,
@@ -189,9 +194,13 @@ pub fn apply(c: &Ctx, out: &mut Out) {
         ("rolesanywhere", "CreateTrustAnchor") => {
             out.effects.push(Effect::NewCredential { resource: c.resource.into(), what: "lets certificates from an outside certificate authority obtain AWS credentials (IAM Roles Anywhere)".into() });
         }
-        ("s3", "PutBucketPolicy") => resource_policy(c, out, "Policy", "aws_s3_bucket_policy"),
+        ("s3", "PutBucketPolicy") => {
+            resource_policy(c, out, &["bucketPolicy", "Policy"], "aws_s3_bucket_policy")
+        }
+        ("s3", "PutBucketReplication") => replication(c, out),
         ("s3", "PutBucketAcl") => {
-            let acl = c.p.any(&["ACL", "x-amz-acl"]).str();
+            // CloudTrail records the canned ACL header as a list (`"x-amz-acl": ["public-read"]`).
+            let acl = c.p.any(&["ACL", "x-amz-acl"]).strings().first().copied();
             let text = c.p.0.to_string();
             if matches!(
                 acl,
@@ -300,25 +309,34 @@ pub fn apply(c: &Ctx, out: &mut Out) {
             }
         }
         ("ecr", "SetRepositoryPolicy") => {
-            resource_policy(c, out, "PolicyText", "aws_ecr_repository_policy")
+            resource_policy(c, out, &["PolicyText"], "aws_ecr_repository_policy")
         }
         ("sqs", "SetQueueAttributes") => {
             let attrs = c.p.get("Attributes");
             if !attrs.get("Policy").is_null() {
                 let inner = Ctx { p: attrs, ..*c };
-                resource_policy(&inner, out, "Policy", "aws_sqs_queue_policy");
+                resource_policy(&inner, out, &["Policy"], "aws_sqs_queue_policy");
             }
         }
         ("sns", "SetTopicAttributes") => {
             if c.p.get("AttributeName").str() == Some("Policy") {
-                resource_policy(c, out, "AttributeValue", "aws_sns_topic_policy");
+                resource_policy(c, out, &["AttributeValue"], "aws_sns_topic_policy");
             }
         }
-        ("kms", "PutKeyPolicy") => resource_policy(c, out, "Policy", "aws_kms_key"),
-        ("secretsmanager", "PutResourcePolicy") => {
-            resource_policy(c, out, "ResourcePolicy", "aws_secretsmanager_secret_policy")
-        }
-        ("rds", "ModifyDBInstance" | "CreateDBInstance") => {
+        ("kms", "PutKeyPolicy") => resource_policy(c, out, &["Policy"], "aws_kms_key"),
+        ("secretsmanager", "PutResourcePolicy") => resource_policy(
+            c,
+            out,
+            &["ResourcePolicy"],
+            "aws_secretsmanager_secret_policy",
+        ),
+        ("rds", "ModifyDBInstance" | "CreateDBInstance" | "ModifyDBCluster") => {
+            if c.op.starts_with("Modify") && !c.p.get("MasterUserPassword").is_null() {
+                out.effects.push(Effect::NewCredential {
+                    resource: c.target(&["DBInstanceIdentifier", "DBClusterIdentifier"]),
+                    what: "resets the database's master password: whoever sets it can log in as the administrator".into(),
+                });
+            }
             if c.p.get("PubliclyAccessible").bool() == Some(true) {
                 public(
                     out,
@@ -344,6 +362,8 @@ pub fn apply(c: &Ctx, out: &mut Out) {
     }
     evasion(c, out);
     destruction(c, out);
+    techniques(c, out);
+    required::check(c, out);
     if !has_rule && out.effects.is_empty() {
         fallback(c, out);
     }
@@ -360,7 +380,7 @@ pub(super) fn public(out: &mut Out, resource: String, how: String) {
 /// Calls parapet has no specific rule for: judged by what the catalog says they are.
 fn fallback(c: &Ctx, out: &mut Out) {
     let cat = catalog();
-    let Some(i) = cat.lookup(&format!("{}:{}", c.service, c.op)) else {
+    let Some(i) = cat.canonical(c.service, c.op).map(|k| k.action) else {
         return;
     };
     let op = c.op;
@@ -459,6 +479,29 @@ mod tests {
                 own_account: None,
             };
             prop_assert_eq!(c.named_target(), one_lookup_per_key(&c));
+        }
+    }
+
+    /// Rules compare names with what `normalise` gives, so every name in the tables must
+    /// be its own normal form (or a rule never matches).
+    #[test]
+    fn rule_tables_use_the_normalised_names() {
+        let names = super::lifecycle::EVASION
+            .iter()
+            .map(|(s, o, _, _)| (*s, *o))
+            .chain(
+                super::lifecycle::DESTROY
+                    .iter()
+                    .map(|(s, o, _, _)| (*s, *o)),
+            )
+            .chain(
+                super::technique::RUNS_COMMANDS
+                    .iter()
+                    .map(|(s, o, _)| (*s, *o)),
+            );
+        for (s, o) in names {
+            let (ns, no) = crate::api::normalise(s, o).unwrap();
+            assert_eq!((ns.as_ref(), no), (s, o));
         }
     }
 

@@ -66,19 +66,38 @@ pub(super) fn push_exposure(out: &mut Out, target: &str, ports: PortRange, cidr:
 pub(super) fn ingress(c: &Ctx, out: &mut Out) {
     out.resource_type = Some("aws_security_group_rule");
     let target = c.target(&["GroupId", "GroupName"]);
-    let perms = c.p.get("IpPermissions").list();
-    if perms.is_empty() {
-        // The older flat form: CidrIp, IpProtocol, FromPort, ToPort.
-        if let Some(cidr) = c.p.get("CidrIp").str() {
+    // The flat form (`CidrIp`, `IpProtocol`, `FromPort`, `ToPort` beside the group) is
+    // still a documented member set of the API, and CloudTrail records
+    // `aws ec2 authorize-security-group-ingress --cidr --port` that way, next to an empty
+    // `ipPermissions`; read it whatever `IpPermissions` holds.
+    for key in ["CidrIp", "CidrIpv6"] {
+        for cidr in c.p.get(key).strings() {
             push_exposure(out, &target, ports(c.p), cidr);
         }
-        return;
     }
+    let perms = c.p.get("IpPermissions").list();
     for perm in perms {
         let pr = ports(perm);
         for r in perm.get("IpRanges").list() {
             if let Some(cidr) = r.get("CidrIp").str().or(r.str()) {
                 push_exposure(out, &target, pr, cidr);
+            }
+        }
+        // A group in another account (`UserIdGroupPairs[].UserId`): its members reach
+        // this group from outside the account.
+        for pair in perm.get("UserIdGroupPairs").list() {
+            let Some(acct) = pair.get("UserId").str() else {
+                continue;
+            };
+            if Some(acct) != c.own_account {
+                let e = Effect::ExternalShare {
+                    resource: format!("security group {target} (ports {})", describe(pr)),
+                    target: ShareTarget::Account { id: acct.into() },
+                    certainty: Certainty::Known,
+                };
+                if !out.effects.contains(&e) {
+                    out.effects.push(e);
+                }
             }
         }
         for r in perm.get("Ipv6Ranges").list() {
@@ -105,5 +124,13 @@ pub(super) fn nacl(c: &Ctx, out: &mut Out) {
         if let Some(cidr) = c.p.get(key).str() {
             push_exposure(out, &target, pr, cidr);
         }
+    }
+}
+
+fn describe(p: PortRange) -> String {
+    if p.from == p.to {
+        format!("{} {}", p.protocol, p.from)
+    } else {
+        format!("{} {}-{}", p.protocol, p.from, p.to)
     }
 }

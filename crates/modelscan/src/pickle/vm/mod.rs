@@ -294,6 +294,7 @@ impl<'g> Vm<'g> {
             b'c' => {
                 let module = self.text_line(src, at, "GLOBAL")?;
                 let name = self.text_line(src, at, "GLOBAL")?;
+                importable(at, &module, "GLOBAL")?;
                 let g = self.import(at, &module, &name, "GLOBAL");
                 self.push(g);
             }
@@ -316,6 +317,7 @@ impl<'g> Vm<'g> {
             b'i' => {
                 let module = self.text_line(src, at, "INST")?;
                 let name = self.text_line(src, at, "INST")?;
+                importable(at, &module, "INST")?;
                 let args = self.pop_mark(at)?;
                 let g = self.import(at, &module, &name, "INST");
                 let v = self.call(at, g, Value::Tuple(args.into()));
@@ -511,6 +513,27 @@ fn describe_operands(module: &Value, name: &Value) -> String {
         _ => "a computed value".into(),
     };
     format!("module {} and name {}", show(module), show(name))
+}
+
+/// A module `__import__` can find: dotted identifiers. Anything else (the first line of
+/// a Python or text file read as GLOBAL) fails to load right there, so it is malformed,
+/// not an import.
+fn importable(at: u64, module: &str, op: &str) -> Result<(), Halt> {
+    let ident = |p: &str| {
+        let mut c = p.chars();
+        c.next().is_some_and(|f| f == '_' || f.is_alphabetic())
+            && c.all(|x| x == '_' || x.is_alphanumeric())
+    };
+    if module.split('.').all(ident) {
+        return Ok(());
+    }
+    Err(halt(
+        at,
+        &format!(
+            "{op} module {:?} is not a module name (loading fails here)",
+            crate::prefix(module, 60)
+        ),
+    ))
 }
 
 pub fn halt(offset: u64, message: &str) -> Halt {

@@ -1,0 +1,245 @@
+//! Techniques the behaviour pack (crates/detect/rules) reports after the fact, recognised
+//! before the call: running commands on instances, expiring or bulk-deleting data,
+//! assuming an administrator-like role. Leaving the organization is defense evasion
+//! (`lifecycle::EVASION`).
+
+use super::*;
+use parapet_model::Technique;
+
+/// Calls that run commands or open a shell whatever their parameters:
+/// (service, operation, what it does).
+pub(super) const RUNS_COMMANDS: &[(&str, &str, &str)] = &[
+    (
+        "ssm",
+        "SendCommand",
+        "runs commands on instances through SSM Run Command",
+    ),
+    (
+        "ssm",
+        "StartSession",
+        "opens a shell session on an instance through SSM Session Manager",
+    ),
+    (
+        "ec2-instance-connect",
+        "SendSSHPublicKey",
+        "pushes a one-time SSH key to an instance (EC2 Instance Connect): a shell for whoever holds the key",
+    ),
+    (
+        "ec2-instance-connect",
+        "SendSerialConsoleSSHPublicKey",
+        "pushes a one-time SSH key for an instance's serial console: a shell for whoever holds the key",
+    ),
+    (
+        "ecs",
+        "ExecuteCommand",
+        "runs a command inside a running container (ECS Exec)",
+    ),
+    (
+        "sagemaker",
+        "CreateNotebookInstanceLifecycleConfig",
+        "sets a script that runs as root on notebook instances when they start",
+    ),
+    (
+        "sagemaker",
+        "UpdateNotebookInstanceLifecycleConfig",
+        "changes a script that runs as root on notebook instances when they start",
+    ),
+    (
+        "sagemaker",
+        "CreateStudioLifecycleConfig",
+        "sets a script that runs in SageMaker Studio applications when they start",
+    ),
+];
+
+/// An S3 lifecycle expiry this short or shorter (days) is treated as deleting data:
+/// the behaviour pack's `parapet-bucket-short-expiry` alerts at the same bound.
+pub const SHORT_EXPIRY_DAYS: i64 = 7;
+
+/// A DeleteObjects call naming at least this many keys is a bulk delete (the API takes
+/// up to 1,000 keys per request).
+pub const BULK_DELETE_KEYS: usize = 10;
+
+/// Role names (compared case-insensitively, as substrings of the role name) that AWS or
+/// common practice gives administrator access: AWS Organizations' member-account role,
+/// Control Tower's and StackSets' execution roles, IAM Identity Center's
+/// AdministratorAccess permission set, break-glass roles.
+pub const ADMIN_LIKE_ROLES: &[&str] = &[
+    "admin",
+    "organizationaccountaccessrole",
+    "controltowerexecution",
+    "stacksetexecution",
+    "poweruser",
+    "breakglass",
+    "break-glass",
+    "superuser",
+];
+
+fn push(out: &mut Out, resource: String, technique: Technique, what: String) {
+    out.effects.push(Effect::Technique {
+        resource,
+        technique,
+        what,
+    });
+}
+
+pub(super) fn techniques(c: &Ctx, out: &mut Out) {
+    if let Some((_, _, what)) = RUNS_COMMANDS
+        .iter()
+        .find(|(s, o, _)| *s == c.service && *o == c.op)
+    {
+        let mut what = what.to_string();
+        if c.op == "SendCommand" {
+            let doc =
+                c.p.get("DocumentName")
+                    .str()
+                    .unwrap_or("(no document named)");
+            let n = c.p.get("Parameters").get("commands").strings().len();
+            what = format!("{what}: document {doc}");
+            if n > 0 {
+                what.push_str(&format!(", {n} command line(s)"));
+            }
+        }
+        let target = c.p.any(&["InstanceIds", "Targets", "Target", "InstanceId"]);
+        let resource = target
+            .strings()
+            .first()
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| c.named_target());
+        push(out, resource, Technique::RunsCommands, what);
+        return;
+    }
+    match (c.service, c.op) {
+        ("ec2", "ModifyInstanceAttribute") => {
+            let named =
+                c.p.get("Attribute")
+                    .str()
+                    .is_some_and(|a| a.eq_ignore_ascii_case("userData"));
+            if named || !c.p.get("UserData").is_null() {
+                push(
+                    out,
+                    c.named_target(),
+                    Technique::RunsCommands,
+                    "replaces the instance's user data, which runs as root at its next start"
+                        .into(),
+                );
+            }
+        }
+        ("codebuild", "StartBuild" | "StartBuildBatch")
+            if !c.p.get("BuildspecOverride").is_null() =>
+        {
+            push(
+                out,
+                c.target(&["ProjectName"]),
+                Technique::RunsCommands,
+                "starts a build with its commands replaced (buildspecOverride): they run as the project's role".into(),
+            );
+        }
+        (
+            "s3",
+            "PutLifecycleConfiguration" | "PutBucketLifecycleConfiguration" | "PutBucketLifecycle",
+        ) => expiry(c, out),
+        ("s3", "DeleteObjects") => bulk_delete(c, out),
+        ("s3", "PutBucketVersioning") => {
+            // API and CloudTrail both carry `VersioningConfiguration.Status`;
+            // `Suspended` is the only value that stops keeping versions.
+            let status = c.p.get("VersioningConfiguration").get("Status");
+            if status
+                .str()
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("Suspended"))
+            {
+                push(
+                    out,
+                    c.target(&["Bucket", "bucketName"]),
+                    Technique::InhibitsRecovery,
+                    "suspends the bucket's versioning: overwritten and deleted objects are no longer kept".into(),
+                );
+            }
+        }
+        ("sts", "AssumeRole" | "AssumeRoleWithWebIdentity" | "AssumeRoleWithSAML") => {
+            assume(c, out)
+        }
+        _ => {}
+    }
+}
+
+/// The shortest enabled expiry of a lifecycle configuration, API (`Rules`) or CloudTrail
+/// (`Rule`, one object or a list) shape, current or noncurrent versions.
+fn expiry(c: &Ctx, out: &mut Out) {
+    let cfg = c.p.any(&["LifecycleConfiguration", "Lifecycle"]);
+    let mut shortest: Option<(i64, &str)> = None;
+    for rule in cfg.any(&["Rules", "Rule"]).list() {
+        if rule
+            .get("Status")
+            .str()
+            .is_some_and(|s| s.eq_ignore_ascii_case("disabled"))
+        {
+            continue;
+        }
+        let days = [
+            (rule.get("Expiration").get("Days").i64(), "objects"),
+            (
+                rule.get("NoncurrentVersionExpiration")
+                    .any(&["NoncurrentDays", "NoncurrentVersionDays"])
+                    .i64(),
+                "earlier versions",
+            ),
+        ];
+        for (d, what) in days {
+            if let Some(d) = d.filter(|d| *d <= SHORT_EXPIRY_DAYS) {
+                if shortest.is_none_or(|(s, _)| d < s) {
+                    shortest = Some((d, what));
+                }
+            }
+        }
+    }
+    if let Some((d, what)) = shortest {
+        push(
+            out,
+            c.target(&["Bucket", "bucketName"]),
+            Technique::ExpiresData,
+            format!("a lifecycle rule makes S3 delete {what} {d} day(s) after they are written"),
+        );
+    }
+}
+
+/// Keys of a DeleteObjects call: the API's `Delete.Objects[].Key`, CloudTrail's
+/// `delete.object` (one object or a list).
+fn bulk_delete(c: &Ctx, out: &mut Out) {
+    let bucket = c.target(&["Bucket", "bucketName"]);
+    let keys = c.p.get("Delete").any(&["Objects", "Object"]).list().len();
+    out.resource_type = Some("aws_s3_object");
+    out.destroys = true;
+    out.effects.push(Effect::Destroy {
+        resource: bucket.clone(),
+        data: DataFate::Unknown {
+            why: format!(
+                "s3:DeleteObjects deletes {keys} object(s); only bucket versioning, which parapet cannot see offline, keeps earlier versions"
+            ),
+        },
+    });
+    if keys >= BULK_DELETE_KEYS {
+        push(
+            out,
+            bucket,
+            Technique::BulkDelete,
+            format!("deletes {keys} objects in one request"),
+        );
+    }
+}
+
+fn assume(c: &Ctx, out: &mut Out) {
+    let Some(arn) = c.p.get("RoleArn").str() else {
+        return;
+    };
+    let name = arn.rsplit('/').next().unwrap_or(arn).to_ascii_lowercase();
+    if let Some(hit) = ADMIN_LIKE_ROLES.iter().find(|p| name.contains(*p)) {
+        push(
+            out,
+            arn.to_string(),
+            Technique::AssumesPrivilegedRole,
+            format!(
+                "assumes role {arn}, whose name (`{hit}`) is one administrator roles carry; the role's permissions are not known offline"
+            ),
+        );
+    }
+}
