@@ -224,3 +224,64 @@ fn assuming_an_admin_like_role() {
         None
     );
 }
+
+#[test]
+fn accelerated_compute_every_launch_shape() {
+    let gpu = [
+        // RunInstances, API and CloudTrail (`instancesSet.items[].maxCount`).
+        (
+            "ec2:RunInstances",
+            json!({"ImageId": "ami-1", "InstanceType": "p5.48xlarge", "MinCount": 20, "MaxCount": 20}),
+        ),
+        (
+            "ec2:RunInstances",
+            json!({"instancesSet": {"items": [{"imageId": "ami-1", "minCount": 1, "maxCount": 8}]}, "instanceType": "g5.12xlarge"}),
+        ),
+        // The CLI's spelling of the same call.
+        (
+            "ec2:run-instances",
+            json!({"InstanceType": "trn1.32xlarge", "MaxCount": 1, "MinCount": 1}),
+        ),
+        // Spot requests and fleets.
+        (
+            "ec2:RequestSpotInstances",
+            json!({"InstanceCount": 4, "LaunchSpecification": {"InstanceType": "p4d.24xlarge", "ImageId": "ami-1"}}),
+        ),
+        (
+            "ec2:CreateFleet",
+            json!({"LaunchTemplateConfigs": [{"LaunchTemplateSpecification": {"LaunchTemplateId": "lt-1"}, "Overrides": [{"InstanceType": "m5.large"}, {"InstanceType": "g6.xlarge"}]}]}),
+        ),
+        (
+            "ec2:CreateFleet",
+            json!({"CreateFleetRequest": {"LaunchTemplateConfigs": {"tag": 1, "Overrides": {"tag": 1, "InstanceType": "inf2.48xlarge"}}}}),
+        ),
+        (
+            "ec2:RequestSpotFleet",
+            json!({"SpotFleetRequestConfig": {"TargetCapacity": 10, "LaunchSpecifications": [{"InstanceType": "p3.16xlarge"}]}}),
+        ),
+    ];
+    for (action, p) in gpu {
+        assert_eq!(
+            technique(action, p.clone()),
+            Some("impact.accelerated-compute"),
+            "{action} {p}"
+        );
+    }
+    let plain = [
+        json!({"ImageId": "ami-1", "InstanceType": "t3.micro", "MaxCount": 1, "MinCount": 1}),
+        json!({"instancesSet": {"items": [{"imageId": "ami-1"}]}, "instanceType": "m5.large"}),
+        json!({"LaunchTemplate": {"LaunchTemplateId": "lt-1"}, "MaxCount": 1, "MinCount": 1}),
+    ];
+    for p in plain {
+        assert_eq!(technique("ec2:RunInstances", p.clone()), None, "{p}");
+    }
+    let said = effects(
+        "ec2:RunInstances",
+        json!({"InstanceType": "p5.48xlarge", "MinCount": 20, "MaxCount": 20}),
+    );
+    let text = format!("{said:?}");
+    assert!(
+        text.contains("up to 20") && text.contains("p5.48xlarge"),
+        "{text}"
+    );
+}

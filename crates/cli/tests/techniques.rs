@@ -93,3 +93,21 @@ fn an_ordinary_role_is_assumed_without_review() {
     );
     assert!(!v["effects"].to_string().contains("assume"), "{code} {v}");
 }
+
+#[test]
+fn an_agent_launching_gpu_instances_is_reviewed_a_small_instance_is_not() {
+    let (code, v) = call(
+        "ec2:run-instances",
+        r#"{"ImageId":"ami-1","InstanceType":"p5.48xlarge","MinCount":20,"MaxCount":20}"#,
+    );
+    assert_eq!((code, outcome(&v).as_str()), (1, "review"), "{v}");
+    assert!(
+        v["effects"].to_string().contains("accelerated_compute"),
+        "{v}"
+    );
+    let (code, v) = call(
+        "ec2:RunInstances",
+        r#"{"ImageId":"ami-1","InstanceType":"t3.micro","MinCount":1,"MaxCount":1}"#,
+    );
+    assert_eq!((code, outcome(&v).as_str()), (0, "allow"), "{v}");
+}

@@ -213,6 +213,9 @@ pub enum Technique {
     /// Recovery made harder: S3 versioning suspended, so overwritten and deleted objects
     /// are no longer kept.
     InhibitsRecovery,
+    /// GPU, accelerator or very large instances launched (instances, spot requests,
+    /// fleets): the capacity attackers take for mining and model abuse.
+    AcceleratedCompute,
 }
 
 impl Technique {
@@ -223,6 +226,7 @@ impl Technique {
             Technique::BulkDelete => "bulk_delete",
             Technique::AssumesPrivilegedRole => "assumes_privileged_role",
             Technique::InhibitsRecovery => "inhibits_recovery",
+            Technique::AcceleratedCompute => "accelerated_compute",
         }
     }
 }
@@ -392,6 +396,7 @@ impl Effect {
                 Technique::BulkDelete => "impact.bulk-delete",
                 Technique::AssumesPrivilegedRole => "identity.assume-privileged-role",
                 Technique::InhibitsRecovery => "impact.inhibit-recovery",
+                Technique::AcceleratedCompute => "impact.accelerated-compute",
             },
         }
     }

@@ -276,6 +276,7 @@ impl Effect {
                 Technique::BulkDelete => "Each key is deleted in one request; without versioning the objects cannot be recovered.",
                 Technique::AssumesPrivilegedRole => "The session gets all of the role's permissions. parapet cannot see the role's policies offline, so it judges by the name; confirm what the role may do.",
                 Technique::InhibitsRecovery => "With versioning suspended S3 keeps no previous versions: objects overwritten or deleted from then on cannot be restored, the usual step before destroying or ransoming data.",
+                Technique::AcceleratedCompute => "GPU and accelerator instances cost up to hundreds of dollars an hour each and are what attackers launch first for mining and model abuse; the behaviour pack reports such launches once CloudTrail shows them.",
             }.into(),
         }
     }

@@ -74,6 +74,68 @@ pub const ADMIN_LIKE_ROLES: &[&str] = &[
     "superuser",
 ];
 
+/// Instance type prefixes of GPU, accelerator and very large memory families, as the
+/// behaviour pack's `parapet-gpu-launch` rule lists them (crates/detect/rules/compute.yml).
+pub const ACCELERATED_TYPES: &[&str] = &[
+    "p2.", "p3.", "p3dn.", "p4d.", "p4de.", "p5.", "p5e.", "p5en.", "p6", "g3.", "g3s.", "g4dn.",
+    "g4ad.", "g5.", "g5g.", "g6.", "g6e.", "gr6.", "trn1", "trn2", "inf1.", "inf2.", "dl1.",
+    "dl2q.", "x1.", "x1e.", "x2", "u-",
+];
+
+fn accelerated(instance_type: &str) -> bool {
+    let t = instance_type.trim().to_ascii_lowercase();
+    ACCELERATED_TYPES.iter().any(|p| t.starts_with(p))
+}
+
+/// The accelerated instance types a launch asks for, in the API's and CloudTrail's
+/// shapes: RunInstances `InstanceType`, RequestSpotInstances `LaunchSpecification`,
+/// CreateFleet `LaunchTemplateConfigs[].Overrides[]` (CloudTrail wraps it in
+/// `CreateFleetRequest`), RequestSpotFleet `SpotFleetRequestConfig.LaunchSpecifications`.
+fn accelerated_launch(c: &Ctx, out: &mut Out) {
+    let mut types: Vec<&str> = Vec::new();
+    types.extend(c.p.get("InstanceType").str());
+    types.extend(c.p.get("LaunchSpecification").get("InstanceType").str());
+    let fleet = c.p.get("CreateFleetRequest");
+    for root in [c.p, fleet] {
+        for cfg in root.get("LaunchTemplateConfigs").list() {
+            for o in cfg.get("Overrides").list() {
+                types.extend(o.get("InstanceType").str());
+            }
+        }
+    }
+    let spot_fleet = c.p.get("SpotFleetRequestConfig");
+    for spec in spot_fleet.get("LaunchSpecifications").list() {
+        types.extend(spec.get("InstanceType").str());
+    }
+    for cfg in spot_fleet.get("LaunchTemplateConfigs").list() {
+        for o in cfg.get("Overrides").list() {
+            types.extend(o.get("InstanceType").str());
+        }
+    }
+    let mut found: Vec<&str> = types.into_iter().filter(|t| accelerated(t)).collect();
+    found.sort_unstable();
+    found.dedup();
+    if found.is_empty() {
+        return;
+    }
+    let count = c.p.any(&["MaxCount", "InstanceCount"]).i64().or_else(|| {
+        c.p.get("InstancesSet")
+            .list()
+            .first()
+            .and_then(|i| i.get("MaxCount").i64())
+    });
+    let how_many = count.map_or(String::new(), |n| format!("up to {n} "));
+    push(
+        out,
+        c.named_target(),
+        Technique::AcceleratedCompute,
+        format!(
+            "launches {how_many}GPU or accelerator instance(s) ({})",
+            found.join(", ")
+        ),
+    );
+}
+
 fn push(out: &mut Out, resource: String, technique: Technique, what: String) {
     out.effects.push(Effect::Technique {
         resource,
@@ -157,6 +219,9 @@ pub(super) fn techniques(c: &Ctx, out: &mut Out) {
         }
         ("sts", "AssumeRole" | "AssumeRoleWithWebIdentity" | "AssumeRoleWithSAML") => {
             assume(c, out)
+        }
+        ("ec2", "RunInstances" | "RequestSpotInstances" | "CreateFleet" | "RequestSpotFleet") => {
+            accelerated_launch(c, out)
         }
         _ => {}
     }
