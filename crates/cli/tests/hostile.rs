@@ -3,16 +3,13 @@
 
 mod common;
 use common::{bin, tmpdir};
-use std::time::{Duration, Instant};
 
 fn deep(n: usize) -> String {
     format!("{}{}", "[".repeat(n), "]".repeat(n))
 }
 
 fn run(args: &[&str], file: &std::path::Path) -> (Option<i32>, String) {
-    let t = Instant::now();
     let o = bin().args(args).arg(file).output().unwrap();
-    assert!(t.elapsed() < Duration::from_secs(60), "{args:?}");
     (
         o.status.code(),
         String::from_utf8_lossy(&o.stderr).into_owned(),

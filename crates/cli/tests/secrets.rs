@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 fn corpus() -> Value {
@@ -160,26 +160,12 @@ fn chat_sink() -> (u16, Arc<Mutex<Vec<u8>>>) {
 
 /// `parapet serve` with its log written to `log`.
 fn serve(database: &str, chat: u16, log: &Path) -> Server {
-    let mut child = bin()
-        .args(["serve", "--database", database, "--listen", "127.0.0.1:0"])
+    let mut cmd = bin();
+    cmd.args(["serve", "--database", database, "--listen", "127.0.0.1:0"])
         .args(["--slack-webhook", &format!("http://127.0.0.1:{chat}/hook")])
         .env("RUST_LOG", "debug")
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line
-        .trim()
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap_or_else(|_| panic!("{line:?}"));
-    Server { child, port }
+        .stderr(std::fs::File::create(log).unwrap());
+    start_command(cmd)
 }
 
 /// A raw HTTP exchange: the whole response.
@@ -295,20 +281,8 @@ fn the_decision_service_on_sqlite_stores_and_shows_no_secret() {
 #[test]
 fn the_decision_service_on_postgres_stores_no_secret() {
     let c = corpus();
-    let base = std::env::var("PARAPET_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".into());
-    let schema = format!(
-        "parapet_secrets_{}_{}",
-        std::process::id(),
-        parapet_store::now()
-    );
-    let mut admin = postgres::Client::connect(&base, postgres::NoTls)
-        .expect("PostgreSQL at 127.0.0.1:5432 (database test) must be running");
-    admin
-        .batch_execute(&format!("CREATE SCHEMA {schema}"))
-        .unwrap();
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+    let mut pg = PgSchema::new("secrets");
+    let url = pg.url.clone();
     let agent = token_at(&url, "kiro", "agent", "agent:kiro");
     let alice = token_at(&url, "alice", "approver", "human:alice");
     let (chat, got) = chat_sink();
@@ -319,13 +293,14 @@ fn the_decision_service_on_postgres_stores_no_secret() {
     assert_clean(&c, "chat messages (PostgreSQL)", &wait_for_chat(&got));
     drop(srv);
     // Everything stored, as pg_dump writes it (when the machine has pg_dump).
-    let rows: i64 = admin
-        .query_one(&format!("SELECT count(*) FROM {schema}.requests"), &[])
+    let rows: i64 = pg
+        .client
+        .query_one(&format!("SELECT count(*) FROM {}.requests", pg.name), &[])
         .map(|r| r.get(0))
         .unwrap_or(-1);
     assert!(rows != 0, "the decisions were stored");
     match Command::new("pg_dump")
-        .args(["--dbname", &base, "--schema", &schema, "--data-only"])
+        .args(["--dbname", &pg.base, "--schema", &pg.name, "--data-only"])
         .output()
     {
         Ok(o) if o.status.success() => {
@@ -335,6 +310,5 @@ fn the_decision_service_on_postgres_stores_no_secret() {
         Ok(o) => panic!("pg_dump failed: {}", String::from_utf8_lossy(&o.stderr)),
         Err(_) => eprintln!("pg_dump not installed: the dump check is skipped"),
     }
-    let _ = admin.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"));
     let _ = std::fs::remove_dir_all(dir);
 }

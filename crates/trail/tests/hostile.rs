@@ -4,7 +4,6 @@
 
 use parapet_trail::{read_all, read_file, Item, Limits};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
 const ONE: &str = r#"{"eventSource": "iam.amazonaws.com", "eventName": "CreateUser", "eventTime": "2024-08-01T13:52:02Z", "eventID": "e1"}"#;
 
@@ -12,15 +11,10 @@ fn nested(open: &str, close: &str, n: usize, inner: &str) -> String {
     format!("{}{inner}{}", open.repeat(n), close.repeat(n))
 }
 
-/// Read, in well under the time a quadratic reader would need, without a crash.
-fn read_fast(name: &str, text: &str) -> (usize, Vec<(String, String)>) {
-    let t = Instant::now();
+/// Read without a crash (linear time on nesting is the `trail_nesting` fuzz target's
+/// job: libFuzzer reports slow units).
+fn read_hostile(name: &str, text: &str) -> (usize, Vec<(String, String)>) {
     let (events, skipped) = read_all(name, text.as_bytes());
-    assert!(
-        t.elapsed() < Duration::from_secs(20),
-        "{name}: {:?}",
-        t.elapsed()
-    );
     (events.len(), skipped)
 }
 
@@ -33,13 +27,13 @@ fn deep_arrays_are_skipped_not_a_crash() {
         nested("[", "]", 30_000, ""),
         nested("[", "]", 1_000_000, ONE),
     ] {
-        let (events, skipped) = read_fast("n.json", &text);
+        let (events, skipped) = read_hostile("n.json", &text);
         assert_eq!(events, 0);
         assert_eq!(skipped.len(), 1, "{skipped:?}");
         assert!(skipped[0].1.contains("nested"), "{skipped:?}");
     }
     // A few levels are fine: arrays of pages of records.
-    let (events, skipped) = read_fast("ok.json", &nested("[", "]", 3, ONE));
+    let (events, skipped) = read_hostile("ok.json", &nested("[", "]", 3, ONE));
     assert_eq!((events, skipped.len()), (1, 0), "{skipped:?}");
 }
 
@@ -63,14 +57,14 @@ fn every_container_shape_is_bounded() {
         for _ in 0..2 {
             ok = wrap(&ok);
         }
-        let (events, skipped) = read_fast("ok.json", &ok);
+        let (events, skipped) = read_hostile("ok.json", &ok);
         assert_eq!((events, skipped.len()), (1, 0), "shape {k}: {skipped:?}");
         let levels = if k == 3 { 12 } else { 5_000 };
         let mut deep = ONE.to_string();
         for _ in 0..levels {
             deep = wrap(&deep);
         }
-        let (events, skipped) = read_fast("deep.json", &deep);
+        let (events, skipped) = read_hostile("deep.json", &deep);
         assert_eq!((events, skipped.len()), (0, 1), "shape {k}: {skipped:?}");
     }
 }
@@ -80,7 +74,7 @@ fn a_hostile_line_is_skipped_and_the_stream_goes_on() {
     let bomb = nested("[", "]", 100_000, "");
     let obj = format!(r#"{{"a": {}}}"#, nested("[", "]", 100_000, ""));
     let text = format!("{ONE}\n{bomb}\n{ONE}\n{obj}\n{ONE}\n");
-    let (events, skipped) = read_fast("lines.jsonl", &text);
+    let (events, skipped) = read_hostile("lines.jsonl", &text);
     assert_eq!(events, 3, "{skipped:?}");
     assert_eq!(skipped.len(), 2, "{skipped:?}");
     assert!(skipped[0].0.starts_with("lines.jsonl:2"), "{skipped:?}");

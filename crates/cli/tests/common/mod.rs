@@ -79,13 +79,16 @@ pub fn start_args(args: &[String]) -> Server {
 
 /// `start_args` with environment variables set for the server.
 pub fn start_env(args: &[String], env: &[(&str, &str)]) -> Server {
-    let mut child = bin()
-        .args(args)
+    let mut cmd = bin();
+    cmd.args(args)
         .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
+        .stderr(Stdio::inherit());
+    start_command(cmd)
+}
+
+/// Spawn a prepared `parapet serve` command and read the port it prints first.
+pub fn start_command(mut cmd: Command) -> Server {
+    let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
@@ -170,4 +173,48 @@ pub fn tmpdir(tag: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
+}
+
+/// A fresh schema in the test PostgreSQL (`PARAPET_TEST_POSTGRES`, default the machine's
+/// `test` database), dropped when this is dropped. `url` points a server at it.
+pub struct PgSchema {
+    /// The database without the schema (for `pg_dump --schema`).
+    pub base: String,
+    pub name: String,
+    /// `base` with `search_path` set to the schema.
+    pub url: String,
+    pub client: postgres::Client,
+}
+
+impl PgSchema {
+    pub fn new(prefix: &str) -> PgSchema {
+        let base = std::env::var("PARAPET_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".into());
+        let name = format!(
+            "parapet_{prefix}_{}_{}",
+            std::process::id(),
+            parapet_store::now()
+        );
+        let mut client = postgres::Client::connect(&base, postgres::NoTls)
+            .expect("PostgreSQL at 127.0.0.1:5432 (database test) must be running");
+        client
+            .batch_execute(&format!("CREATE SCHEMA {name}"))
+            .unwrap();
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{sep}options=-c%20search_path%3D{name}");
+        PgSchema {
+            base,
+            name,
+            url,
+            client,
+        }
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        let _ = self
+            .client
+            .batch_execute(&format!("DROP SCHEMA {} CASCADE", self.name));
+    }
 }
