@@ -129,8 +129,32 @@ pub fn catalog() -> &'static Catalog {
     GLOBAL.get_or_init(|| Catalog::parse(RAW).expect("embedded IAM catalog is well-formed"))
 }
 
+/// A malformed line of an embedded data file (`iam-catalog.tsv`,
+/// `api-operations.tsv`, `resource-types.tsv`): built-in data is tested, so this names
+/// the place for whoever regenerates it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}{}: {why}", line.map(|l| format!(" line {l}")).unwrap_or_default())]
+pub struct DataError {
+    pub file: &'static str,
+    /// 1-based, when the problem is one line's.
+    pub line: Option<usize>,
+    pub why: String,
+}
+
+impl DataError {
+    pub(crate) fn at(file: &'static str, line: usize, why: impl Into<String>) -> DataError {
+        DataError {
+            file,
+            line: Some(line),
+            why: why.into(),
+        }
+    }
+}
+
 impl Catalog {
-    fn parse(raw: &'static str) -> Result<Catalog, String> {
+    fn parse(raw: &'static str) -> Result<Catalog, DataError> {
+        const FILE: &str = "iam-catalog.tsv";
+        let at = |n: usize, why: &str| DataError::at(FILE, n + 1, why);
         let mut services: Vec<Service> = Vec::new();
         let mut actions = Vec::with_capacity(21_000);
         for (n, line) in raw.lines().enumerate() {
@@ -140,7 +164,7 @@ impl Catalog {
             let mut f = line.split('\t');
             match f.next() {
                 Some("S") => {
-                    let prefix = f.next().ok_or(format!("line {}: no prefix", n + 1))?;
+                    let prefix = f.next().ok_or_else(|| at(n, "no prefix"))?;
                     let name = f.next().unwrap_or(prefix);
                     services.push(Service {
                         prefix,
@@ -150,9 +174,7 @@ impl Catalog {
                     });
                 }
                 Some("R") => {
-                    let svc = services
-                        .last_mut()
-                        .ok_or(format!("line {}: R before S", n + 1))?;
+                    let svc = services.last_mut().ok_or_else(|| at(n, "R before S"))?;
                     let rt = f.next().unwrap_or_default();
                     let arn = f.next().unwrap_or_default();
                     svc.resources.push((rt, arn));
@@ -161,12 +183,12 @@ impl Catalog {
                     let si = services
                         .len()
                         .checked_sub(1)
-                        .ok_or(format!("line {}: A before S", n + 1))?;
-                    let name = f.next().ok_or(format!("line {}: no action", n + 1))?;
+                        .ok_or_else(|| at(n, "A before S"))?;
+                    let name = f.next().ok_or_else(|| at(n, "no action"))?;
                     let level = f
                         .next()
                         .and_then(AccessLevel::from_code)
-                        .ok_or(format!("line {}: bad level", n + 1))?;
+                        .ok_or_else(|| at(n, "bad level"))?;
                     actions.push(ActionInfo {
                         service: si as u16,
                         name,
@@ -175,7 +197,7 @@ impl Catalog {
                     });
                     services[si].actions.end = actions.len();
                 }
-                _ => return Err(format!("line {}: unknown record", n + 1)),
+                _ => return Err(at(n, "unknown record")),
             }
         }
         let mut by_prefix = HashMap::new();
@@ -191,9 +213,15 @@ impl Catalog {
         let mut by_folded_prefix = HashMap::new();
         let mut buf = [0u8; FOLD_MAX];
         for (i, s) in services.iter().enumerate() {
-            let key = fold(s.prefix, None, &mut buf).ok_or(format!("service {}", s.prefix))?;
+            let whole = |why: String| DataError {
+                file: FILE,
+                line: None,
+                why,
+            };
+            let key = fold(s.prefix, None, &mut buf)
+                .ok_or_else(|| whole(format!("service {} does not fold", s.prefix)))?;
             if by_folded_prefix.insert(key.into(), i).is_some() {
-                return Err(format!("two service prefixes fold to {key}"));
+                return Err(whole(format!("two service prefixes fold to {key}")));
             }
         }
         let mut by_folded: HashMap<Box<str>, Folded> = HashMap::with_capacity(actions.len());
@@ -226,16 +254,20 @@ impl Catalog {
             let mut f = line.split('\t');
             let (Some(svc), Some(op), Some(iam), None) = (f.next(), f.next(), f.next(), f.next())
             else {
-                return Err(format!(
-                    "api-operations.tsv line {}: expected 3 fields",
-                    n + 1
+                return Err(DataError::at(
+                    "api-operations.tsv",
+                    n + 1,
+                    "expected 3 fields",
                 ));
             };
             let key = format!("{svc}:{iam}").to_ascii_lowercase();
-            let &action = by_action.get(&key).ok_or(format!(
-                "api-operations.tsv line {}: {svc}:{iam} is not in the catalog",
-                n + 1
-            ))?;
+            let &action = by_action.get(&key).ok_or_else(|| {
+                DataError::at(
+                    "api-operations.tsv",
+                    n + 1,
+                    format!("{svc}:{iam} is not in the catalog"),
+                )
+            })?;
             let service = services[actions[action].service as usize].prefix;
             add(service, op, action);
         }
@@ -455,6 +487,15 @@ impl ActionSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn malformed_data_names_file_and_line() {
+        let e = Catalog::parse("# c\nS\tiam\tIAM\nX\tnope\n").err().unwrap();
+        assert_eq!(e, DataError::at("iam-catalog.tsv", 3, "unknown record"));
+        assert_eq!(e.to_string(), "iam-catalog.tsv line 3: unknown record");
+        let e = Catalog::parse("A\tGetUser\tR\t\n").err().unwrap();
+        assert_eq!(e.to_string(), "iam-catalog.tsv line 1: A before S");
+    }
 
     #[test]
     fn catalog_is_complete_and_levels_are_right() {

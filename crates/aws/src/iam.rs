@@ -5,10 +5,10 @@ use crate::escalation::find_escalations;
 use parapet_model::{Certainty, EscalationHit};
 use serde_json::Value;
 
-#[derive(Debug, thiserror::Error, PartialEq)]
+#[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
-    #[error("policy document is not valid JSON: {0}")]
-    Json(String),
+    #[error("policy document is not valid JSON")]
+    Json(#[source] serde_json::Error),
     #[error("policy document has no Statement")]
     NoStatement,
     #[error("policy statement {index} is not an object")]
@@ -44,8 +44,7 @@ pub fn parse_policy(doc: &Value) -> Result<Vec<Statement>, PolicyError> {
     let owned;
     let doc = match doc {
         Value::String(s) => {
-            owned =
-                serde_json::from_str::<Value>(s).map_err(|e| PolicyError::Json(e.to_string()))?;
+            owned = serde_json::from_str::<Value>(s).map_err(PolicyError::Json)?;
             &owned
         }
         v => v,
@@ -544,10 +543,10 @@ mod tests {
             parse_policy(&json!("{not json")),
             Err(PolicyError::Json(_))
         ));
-        assert_eq!(
-            parse_policy(&json!({})).unwrap_err(),
-            PolicyError::NoStatement
-        );
+        assert!(matches!(
+            parse_policy(&json!({})),
+            Err(PolicyError::NoStatement)
+        ));
         assert!(matches!(
             parse_policy(&json!({"Statement": [{"Effect": "Maybe"}]})),
             Err(PolicyError::BadEffect { .. })
@@ -556,7 +555,9 @@ mod tests {
 }
 
 /// The statements of a well-known AWS-managed policy, by ARN
-/// (`arn:aws:iam::aws:policy/AdministratorAccess`, any partition and path).
+/// (`arn:aws:iam::aws:policy/AdministratorAccess`, any partition and path). IAM names are
+/// unique regardless of case, so the name is looked up in any case: a spelling the gate
+/// did not expect must not read as an unknown, harmless policy.
 pub fn aws_managed_policy(arn: &str) -> Option<Vec<Statement>> {
     use std::collections::HashMap;
     use std::sync::OnceLock;
@@ -569,8 +570,11 @@ pub fn aws_managed_policy(arn: &str) -> Option<Vec<Statement>> {
         let t: HashMap<String, Entry> =
             toml::from_str(include_str!("../data/managed-policies.toml"))
                 .expect("embedded managed-policies.toml is valid");
-        t.into_iter().map(|(k, v)| (k, v.document)).collect()
+        t.into_iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.document))
+            .collect()
     });
+    let arn = arn.trim().to_ascii_lowercase();
     let rest = arn.strip_prefix("arn:")?;
     let (_, tail) = rest.split_once(":iam::aws:policy/")?;
     let name = tail.rsplit('/').next()?;
@@ -580,7 +584,7 @@ pub fn aws_managed_policy(arn: &str) -> Option<Vec<Statement>> {
 
 /// Is this ARN an AWS-managed policy (as opposed to a customer-managed one)?
 pub fn is_aws_managed_arn(arn: &str) -> bool {
-    arn.contains(":iam::aws:policy/")
+    arn.to_ascii_lowercase().contains(":iam::aws:policy/")
 }
 
 #[cfg(test)]
@@ -598,6 +602,14 @@ mod managed_tests {
             .allowed
             .contains(catalog().lookup("iam:CreateAccessKey").unwrap()));
         assert!(aws_managed_policy("arn:aws:iam::aws:policy/NoSuchPolicy").is_none());
+        for spelling in [
+            "arn:aws:iam::aws:policy/administratoraccess",
+            "ARN:AWS:IAM::AWS:POLICY/ADMINISTRATORACCESS",
+            " arn:aws-us-gov:iam::aws:policy/AdministratorAccess",
+        ] {
+            let p = aws_managed_policy(spelling).expect(spelling);
+            assert!(Permissions::from_statements(&p).admin, "{spelling}");
+        }
         assert!(
             aws_managed_policy("arn:aws-us-gov:iam::aws:policy/job-function/IAMFullAccess")
                 .is_some()

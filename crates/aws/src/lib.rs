@@ -8,6 +8,7 @@ pub mod critical;
 pub mod escalation;
 pub mod iam;
 pub mod network;
+pub mod resource_policy;
 
 pub use catalog::{catalog, AccessLevel, ActionSet, Catalog};
 pub use critical::CriticalRules;

@@ -7,8 +7,11 @@ mod model_cmd;
 mod ops_cmd;
 mod plan_cmd;
 mod policy_cmd;
+mod proxy_cmd;
+mod proxy_mcp_cmd;
 mod remote;
 mod serve_cmd;
+mod token_cmd;
 mod trail_cmd;
 mod watch_cmd;
 
@@ -50,9 +53,12 @@ enum Command {
     #[command(subcommand)]
     Call(call_cmd::CallCommand),
     Serve(serve_cmd::ServeArgs),
-    /// API tokens for the decision service.
+    /// API tokens for the decision service, and agent AWS keys for `parapet proxy aws`.
     #[command(subcommand)]
-    Token(serve_cmd::TokenCommand),
+    Token(token_cmd::TokenCommand),
+    /// The credential key that agent AWS keys (for `parapet proxy aws`) derive from.
+    #[command(subcommand)]
+    CredentialKey(token_cmd::CredentialKeyCommand),
     /// The decision service's audit log.
     #[command(subcommand)]
     Audit(serve_cmd::AuditCommand),
@@ -64,6 +70,9 @@ enum Command {
     Pin(ops_cmd::PinCommand),
     Freeze(freeze_cmd::FreezeArgs),
     Unfreeze(freeze_cmd::UnfreezeArgs),
+    /// Proxies that judge every call an agent makes where it is made.
+    #[command(subcommand)]
+    Proxy(proxy_cmd::ProxyCommand),
     /// CloudTrail: detect attack chains (scan, watch) and explain recorded calls.
     #[command(subcommand)]
     Trail(trail_cmd::TrailCommand),
@@ -99,20 +108,61 @@ fn main() -> ExitCode {
         Command::Trail(c) => trail_cmd::run(c),
         Command::Call(c) => call_cmd::run(c),
         Command::Serve(a) => serve_cmd::serve(a),
-        Command::Token(c) => serve_cmd::token(c),
+        Command::Token(c) => token_cmd::token(c),
+        Command::CredentialKey(c) => token_cmd::credential_key(c),
         Command::Audit(c) => serve_cmd::audit(c),
         Command::Incident(c) => ops_cmd::incident(c),
         Command::Pin(c) => ops_cmd::pin(c),
         Command::Freeze(a) => freeze_cmd::freeze(a),
         Command::Unfreeze(a) => freeze_cmd::unfreeze(a),
+        Command::Proxy(c) => proxy_cmd::run(c),
         Command::Model(c) => model_cmd::run(c),
         Command::Inventory(a) => inventory_cmd::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("parapet: error: {e:#}");
+            eprintln!("parapet: error: {}", error_chain(&e));
             ExitCode::from(EXIT_USAGE)
         }
+    }
+}
+
+/// An error and its causes, joined by ": ". A cause is left out when the message
+/// before it already ends with its text: some libraries print their source in their own
+/// message and also return it as the source, which would read twice.
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.ends_with(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_chain;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("IO error: {0}")]
+    struct Echoes(#[source] std::io::Error);
+
+    #[test]
+    fn a_cause_printed_by_its_parent_is_not_printed_again() {
+        let io = std::io::Error::other("Connection refused");
+        let e = anyhow::Error::new(Echoes(io)).context("NATS nats://h:4222");
+        assert_eq!(
+            error_chain(&e),
+            "NATS nats://h:4222: IO error: Connection refused"
+        );
+        let plain = anyhow::anyhow!("inner").context("outer");
+        assert_eq!(error_chain(&plain), "outer: inner");
     }
 }

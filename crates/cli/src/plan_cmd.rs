@@ -5,8 +5,8 @@ use parapet_gate::{check_plan, load_pins, Config, GateOptions};
 use parapet_model::{Actor, Outcome};
 use parapet_plan::Options;
 use parapet_policy::PolicyEngine;
-use parapet_report::{render, Format, TextOptions};
-use std::io::{IsTerminal, Read, Write};
+use parapet_report::{render_to, Format, TextOptions};
+use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 
 #[derive(Subcommand)]
@@ -119,7 +119,7 @@ pub struct CheckArgs {
     max_wait: String,
 }
 
-fn parse_actor(s: &str) -> Result<Actor, String> {
+fn parse_actor(s: &str) -> Result<Actor, parapet_model::ActorError> {
     Actor::parse(s)
 }
 
@@ -214,22 +214,22 @@ fn check(args: CheckArgs) -> Result<u8> {
                 && std::env::var_os("NO_COLOR").is_none()
         }
     };
-    let text = render(
-        &report,
-        format,
-        &TextOptions {
-            color,
-            verbose: args.verbose,
-        },
-    );
+    let opts = TextOptions {
+        color,
+        verbose: args.verbose,
+    };
+    // Written as it is rendered: a large JSON report is never one string in memory.
     match &args.output {
         Some(path) => {
-            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?
+            let mut f = std::fs::File::create(path)
+                .with_context(|| format!("writing {}", path.display()))?;
+            render_to(&report, format, &opts, &mut f)
+                .with_context(|| format!("writing {}", path.display()))?
         }
         None => {
             let mut out = std::io::stdout().lock();
             // A closed pipe (`| head`) is not an error worth a stack of messages.
-            if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+            if let Err(e) = render_to(&report, format, &opts, &mut out) {
                 if e.kind() != std::io::ErrorKind::BrokenPipe {
                     return Err(e).context("writing the report");
                 }

@@ -4,7 +4,7 @@ use clap::{Args, Subcommand};
 use parapet_gate::Config;
 use parapet_policy::{parse_duration, PolicyEngine};
 use parapet_server::{App, ServerConfig};
-use parapet_store::{redact, Role, Store};
+use parapet_store::{redact, Store};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -84,6 +84,18 @@ pub struct ServeArgs {
     /// [file: log]
     #[arg(long, env = "PARAPET_LOG")]
     log: Option<String>,
+
+    /// The credential key file (from `parapet credential-key generate`): lets this
+    /// service issue agent AWS keys for `parapet proxy aws` (`parapet token create
+    /// --aws`), whose secrets are derived from it and never stored. Use the same file
+    /// as the proxy. [file: credential_key_file]
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "PARAPET_CREDENTIAL_KEY_FILE",
+        hide_env_values = true
+    )]
+    credential_key_file: Option<PathBuf>,
 }
 
 const SERVE_EXAMPLE: &str = "Example parapet.toml:
@@ -115,6 +127,7 @@ struct ServerFile {
     slack_webhook: Option<String>,
     log_format: Option<String>,
     log: Option<String>,
+    credential_key_file: Option<PathBuf>,
     #[serde(default)]
     pagerduty: SourceFile,
     #[serde(default)]
@@ -193,6 +206,9 @@ pub fn serve(args: ServeArgs) -> Result<u8> {
     if let Some(rules) = team.critical {
         config.critical = rules;
     }
+    if let Some(path) = args.credential_key_file.or(file.credential_key_file) {
+        config.credential_key = Some(crate::token_cmd::load_credential_key(&path)?);
+    }
     let database = Database {
         location: args
             .database
@@ -238,65 +254,6 @@ pub fn serve(args: ServeArgs) -> Result<u8> {
     Ok(EXIT_ALLOW)
 }
 
-#[derive(Subcommand)]
-pub enum TokenCommand {
-    /// Create an API token. The secret is printed once; only its hash is stored.
-    ///
-    /// With --server (an admin token) the server creates it and audits it under the
-    /// admin's actor. Without, it is written to --database directly: allowed while the
-    /// database has no live admin token (to bootstrap the first one), otherwise only
-    /// with --write-db-directly.
-    ///
-    /// Exit codes: 0 created (the secret is on standard output), 2 bad input or
-    /// refused (role and actor do not fit, an admin already exists, the server said no).
-    #[command(after_help = TOKEN_EXAMPLE)]
-    Create {
-        #[command(flatten)]
-        target: crate::ops_cmd::Target,
-        /// A label for the token (who or what holds it).
-        #[arg(long)]
-        name: String,
-        /// agent (request decisions; acts as agent:, pipeline: or service:), approver
-        /// (approve and reject; acts as human:), admin (everything; acts as human:).
-        #[arg(long)]
-        role: String,
-        /// The actor the token acts as, kind:name (e.g. agent:kiro, human:alice); it
-        /// must be a kind the role allows. Decisions, votes, incidents and pins are
-        /// attributed to it.
-        #[arg(long, value_parser = parapet_model::Actor::parse)]
-        actor: parapet_model::Actor,
-        /// When the token stops working: a duration from now (90m, 12h, 30d) or an
-        /// RFC 3339 time. Default: never.
-        #[arg(long, value_name = "DURATION|TIME")]
-        expires: Option<String>,
-    },
-    /// List tokens: id, name, role, actor, state, created, expires, last used. Never
-    /// a secret (only hashes are stored).
-    ///
-    /// Exit codes: 0 listed, 2 bad input, no such database or the server refused.
-    List {
-        #[command(flatten)]
-        target: crate::ops_cmd::Target,
-    },
-    /// Revoke a token: refused from now on (on every replica within a second) and its
-    /// web UI sessions end.
-    ///
-    /// Exit codes: 0 revoked, 2 no such token, bad input or the server refused.
-    Revoke {
-        /// The token's id (tok_..., from `parapet token list`).
-        id: String,
-        #[command(flatten)]
-        target: crate::ops_cmd::Target,
-    },
-}
-
-const TOKEN_EXAMPLE: &str = "Examples:
-  parapet token create --database parapet.db --role admin --actor human:root --name root   # bootstrap
-  export PARAPET_SERVER=https://parapet.example.com PARAPET_TOKEN=<admin token>
-  parapet token create --role agent --actor agent:kiro --name kiro --expires 30d
-  parapet token list
-  parapet token revoke tok_0123456789abcdef";
-
 /// `--expires`: `90m`, `12h`, `30d` from now, or an RFC 3339 time; in epoch seconds.
 pub fn parse_expiry(s: &str, now: i64) -> Result<i64> {
     let s = s.trim();
@@ -315,143 +272,6 @@ pub fn parse_expiry(s: &str, now: i64) -> Result<i64> {
         Ok(n) if n > 0 && seconds > 0 && n <= 3650 * 86400 / seconds => Ok(now + n * seconds),
         _ => bail!("--expires {s:?}: use a duration such as 90m, 12h, 30d, or an RFC 3339 time"),
     }
-}
-
-pub fn token(cmd: TokenCommand) -> Result<u8> {
-    let (TokenCommand::Create { target, .. }
-    | TokenCommand::List { target }
-    | TokenCommand::Revoke { target, .. }) = &cmd;
-    target.refuse_by()?;
-    match cmd {
-        TokenCommand::Create {
-            target,
-            name,
-            role,
-            actor,
-            expires,
-        } => create_token(target, name, role, actor, expires),
-        TokenCommand::List { target } => list_tokens(target),
-        TokenCommand::Revoke { id, target } => {
-            let by_server = target.server.client()?;
-            match by_server {
-                Some(c) => {
-                    c.call(
-                        "POST",
-                        &format!("/v1/tokens/{}/revoke", crate::remote::segment(&id)),
-                        None,
-                    )?;
-                }
-                // Revoking only takes access away: allowed on the database directly.
-                None => {
-                    let store = target.database.open_existing()?;
-                    if !store.revoke_token(&id, &crate::ops_cmd::direct_actor())? {
-                        bail!("no live token {id} (unknown or already revoked)");
-                    }
-                }
-            }
-            eprintln!("revoked token {id}; it is refused from now on");
-            Ok(EXIT_ALLOW)
-        }
-    }
-}
-
-fn create_token(
-    target: crate::ops_cmd::Target,
-    name: String,
-    role: String,
-    actor: parapet_model::Actor,
-    expires: Option<String>,
-) -> Result<u8> {
-    let role = Role::parse(&role)
-        .with_context(|| format!("--role {role}: use agent, approver or admin"))?;
-    let actor = actor.to_string();
-    // Refused before anything is contacted: a role bounds the kind of actor.
-    parapet_store::check_role_actor(role, &actor)
-        .map_err(|e| anyhow::anyhow!("--role {} --actor {actor}: {e}", role.as_str()))?;
-    let now = parapet_store::now();
-    let expires_at = expires.map(|e| parse_expiry(&e, now)).transpose()?;
-    let (id, secret, acts_as) = match target.server.client()? {
-        Some(c) => {
-            let body = serde_json::json!({
-                "name": name, "role": role.as_str(), "actor": actor,
-                "expires": expires_at.map(parapet_store::rfc3339),
-            });
-            let v = c.call("POST", "/v1/tokens", Some(&body))?;
-            let secret = v["secret"]
-                .as_str()
-                .context("the decision service returned no secret")?
-                .to_string();
-            (v["id"].as_str().unwrap_or("?").to_string(), secret, actor)
-        }
-        None => {
-            let store = target.database.open()?;
-            let admins = store
-                .tokens()?
-                .into_iter()
-                .filter(|t| t.role == Role::Admin && t.live(now))
-                .count();
-            if admins > 0 && !target.write_db_directly {
-                bail!(
-                    "this database already has an admin token: create tokens through the \
-                     server (--server URL --token ADMIN_TOKEN, or PARAPET_SERVER and \
-                     PARAPET_TOKEN), which audits who created them. Writing to the \
-                     database directly bypasses that; --write-db-directly forces it"
-                );
-            }
-            let (info, secret) = store.create_token(
-                &name,
-                role,
-                &actor,
-                expires_at,
-                &crate::ops_cmd::direct_actor(),
-            )?;
-            (info.id, secret, info.actor)
-        }
-    };
-    let until = expires_at.map_or("never expires".to_string(), |e| {
-        format!("expires {}", parapet_store::rfc3339(e))
-    });
-    eprintln!(
-        "created token {id} ({}, acts as {acts_as}, {until}); the secret is shown once:",
-        role.as_str()
-    );
-    println!("{secret}");
-    Ok(EXIT_ALLOW)
-}
-
-fn list_tokens(target: crate::ops_cmd::Target) -> Result<u8> {
-    let rows: Vec<serde_json::Value> = match target.server.client()? {
-        Some(c) => match c.call("GET", "/v1/tokens", None)? {
-            serde_json::Value::Array(a) => a,
-            other => bail!("the decision service answered {other} where a list was expected"),
-        },
-        None => {
-            let now = parapet_store::now();
-            target
-                .database
-                .open_existing()?
-                .tokens()?
-                .iter()
-                .map(|t| parapet_server::shown_token(t, now))
-                .collect()
-        }
-    };
-    println!("ID\tNAME\tROLE\tACTOR\tSTATE\tCREATED\tEXPIRES\tLAST USED");
-    let field = |v: &serde_json::Value| v.as_str().unwrap_or("-").to_string();
-    for t in rows {
-        println!(
-            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
-            field(&t["id"]),
-            field(&t["name"]),
-            field(&t["role"]),
-            field(&t["actor"]),
-            field(&t["state"]),
-            field(&t["created_at"]),
-            field(&t["expires_at"]),
-            field(&t["last_used_at"]),
-        );
-    }
-    Ok(EXIT_ALLOW)
 }
 
 #[derive(Subcommand)]

@@ -28,7 +28,7 @@ pub enum TrailCommand {
         verbose: bool,
     },
     Scan(ScanArgs),
-    Watch(crate::watch_cmd::WatchArgs),
+    Watch(Box<crate::watch_cmd::WatchArgs>),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -71,9 +71,12 @@ impl LevelArg {
 ///
 /// Inputs: S3-delivered files (`{"Records": [...]}`, gzip or plain), JSON arrays, JSON
 /// lines, EventBridge envelopes ("AWS API Call via CloudTrail"), LookupEvents output;
-/// files and directories (recursive), `-` for standard input. Files may arrive out of
-/// order: events are put back in time order within --lateness. Records that cannot be
-/// read are skipped, counted and (with -v) named; the scan goes on.
+/// files and directories (recursive), `-` for standard input. Files named as S3
+/// delivers them (`..._CloudTrail_us-east-1_20240801T1355Z_...`) are read in the order of
+/// that time, whatever their directories, others in name order, and events are put back
+/// in time order within --lateness; an event later than that is processed at once, out
+/// of order, and counted. Records that cannot be read are skipped, counted and (with -v)
+/// named; the scan goes on.
 ///
 /// Rules: the built-in behaviour pack (recon bursts, access-denied storms, keys used from
 /// new places, Lambda hijack, admin creation and persistence, secrets harvesting, GPU
@@ -97,10 +100,11 @@ pub struct ScanArgs {
     /// CloudTrail files or directories (gzip or plain); `-` reads standard input.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
-    /// Events are replayed in time order; past this many held at once the oldest go on
-    /// (memory stays bounded; order within --lateness still holds). A held event costs
-    /// about 2.5 KB for typical 800-byte records: about 0.6 GB at the default. Lower it
-    /// on a small machine; raise it for directories whose files are far out of order.
+    /// Events are replayed in time order: each is held until events --lateness newer
+    /// have been read, so memory holds one lateness interval of events (about 2.5 KB
+    /// each), not the input. This caps it: past this many held at once the oldest go
+    /// on early, and the scan is incomplete (exit 2 unless an incident is found). Raise
+    /// it for accounts with more calls than this per --lateness, or lower --lateness.
     #[arg(long, default_value = "250000", value_name = "EVENTS")]
     pub max_held: usize,
     /// Accept partial logs: unreadable records (truncated or corrupt files) are counted
@@ -152,7 +156,7 @@ pub fn run(cmd: TrailCommand) -> Result<u8> {
     match cmd {
         TrailCommand::Explain { files, verbose } => explain(&files, verbose),
         TrailCommand::Scan(a) => scan(a),
-        TrailCommand::Watch(a) => crate::watch_cmd::watch(a),
+        TrailCommand::Watch(a) => crate::watch_cmd::watch(*a),
     }
 }
 
@@ -273,7 +277,7 @@ pub(crate) fn load_config(a: &DetectArgs) -> Result<Config> {
     let mut config = Config::builtin();
     let mut extra = Vec::new();
     for p in &a.rules {
-        extra.extend(sigma::load_dir(p).map_err(anyhow::Error::msg)?);
+        extra.extend(sigma::load_dir(p)?);
     }
     config.rules = if a.no_builtin {
         if extra.is_empty() {
@@ -286,14 +290,10 @@ pub(crate) fn load_config(a: &DetectArgs) -> Result<Config> {
     if let Some(f) = &a.actors {
         let text =
             std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
-        config.actors = ActorKinds::parse(&text)
-            .map_err(anyhow::Error::msg)
-            .with_context(|| format!("{}", f.display()))?;
+        config.actors = ActorKinds::parse(&text).with_context(|| format!("{}", f.display()))?;
     }
     config.min_alert_level = a.min_level.level().unwrap_or(Level::Critical);
-    config.limits.lateness_ms = sigma::rule::parse_timespan(&a.lateness)
-        .map_err(anyhow::Error::msg)
-        .context("--lateness")?;
+    config.limits.lateness_ms = sigma::rule::parse_timespan(&a.lateness).context("--lateness")?;
     Ok(config)
 }
 
@@ -382,6 +382,8 @@ fn scan(a: ScanArgs) -> Result<u8> {
     must_exist(&a.paths)?;
     let d = &a.detect;
     let (mut det, mut out) = d.start()?;
+    let lateness_ms = sigma::rule::parse_timespan(&d.lateness).context("--lateness")?;
+    let (mut late, mut early) = (0, 0);
     let mut files = Vec::new();
     let mut skipped = 0u64;
     let first_skip = std::cell::RefCell::new(None::<String>);
@@ -405,6 +407,7 @@ fn scan(a: ScanArgs) -> Result<u8> {
         yields[k].files = (files.len() - before) as u64;
         origin.resize(files.len(), k);
     }
+    let (files, origin) = by_delivery(files, origin);
     let progress = parapet_modelscan::Progress::default();
     progress.add_total(files.len() as u64, files.iter().map(|f| f.1).sum());
     let done = std::sync::atomic::AtomicBool::new(false);
@@ -413,10 +416,10 @@ fn scan(a: ScanArgs) -> Result<u8> {
         let bar = std::io::stderr()
             .is_terminal()
             .then(|| s.spawn(|| crate::model_cmd::draw_progress(&progress, &done)));
-        // A batch holds everything (up to --max-held) and replays it in time order:
-        // directories list regions and days in name order, not time order. The timeline
-        // shows incidents at the end; the line formats write alerts as they are raised.
-        let mut reorder = Reorder::new(i64::MAX, a.max_held);
+        // Events go on in time order, each held for --lateness of event time (up to
+        // --max-held). The timeline shows incidents at the end; the line formats write
+        // alerts as they are raised.
+        let mut reorder = Reorder::new(lateness_ms, a.max_held);
         let mut emit = |e: Box<parapet_trail::Event>, out: &mut Box<dyn Write>| {
             for alert in det.process(&e) {
                 if matches!(d.format, Format::Timeline) {
@@ -442,6 +445,7 @@ fn scan(a: ScanArgs) -> Result<u8> {
             progress.file_done(*size);
         }
         reorder.flush(&mut |e| emit(e, &mut out));
+        (late, early) = (reorder.late(), reorder.early());
         done.store(true, Ordering::Relaxed);
         if let Some(b) = bar {
             let _ = b.join();
@@ -456,7 +460,24 @@ fn scan(a: ScanArgs) -> Result<u8> {
     // Results for what was read are out; an input that gave nothing, or (unless
     // --allow-unreadable) any unreadable record, makes the scan incomplete: exit 2
     // unless an incident was found anyway.
+    if late > 0 {
+        eprintln!(
+            "parapet: {late} event{} arrived more than --lateness ({}) after newer ones and \
+             went on out of order (a larger --lateness puts them back in order)",
+            if late == 1 { "" } else { "s" },
+            d.lateness
+        );
+    }
     let mut incomplete = unreadable_inputs(&a.paths, &yields);
+    if early > 0 {
+        eprintln!(
+            "parapet: the scan is incomplete: more than --max-held ({}) events within \
+             --lateness ({}), so {early} went on before their time and order was not kept \
+             (raise --max-held or lower --lateness)",
+            a.max_held, d.lateness
+        );
+        incomplete = true;
+    }
     if skipped > 0 && !a.allow_unreadable {
         let first = first_skip.borrow().clone().unwrap_or_default();
         eprintln!(
@@ -470,4 +491,56 @@ fn scan(a: ScanArgs) -> Result<u8> {
         return Ok(EXIT_USAGE);
     }
     Ok(code)
+}
+
+/// S3 names each CloudTrail file after its delivery (`<account>_CloudTrail_<region>_
+/// 20240801T1355Z_<unique>.json.gz`), a few minutes after its events. A tree lists regions
+/// and days in name order, an account's whole day before the next region's; read in
+/// delivery order, files are at most CloudTrail's delivery delay apart, which the
+/// lateness covers. Files without such a name come first, in name order.
+fn by_delivery(
+    files: Vec<(PathBuf, u64)>,
+    origin: Vec<usize>,
+) -> (Vec<(PathBuf, u64)>, Vec<usize>) {
+    let mut both: Vec<_> = files.into_iter().zip(origin).collect();
+    both.sort_by_cached_key(|((p, _), _)| delivery_stamp(p));
+    both.into_iter().unzip()
+}
+
+/// The `20240801T1355Z` part of a CloudTrail file name.
+fn delivery_stamp(p: &std::path::Path) -> Option<String> {
+    let name = p.file_name()?.to_str()?;
+    let mut parts = name.split('_');
+    parts.nth(1).filter(|&c| c == "CloudTrail")?;
+    parts.find_map(|x| {
+        let b = x.as_bytes();
+        let ok = b.len() == 14
+            && b[8] == b'T'
+            && b[13] == b'Z'
+            && b[..8].iter().chain(&b[9..13]).all(u8::is_ascii_digit);
+        ok.then(|| x.to_string())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_go_in_delivery_order() {
+        let files: Vec<(PathBuf, u64)> = [
+            "notes.jsonl",
+            "t/us-east-1/2024/08/02/1_CloudTrail_us-east-1_20240802T0005Z_b.json.gz",
+            "t/us-west-2/2024/08/01/1_CloudTrail_us-west-2_20240801T2355Z_c.json.gz",
+            "t/us-east-1/2024/08/01/1_CloudTrail_us-east-1_20240801T2350Z_a.json.gz",
+            "export_20240801T2350Z.json",
+            "1_CloudTrail_us-east-1_2024080T2350Z_short.json",
+        ]
+        .iter()
+        .map(|p| (PathBuf::from(p), 0))
+        .collect();
+        let (sorted, origin) = by_delivery(files, (0..6).collect());
+        assert_eq!(origin, vec![0, 4, 5, 3, 2, 1]);
+        assert_eq!(sorted.len(), 6);
+    }
 }

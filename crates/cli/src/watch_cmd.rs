@@ -1,12 +1,18 @@
-use crate::trail_cmd::{alert_line, DetectArgs};
+use crate::trail_cmd::{alert_line, DetectArgs, Format};
+use crate::{EXIT_ALLOW, EXIT_HELD};
 use anyhow::{Context, Result};
 use clap::Args;
 use parapet_detect::sigma::rule::parse_timespan;
-use parapet_trail::nats::Consumer;
-use parapet_trail::sqs::Queue;
-use parapet_trail::{Item, Limits};
+use parapet_detect::sigma::Level;
+use parapet_detect::{output, Alert};
+use parapet_watch::nats::{Connect, NatsSource};
+use parapet_watch::sqs::{SqsConfig, SqsSource};
+use parapet_watch::{cluster, Options, Sink};
 use std::io::Write;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Watch a stream of CloudTrail and raise alerts as events arrive.
 ///
@@ -14,16 +20,21 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// are created when missing; a restart resumes where the consumer stopped), or, with
 /// --sqs, an SQS queue of S3 object notifications (direct, SNS-wrapped or EventBridge):
 /// each object named is fetched from S3 and read, and the message deleted once
-/// processed. Credentials for SQS/S3 come from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY
-/// and AWS_SESSION_TOKEN. Payloads may hold CloudTrail in any shape `trail scan` reads:
-/// one record, JSON lines, `{"Records": [...]}`, gzip, EventBridge envelopes. Events are
-/// processed as they come
+/// processed. Credentials for SQS/S3 come from the standard AWS chain. Payloads may hold
+/// CloudTrail in any shape `trail scan` reads: one record, JSON lines,
+/// `{"Records": [...]}`, gzip, EventBridge envelopes. Events are processed as they come
 /// (no reordering, so alerts are immediate); correlation windows accept events up to
 /// --lateness late. Alerts are written as they are raised; incidents when the watch ends.
 ///
 /// With --checkpoint the detector's state is saved every --checkpoint-every and messages
 /// are acknowledged only after a save, so a crash replays at most that interval and
 /// forgets nothing acknowledged. Without it, each batch is acknowledged once processed.
+///
+/// With --partitions, this process is one worker of a cluster on NATS (every worker
+/// started alike, each with its own --worker id): records are partitioned by account,
+/// each partition detected by one worker at a time with its state in JetStream
+/// key-value, and alerts published once each on `parapet.<durable>.alerts`; a worker
+/// that dies is replaced by the others within --lease (see docs/watch.md).
 ///
 /// Exit status: like `trail scan` when it ends (--until-idle), 2 on a connection or
 /// JetStream error (run it under a supervisor that restarts it).
@@ -34,28 +45,72 @@ pub struct WatchArgs {
     /// Read S3 object notifications from this SQS queue URL instead of NATS.
     #[arg(long, value_name = "QUEUE_URL")]
     pub sqs: Option<String>,
-    /// AWS region of the queue and bucket.
-    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
-    pub region: String,
+    /// AWS region of the queue and bucket (else the queue URL's, else the profile's).
+    #[arg(long, env = "AWS_REGION")]
+    pub region: Option<String>,
     /// Send SQS and S3 requests here instead of AWS (moto, LocalStack, VPC endpoints).
     #[arg(long, value_name = "URL")]
     pub endpoint_url: Option<String>,
-    /// NATS server with JetStream.
+    /// Profile of the shared AWS config and credentials files for SQS and S3 (else the
+    /// standard chain: environment, web identity, ECS, instance role).
+    #[arg(long, env = "AWS_PROFILE")]
+    pub profile: Option<String>,
+    /// Serve Prometheus metrics (`/metrics`), readiness (`/ready`) and liveness
+    /// (`/healthz`) on this address, e.g. `0.0.0.0:9464`.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
+    /// NATS server(s) with JetStream: `nats://host:4222`, `tls://host:4222`, comma-separated.
     #[arg(long, value_name = "URL", default_value = "nats://127.0.0.1:4222")]
     pub nats: String,
+    /// PEM file of the CA(s) that sign the NATS server's certificate (TLS required).
+    #[arg(long, value_name = "FILE")]
+    pub nats_ca: Option<PathBuf>,
+    /// PEM client certificate for NATS servers that verify clients (with --nats-key).
+    #[arg(long, value_name = "FILE", requires = "nats_key")]
+    pub nats_cert: Option<PathBuf>,
+    /// PEM private key of --nats-cert.
+    #[arg(long, value_name = "FILE", requires = "nats_cert")]
+    pub nats_key: Option<PathBuf>,
+    /// NATS credentials file (JWT and NKey seed, as `nsc` writes it).
+    #[arg(long, value_name = "FILE")]
+    pub nats_creds: Option<PathBuf>,
+    /// File holding an NKey user seed (`SU...`).
+    #[arg(long, value_name = "FILE")]
+    pub nats_nkey: Option<PathBuf>,
+    /// NATS user (the password from NATS_PASSWORD).
+    #[arg(long, env = "NATS_USER")]
+    pub nats_user: Option<String>,
+    #[arg(long, env = "NATS_PASSWORD", hide_env_values = true, hide = true)]
+    pub nats_password: Option<String>,
+    /// NATS token, from the environment only (it would show in process lists).
+    #[arg(long, env = "NATS_TOKEN", hide_env_values = true, hide = true)]
+    pub nats_token: Option<String>,
     /// Subject CloudTrail is published on.
     #[arg(long, default_value = "cloudtrail")]
     pub subject: String,
     /// JetStream stream that holds the subject (created over --subject when missing).
     #[arg(long, default_value = "CLOUDTRAIL")]
     pub stream: String,
-    /// Durable consumer name.
+    /// Durable consumer name (with --partitions: the cluster's name).
     #[arg(long, default_value = "parapet")]
     pub durable: String,
+    /// Run as one worker of a cluster with this many partitions (the same in every
+    /// worker; more partitions than workers lets the work spread as workers come).
+    #[arg(long, value_name = "N", conflicts_with = "sqs", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub partitions: Option<u32>,
+    /// This worker's id in the cluster (letters, digits, `-`, `_`): default host and pid.
+    #[arg(long, value_name = "ID")]
+    pub worker: Option<String>,
+    /// A worker silent this long loses its partitions to the others.
+    #[arg(long, default_value = "15s", value_name = "DURATION")]
+    pub lease: String,
+    /// A message not acknowledged this long after delivery is delivered again.
+    #[arg(long, default_value = "60s", value_name = "DURATION")]
+    pub ack_wait: String,
     /// End after this long without a message (`30s`, `5m`); by default run until stopped.
     #[arg(long, value_name = "DURATION")]
     pub until_idle: Option<String>,
-    /// How often to save --checkpoint and acknowledge what it covers.
+    /// How often to save --checkpoint (or a cluster's state) and acknowledge what it covers.
     #[arg(long, default_value = "10s", value_name = "DURATION")]
     pub checkpoint_every: String,
     /// On exit, print alert latency percentiles: from a message's arrival on the stream
@@ -66,91 +121,10 @@ pub struct WatchArgs {
     pub detect: DetectArgs,
 }
 
-/// The stream timestamp (ns) in a JetStream ack subject:
-/// `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>` or the
-/// longer form with domain and account hash.
-fn stream_time_ns(reply: Option<&str>) -> Option<u128> {
-    let parts: Vec<&str> = reply?.split('.').collect();
-    let i = match parts.len() {
-        9 => 7,
-        n if n >= 11 => 9,
-        _ => return None,
-    };
-    parts[i].parse().ok()
-}
-
-/// One payload to read: a NATS message or an S3 object.
-struct Unit {
-    name: String,
-    payload: Result<Vec<u8>, String>,
-    arrived_ns: Option<u128>,
-}
-
-enum Source {
-    Nats(Consumer),
-    /// The queue and the receipts of messages processed but not yet deleted.
-    Sqs(Queue, Vec<String>),
-}
-
-impl Source {
-    fn fetch(&mut self, subject: &str) -> Result<Vec<Unit>> {
-        match self {
-            Source::Nats(c) => {
-                let msgs = c.fetch(256, Duration::from_millis(500))?;
-                let mut out = Vec::with_capacity(msgs.len());
-                for m in msgs {
-                    c.will_ack(&m);
-                    out.push(Unit {
-                        name: format!("nats:{subject}"),
-                        arrived_ns: stream_time_ns(m.reply.as_deref()),
-                        payload: Ok(m.payload),
-                    });
-                }
-                Ok(out)
-            }
-            Source::Sqs(q, pending) => {
-                let mut out = Vec::new();
-                for d in q.receive(Duration::from_secs(1))? {
-                    let arrived_ns = d.sent_ms.map(|ms| u128::from(ms) * 1_000_000);
-                    if let Some(p) = d.problem {
-                        out.push(Unit {
-                            name: "sqs message".into(),
-                            payload: Err(p),
-                            arrived_ns,
-                        });
-                    }
-                    // A message whose object could not be fetched stays on the queue
-                    // (SQS redelivers it, or moves it to a dead-letter queue); one that
-                    // can never be read is removed once counted.
-                    let fetched = d.objects.iter().all(|o| o.body.is_ok());
-                    for o in d.objects {
-                        out.push(Unit {
-                            name: format!("s3://{}/{}", o.bucket, o.key),
-                            payload: o.body,
-                            arrived_ns,
-                        });
-                    }
-                    if fetched {
-                        pending.push(d.receipt);
-                    }
-                }
-                Ok(out)
-            }
-        }
-    }
-
-    /// Acknowledge (NATS) or delete (SQS) everything processed so far.
-    fn ack(&mut self) -> Result<()> {
-        match self {
-            Source::Nats(c) => Ok(c.ack_pending()?),
-            Source::Sqs(q, pending) => {
-                for r in std::mem::take(pending) {
-                    q.delete(&r)?;
-                }
-                Ok(())
-            }
-        }
-    }
+fn duration(s: &str, flag: &str) -> Result<Duration> {
+    Ok(Duration::from_millis(
+        parse_timespan(s).with_context(|| flag.to_string())? as u64,
+    ))
 }
 
 fn now_ns() -> u128 {
@@ -160,102 +134,293 @@ fn now_ns() -> u128 {
         .unwrap_or(0)
 }
 
-pub fn watch(a: WatchArgs) -> Result<u8> {
-    let d = &a.detect;
-    let idle = a
-        .until_idle
-        .as_deref()
-        .map(parse_timespan)
-        .transpose()
-        .map_err(anyhow::Error::msg)
-        .context("--until-idle")?
-        .map(|ms| Duration::from_millis(ms as u64));
-    let every = Duration::from_millis(
-        parse_timespan(&a.checkpoint_every)
-            .map_err(anyhow::Error::msg)
-            .context("--checkpoint-every")? as u64,
-    );
-    let (mut det, mut out) = d.start()?;
-    let mut source = match &a.sqs {
-        Some(url) => Source::Sqs(
-            Queue::new(url, &a.region, a.endpoint_url.as_deref())?,
-            Vec::new(),
-        ),
-        None => Source::Nats(Consumer::open(&a.nats, &a.stream, &a.subject, &a.durable)?),
-    };
-    let (mut last_msg, mut last_save) = (Instant::now(), Instant::now());
-    let (mut skipped, mut latencies) = (0u64, Vec::<u128>::new());
-    loop {
-        let batch = source.fetch(&a.subject)?;
-        if batch.is_empty() {
-            if idle.is_some_and(|i| last_msg.elapsed() >= i) {
-                break;
-            }
-            continue;
+/// Alerts to the output as they are raised; skips counted.
+struct Out<'a> {
+    out: Box<dyn Write>,
+    d: &'a DetectArgs,
+    format: Format,
+    skipped: u64,
+    latencies: Vec<u128>,
+}
+
+impl Sink for Out<'_> {
+    fn alert(&mut self, a: &Alert, arrived_ns: Option<u128>) -> std::io::Result<()> {
+        writeln!(self.out, "{}", alert_line(a, self.format))?;
+        if let Some(t) = arrived_ns {
+            // Written to the buffer; flushed with the batch.
+            self.latencies.push(now_ns().saturating_sub(t));
         }
-        last_msg = Instant::now();
-        for unit in &batch {
-            let payload = match &unit.payload {
-                Ok(p) => p,
-                Err(reason) => {
-                    d.skipped(&unit.name, reason, &mut skipped);
-                    continue;
-                }
-            };
-            parapet_trail::read_bytes(&unit.name, payload, Limits::default(), &mut |i| match i {
-                Item::Event(e) => {
-                    for alert in det.process(&e) {
-                        let _ = writeln!(out, "{}", alert_line(&alert, d.format));
-                        if let Some(t) = unit.arrived_ns {
-                            // Written to the buffer; flushed with the batch below.
-                            latencies.push(now_ns().saturating_sub(t));
-                        }
-                    }
-                }
-                Item::Skipped { at, reason } => d.skipped(&at, &reason, &mut skipped),
-            });
-        }
-        out.flush().context("writing alerts")?;
-        match &d.checkpoint {
-            None => source.ack()?,
-            Some(cp) if last_save.elapsed() >= every => {
-                det.save(cp)?;
-                source.ack()?;
-                last_save = Instant::now();
-            }
-            Some(_) => {}
-        }
+        Ok(())
     }
-    // The final checkpoint is saved before what it covers is acknowledged.
-    let code = d.finish(&det, &mut out, skipped)?;
-    source.ack()?;
-    if a.stats && !latencies.is_empty() {
-        latencies.sort_unstable();
-        let p =
-            |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize] as f64 / 1e6;
+    fn skipped(&mut self, at: &str, reason: &str) {
+        self.d.skipped(at, reason, &mut self.skipped);
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+impl Out<'_> {
+    fn print_stats(&mut self) {
+        let l = &mut self.latencies;
+        if l.is_empty() {
+            return;
+        }
+        l.sort_unstable();
+        let p = |q: f64| l[((l.len() - 1) as f64 * q).round() as usize] as f64 / 1e6;
         eprintln!(
             "parapet: alert latency from stream arrival: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms over {} alerts",
             p(0.5),
             p(0.99),
             p(1.0),
-            latencies.len()
+            l.len()
         );
     }
+}
+
+fn read_secret(p: &PathBuf, what: &str) -> Result<String> {
+    let s = std::fs::read_to_string(p).with_context(|| format!("{what} {}", p.display()))?;
+    Ok(s.trim().to_string())
+}
+
+fn nats_connect(a: &WatchArgs) -> Result<Connect> {
+    let mut c = Connect::new(&a.nats);
+    c.ca = a.nats_ca.clone();
+    c.cert = a.nats_cert.clone();
+    c.key = a.nats_key.clone();
+    c.creds = a.nats_creds.clone();
+    c.user = a.nats_user.clone();
+    c.password = a.nats_password.clone();
+    c.token = a.nats_token.clone();
+    if c.user.is_some() != c.password.is_some() {
+        anyhow::bail!("--nats-user needs NATS_PASSWORD, and NATS_PASSWORD needs --nats-user");
+    }
+    if let Some(p) = &a.nats_nkey {
+        c.nkey_seed = Some(read_secret(p, "--nats-nkey")?);
+    }
+    Ok(c)
+}
+
+pub fn watch(a: WatchArgs) -> Result<u8> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(watch_async(a))
+}
+
+async fn watch_async(a: WatchArgs) -> Result<u8> {
+    let d = &a.detect;
+    let idle = a
+        .until_idle
+        .as_deref()
+        .map(|s| duration(s, "--until-idle"))
+        .transpose()?;
+    let opts = Options {
+        idle,
+        checkpoint: d.checkpoint.clone(),
+        checkpoint_every: duration(&a.checkpoint_every, "--checkpoint-every")?,
+        stop: Arc::new(AtomicBool::new(false)),
+        metrics: None,
+    };
+    let mut opts = opts;
+    // SIGTERM/SIGINT: finish the batch, checkpoint, acknowledge, exit 0.
+    let metrics = parapet_watch::metrics::Metrics::new();
+    parapet_watch::metrics::stop_on_signals(opts.stop.clone(), Some(metrics.clone()))
+        .context("listening for SIGTERM")?;
+    if let Some(addr) = &a.metrics_listen {
+        parapet_watch::metrics::serve_in_thread(addr, metrics.clone())
+            .with_context(|| format!("--metrics-listen {addr}"))?;
+        opts.metrics = Some(metrics);
+    }
+    let ack_wait = duration(&a.ack_wait, "--ack-wait")?;
+    if let Some(p) = a.partitions {
+        return cluster_worker(&a, p, opts, ack_wait).await;
+    }
+    let (mut det, out) = d.start()?;
+    let mut sink = Out {
+        out,
+        d,
+        format: d.format,
+        skipped: 0,
+        latencies: Vec::new(),
+    };
+    match &a.sqs {
+        Some(url) => {
+            let config = SqsConfig {
+                queue_url: url.clone(),
+                region: a.region.clone(),
+                endpoint: a.endpoint_url.clone(),
+                credentials: match &a.profile {
+                    Some(p) => parapet_awsauth::CredentialSource::Profile(p.clone()),
+                    None => parapet_awsauth::CredentialSource::DefaultChain,
+                },
+            };
+            let open = async { Ok(SqsSource::new(&config).await?) };
+            let Some(mut source) = or_stopped(&opts.stop, open).await? else {
+                return Ok(0);
+            };
+            if d.verbose {
+                eprintln!("parapet: SQS with {}", source.describe());
+            }
+            parapet_watch::run(&mut source, &mut det, &opts, &mut sink).await?;
+        }
+        None => {
+            let open = async {
+                let client = nats_connect(&a)?.connect().await?;
+                Ok(NatsSource::open(client, &a.stream, &a.subject, &a.durable, ack_wait).await?)
+            };
+            let Some(mut source) = or_stopped(&opts.stop, open).await? else {
+                return Ok(0);
+            };
+            parapet_watch::run(&mut source, &mut det, &opts, &mut sink).await?;
+        }
+    }
+    let code = d.finish(&det, &mut sink.out, sink.skipped)?;
+    if a.stats {
+        sink.print_stats();
+    }
+    // Stopped by a signal after a clean drain: success, whatever was found.
+    Ok(if opts.stop.load(std::sync::atomic::Ordering::Relaxed) {
+        0
+    } else {
+        code
+    })
+}
+
+async fn cluster_worker(
+    a: &WatchArgs,
+    partitions: u32,
+    opts: Options,
+    ack_wait: Duration,
+) -> Result<u8> {
+    let d = &a.detect;
+    if d.checkpoint.is_some() {
+        anyhow::bail!("--checkpoint is for one process; a cluster keeps its state in JetStream");
+    }
+    let worker = match &a.worker {
+        Some(w) => w.clone(),
+        None => {
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .unwrap_or_default()
+                .trim()
+                .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "-");
+            format!("{host}-{}", std::process::id())
+        }
+    };
+    // This process's own (a restarted worker with the same id must not share it), made
+    // private by tempfile, removed when the worker ends.
+    let scratch = tempfile::Builder::new()
+        .prefix(&format!("parapet-watch-{worker}-"))
+        .tempdir()
+        .context("a scratch directory for checkpoints in passing")?;
+    let cfg = cluster::Config {
+        stream: a.stream.clone(),
+        subject: a.subject.clone(),
+        name: a.durable.clone(),
+        partitions,
+        worker: worker.clone(),
+        lease_ttl: duration(&a.lease, "--lease")?,
+        ack_wait,
+        checkpoint_every: opts.checkpoint_every,
+        idle: opts.idle,
+        stop: opts.stop.clone(),
+        scratch: scratch.path().to_path_buf(),
+    };
+    let (_, out) = d.start()?;
+    let mut sink = Out {
+        out,
+        d,
+        format: d.format,
+        skipped: 0,
+        latencies: Vec::new(),
+    };
+    let connect = async { Ok(nats_connect(a)?.connect().await?) };
+    let Some(client) = or_stopped(&opts.stop, connect).await? else {
+        return Ok(0);
+    };
+    if let Some(m) = &opts.metrics {
+        m.up();
+    }
+    let new_detector = || -> Result<parapet_detect::Detector, cluster::BoxError> {
+        let config = crate::trail_cmd::load_config(d)?;
+        Ok(parapet_detect::Detector::new(config)?)
+    };
+    // Bad detector settings fail here, before the worker joins.
+    new_detector().map_err(|e| anyhow::anyhow!(e))?;
+    let outcome = cluster::work(client, &cfg, &new_detector, &mut sink).await?;
+    drop(scratch);
+    eprintln!(
+        "parapet: worker {worker}: {} records routed, {} alerts already raised by another worker",
+        outcome.routed, outcome.duplicates
+    );
+    let code = incidents(d, &outcome.detectors, &mut sink.out)?;
+    eprintln!("parapet: {} skipped", sink.skipped);
+    if a.stats {
+        sink.print_stats();
+    }
     Ok(code)
+}
+
+/// The incidents of the partitions this worker held at the end, and the exit status.
+fn incidents(
+    d: &DetectArgs,
+    detectors: &[(u32, parapet_detect::Detector)],
+    out: &mut dyn Write,
+) -> Result<u8> {
+    let min = d.min_level.level().unwrap_or(Level::Critical);
+    let mut worst = None;
+    for (_, det) in detectors {
+        for i in det.incidents() {
+            worst = worst.max(Some(i.level));
+            if i.level < min {
+                continue;
+            }
+            match d.format {
+                Format::Timeline => writeln!(out, "{}", output::timeline(i)),
+                Format::Jsonl => writeln!(out, "{}", output::incident_json(i)),
+                Format::Ocsf => writeln!(out, "{}", output::incident_ocsf(i)),
+            }
+            .context("writing incidents")?;
+        }
+    }
+    out.flush().context("writing incidents")?;
+    Ok(match (d.fail_on.level(), worst) {
+        (Some(t), Some(w)) if w >= t => EXIT_HELD,
+        _ => EXIT_ALLOW,
+    })
+}
+
+/// `work`, unless a stop signal comes first (connecting can take the connection
+/// timeout, or longer through the AWS credential chain): None then, having said so, and
+/// the watch ends at once (nothing was read, so nothing needs draining).
+async fn or_stopped<T>(
+    stop: &std::sync::atomic::AtomicBool,
+    work: impl std::future::Future<Output = Result<T>>,
+) -> Result<Option<T>> {
+    let stopped = async {
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    };
+    tokio::select! {
+        r = work => r.map(Some),
+        () = stopped => {
+            eprintln!("parapet: stopped by a signal while connecting; nothing was read");
+            Ok(None)
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
-    fn ack_subjects_carry_the_stream_time() {
+    fn durations_parse() {
         assert_eq!(
-            super::stream_time_ns(Some("$JS.ACK.S.c.1.2.3.1700000000000000000.0")),
-            Some(1_700_000_000_000_000_000)
+            super::duration("15s", "--lease").unwrap(),
+            std::time::Duration::from_secs(15)
         );
-        assert_eq!(
-            super::stream_time_ns(Some("$JS.ACK.dom.acc.S.c.1.2.3.1700000000000000000.0.x")),
-            Some(1_700_000_000_000_000_000)
-        );
-        assert_eq!(super::stream_time_ns(Some("_INBOX.x")), None);
+        assert!(super::duration("soon", "--lease").is_err());
     }
 }

@@ -2,28 +2,10 @@
 //! event is detected as it streams, and a checkpoint carries the incident across a restart.
 
 mod common;
-use common::{bin, exited, root, tmpdir};
-use parapet_trail::nats::Consumer;
+mod nats_common;
+use common::{bin, exited, tmpdir};
+use nats_common::{machine_url as url, takeover, Js};
 use serde_json::Value;
-
-fn url() -> String {
-    std::env::var("PARAPET_TEST_NATS").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
-}
-
-fn takeover() -> Vec<String> {
-    let mut events = Vec::new();
-    parapet_trail::read_path(
-        &root().join("demo/trail/takeover"),
-        Default::default(),
-        &mut |i| {
-            if let parapet_trail::Item::Event(e) = i {
-                events.push(*e);
-            }
-        },
-    );
-    events.sort_by_key(|e| e.time_ms);
-    events.iter().map(|e| e.record.text().to_string()).collect()
-}
 
 fn watch(stream: &str, subject: &str, cp: &std::path::Path) -> (String, String) {
     let o = bin()
@@ -59,29 +41,20 @@ fn the_takeover_is_detected_as_it_streams_and_survives_a_restart() {
     let (stream, subject) = (format!("PARAPET_W{id}"), format!("parapet.watch.{id}"));
     let dir = tmpdir("watch");
     let cp = dir.join("state.json");
-    let mut publisher =
-        Consumer::open(&url(), &stream, &subject, "setup").expect("NATS with JetStream");
+    let publisher = Js::connect(&url(), async_nats::ConnectOptions::new());
+    publisher.stream(&stream, &subject);
     let events = takeover();
     let half = events
         .iter()
         .position(|e| e.contains("\"CreateUser\""))
         .unwrap();
     for e in &events[..half] {
-        publisher
-            .client()
-            .publish(&subject, None, e.as_bytes())
-            .unwrap();
+        publisher.publish(&subject, e.as_bytes());
     }
-    publisher
-        .client()
-        .publish(&subject, None, b"{\"truncated\": ")
-        .unwrap();
+    publisher.publish(&subject, b"{\"truncated\": ");
     // Hostile nesting is skipped too; the stream goes on.
     let deep = format!("{}{}", "[".repeat(30_000), "]".repeat(30_000));
-    publisher
-        .client()
-        .publish(&subject, None, deep.as_bytes())
-        .unwrap();
+    publisher.publish(&subject, deep.as_bytes());
     let (first, err) = watch(&stream, &subject, &cp);
     assert!(err.contains("2 unreadable records skipped"), "{err}");
     assert!(err.contains("alert latency from stream arrival"), "{err}");
@@ -89,10 +62,7 @@ fn the_takeover_is_detected_as_it_streams_and_survives_a_restart() {
     assert!(first.contains("parapet-lambda-role-escalates"), "{first}");
 
     for e in &events[half..] {
-        publisher
-            .client()
-            .publish(&subject, None, e.as_bytes())
-            .unwrap();
+        publisher.publish(&subject, e.as_bytes());
     }
     let (second, _) = watch(&stream, &subject, &cp);
     let attack: Value = second
@@ -108,11 +78,7 @@ fn the_takeover_is_detected_as_it_streams_and_survives_a_restart() {
             .any(|l| l.contains("\"type\":\"alert\"") && l.contains("parapet-recon-burst")),
         "{second}"
     );
-    let _ = publisher.client().request(
-        &format!("$JS.API.STREAM.DELETE.{stream}"),
-        b"",
-        std::time::Duration::from_secs(2),
-    );
+    publisher.delete_stream(&stream);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -131,6 +97,69 @@ fn a_server_that_is_not_there_is_a_clear_error() {
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains("NATS 127.0.0.1:1"), "{err}");
+    assert!(err.contains("NATS nats://127.0.0.1:1"), "{err}");
+    // The cause once, not twice (the client prints its source in its own message).
+    let refused = err.matches("Connection refused").count();
+    assert!(refused <= 1, "{err}");
     let _ = exited;
+}
+
+#[test]
+fn a_missing_tls_file_is_named_before_connecting() {
+    for (flag, what) in [
+        ("--nats-ca", "NATS CA file"),
+        ("--nats-creds", "NATS credentials file"),
+    ] {
+        let o = bin()
+            .args(["trail", "watch", "--nats", &url(), "--until-idle", "1s"])
+            .args([flag, "/nonexistent/parapet-test.pem"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains(&format!("{what} /nonexistent/parapet-test.pem")),
+            "{flag}: {err}"
+        );
+    }
+}
+
+/// SIGTERM while connecting (a server that accepts and never speaks keeps the client
+/// waiting up to its connection timeout) ends the watch at once, exit 0.
+#[test]
+fn a_stop_signal_while_connecting_ends_the_watch_at_once() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap();
+    let mut child = bin()
+        .args(["trail", "watch", "--nats", &format!("nats://{addr}")])
+        .args(["--until-idle", "30s"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Accept the connection so the client is inside its connect, then signal.
+    let (_held, _) = silent.accept().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "the watch did not stop"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("stopped by a signal while connecting"),
+        "{err}"
+    );
 }

@@ -57,8 +57,10 @@ pub struct Incidents {
 }
 
 impl Incidents {
-    /// Join `alert` to its lineage's incident; returns the incident id.
-    pub fn add(&mut self, alert: &Alert) -> String {
+    /// Join `alert` to its lineage's incident; returns the incident id. `anchor` names
+    /// the root as every account's log can (see [`crate::Lineage::anchor`]): the
+    /// incident's id is made from it, so one lineage has one id across detectors.
+    pub fn add(&mut self, alert: &Alert, anchor: Option<&str>) -> String {
         self.total_alerts += 1;
         let root = alert
             .lineage
@@ -71,7 +73,7 @@ impl Incidents {
                 let into = self
                     .by_root
                     .entry(root.clone())
-                    .or_insert_with(|| empty(&root));
+                    .or_insert_with(|| empty(&root, anchor));
                 for a in old.alerts {
                     push(into, a);
                 }
@@ -81,7 +83,7 @@ impl Incidents {
         let inc = self
             .by_root
             .entry(root.clone())
-            .or_insert_with(|| empty(&root));
+            .or_insert_with(|| empty(&root, anchor));
         let mut a = alert.clone();
         a.incident = Some(inc.id.clone());
         push(inc, a);
@@ -108,10 +110,11 @@ impl Incidents {
     }
 }
 
-fn empty(root: &str) -> Incident {
-    // A stable id from the root: the same lineage gets the same id in every run.
+fn empty(root: &str, anchor: Option<&str>) -> Incident {
+    // A stable id from the root: the same lineage gets the same id in every run, and in
+    // every detector that knows the root's anchor.
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in root.bytes() {
+    for b in anchor.unwrap_or(root).bytes() {
         h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
     }
     Incident {

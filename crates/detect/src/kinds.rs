@@ -10,6 +10,26 @@ use serde::Deserialize;
 
 pub const BUILTIN_ACTORS: &str = include_str!("../data/actors.toml");
 
+/// An actor table that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ActorsError {
+    /// Not TOML, or a key the table does not have; the TOML error shows the place.
+    #[error("not an actor table")]
+    Toml {
+        line: usize,
+        column: usize,
+        #[source]
+        source: Box<toml::de::Error>,
+    },
+    /// A list's patterns do not compile together.
+    #[error("list `{list}`")]
+    Pattern {
+        list: &'static str,
+        #[source]
+        source: regex::Error,
+    },
+}
+
 /// The lists as written in the file.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -51,8 +71,17 @@ impl ActorKinds {
         Self::parse(BUILTIN_ACTORS).expect("the built-in actor table parses")
     }
 
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let l: Lists = toml::from_str(text).map_err(|e| e.to_string())?;
+    pub fn parse(text: &str) -> Result<Self, ActorsError> {
+        let l: Lists = toml::from_str(text).map_err(|source| {
+            let (line, column) = source
+                .span()
+                .map_or((1, 1), |s| parapet_model::text::line_column(text, s.start));
+            ActorsError::Toml {
+                line,
+                column,
+                source: Box::new(source),
+            }
+        })?;
         Ok(ActorKinds {
             service_names: Patterns::new("service_names", &l.service_names)?,
             automation_names: Patterns::new("automation_names", &l.automation_names)?,
@@ -156,7 +185,7 @@ fn role_name(e: &Event) -> Option<String> {
 struct Patterns(Option<Regex>);
 
 impl Patterns {
-    fn new(list: &str, patterns: &[String]) -> Result<Self, String> {
+    fn new(list: &'static str, patterns: &[String]) -> Result<Self, ActorsError> {
         if patterns.is_empty() {
             return Ok(Patterns(None));
         }
@@ -166,7 +195,7 @@ impl Patterns {
             .collect();
         Regex::new(&format!("(?s){}", alternatives.join("|")))
             .map(|r| Patterns(Some(r)))
-            .map_err(|e| format!("{list}: {e}"))
+            .map_err(|source| ActorsError::Pattern { list, source })
     }
 
     /// `s` is lowercase already.

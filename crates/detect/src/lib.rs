@@ -16,6 +16,7 @@ pub mod sigma;
 
 pub use enrich::{ActorKinds, Enricher};
 pub use incident::{Incident, Incidents};
+pub use kinds::ActorsError;
 pub use lineage::Lineage;
 
 use parapet_trail::Event;
@@ -30,10 +31,25 @@ use sigma::{Doc, Engine, Level, StateLimits};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DetectError {
-    #[error("rules: {0}")]
-    Rules(String),
-    #[error("checkpoint {path}: {message}")]
-    Checkpoint { path: String, message: String },
+    #[error("rules")]
+    Rules(#[from] sigma::EngineError),
+    #[error("checkpoint {path}")]
+    Checkpoint {
+        path: String,
+        #[source]
+        source: CheckpointError,
+    },
+}
+
+/// Why a checkpoint could not be written or read back.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    #[error("version {0} is not 1")]
+    Version(u32),
 }
 
 /// One rule match (a single event, or a correlation window).
@@ -133,7 +149,7 @@ pub struct Detector {
 
 impl Detector {
     pub fn new(config: Config) -> Result<Detector, DetectError> {
-        let engine = Engine::new(config.rules, config.limits).map_err(DetectError::Rules)?;
+        let engine = Engine::new(config.rules, config.limits)?;
         Ok(Detector {
             engine,
             lineage: Lineage::new(config.lineage_ttl_ms, config.max_identities),
@@ -235,8 +251,9 @@ impl Detector {
             alerts.push(a);
         }
         self.scratch = matched;
+        let anchor = path.last().and_then(|r| self.lineage.anchor(r));
         for a in &mut alerts {
-            a.incident = Some(self.incidents.add(a));
+            a.incident = Some(self.incidents.add(a, anchor));
         }
         self.stats.alerts += alerts.len() as u64;
         self.after_event();
@@ -281,9 +298,9 @@ impl Detector {
 
     /// Write the state to `path` (atomically: a temporary file, then a rename).
     pub fn save(&self, path: &std::path::Path) -> Result<(), DetectError> {
-        let err = |m: String| DetectError::Checkpoint {
+        let err = |e: CheckpointError| DetectError::Checkpoint {
             path: path.display().to_string(),
-            message: m,
+            source: e,
         };
         let saved = Saved {
             version: 1,
@@ -294,21 +311,21 @@ impl Detector {
             windows: self.engine.save(),
         };
         let tmp = path.with_extension("tmp");
-        let bytes = serde_json::to_vec(&saved).map_err(|e| err(e.to_string()))?;
-        std::fs::write(&tmp, bytes).map_err(|e| err(e.to_string()))?;
-        std::fs::rename(&tmp, path).map_err(|e| err(e.to_string()))
+        let bytes = serde_json::to_vec(&saved).map_err(|e| err(e.into()))?;
+        std::fs::write(&tmp, bytes).map_err(|e| err(e.into()))?;
+        std::fs::rename(&tmp, path).map_err(|e| err(e.into()))
     }
 
     /// Pick up from a checkpoint written by [`Detector::save`] with the same rules.
     pub fn restore(&mut self, path: &std::path::Path) -> Result<(), DetectError> {
-        let err = |m: String| DetectError::Checkpoint {
+        let err = |e: CheckpointError| DetectError::Checkpoint {
             path: path.display().to_string(),
-            message: m,
+            source: e,
         };
-        let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
-        let saved: Saved = serde_json::from_slice(&bytes).map_err(|e| err(e.to_string()))?;
+        let bytes = std::fs::read(path).map_err(|e| err(e.into()))?;
+        let saved: Saved = serde_json::from_slice(&bytes).map_err(|e| err(e.into()))?;
         if saved.version != 1 {
-            return Err(err(format!("version {} is not 1", saved.version)));
+            return Err(err(CheckpointError::Version(saved.version)));
         }
         let kinds = std::mem::replace(&mut self.enricher, saved.enricher);
         self.enricher.take_kinds_from(kinds);

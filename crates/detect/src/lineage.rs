@@ -41,6 +41,12 @@ pub struct Lineage {
     links: Map<String, Link>,
     /// Access key -> the user it belongs to (read from the events that use it).
     key_user: Map<String, String>,
+    /// User or session node -> `principal:<unique id>` (AIDA..., AROA...:name), read
+    /// from the events it makes. Another account records a cross-account call by
+    /// that id alone (an `AWSAccount` caller, no ARN), so the id is what both accounts'
+    /// detectors can agree on (see [`Lineage::anchor`]).
+    #[serde(default)]
+    principals: Map<String, String>,
     /// Function name or instance id -> who changed or launched it.
     taints: Map<String, Taint>,
     seen: Map<String, i64>,
@@ -61,6 +67,7 @@ impl Lineage {
         Lineage {
             links: Map::default(),
             key_user: Map::default(),
+            principals: Map::default(),
             taints: Map::default(),
             seen: Map::default(),
             ttl_ms,
@@ -99,7 +106,23 @@ impl Lineage {
                 && k.starts_with("AKIA")
                 && !self.key_user.contains_key(k)
             {
-                self.key_user.insert(k.clone(), format!("user:{a}"));
+                let user = format!("user:{a}");
+                if let Some(p) = &id.principal_id {
+                    self.principals
+                        .entry(user.clone())
+                        .or_insert_with(|| ["principal:", p].concat());
+                }
+                self.key_user.insert(k.clone(), user);
+            }
+        }
+        // Checked only where the actor is the user or session itself (a key's user is
+        // learned above, once per key): one lookup, no allocation once known.
+        if let Some(p) = &id.principal_id {
+            if (actor.starts_with("user:") || actor.starts_with("session:"))
+                && !self.principals.contains_key(&actor)
+            {
+                self.principals
+                    .insert(actor.clone(), ["principal:", p].concat());
             }
         }
         // A role session run by a changed function or a launched instance. Lambda names
@@ -266,6 +289,16 @@ impl Lineage {
         self.path(node).pop().unwrap_or_default()
     }
 
+    /// What names a lineage root the same way in every account's log: its unique
+    /// principal id when known. An account that sees a cross-account call knows the
+    /// caller only as `principal:<id>` (CloudTrail's `AWSAccount` identity), while the
+    /// caller's own account knows it by ARN; both name the incident by the id, so
+    /// detectors that see different accounts (workers of a cluster) give the lineage one
+    /// incident id. None: the root is its own anchor.
+    pub fn anchor(&self, root: &str) -> Option<&str> {
+        self.principals.get(root).map(String::as_str)
+    }
+
     /// How `node` came to be, if the log showed it.
     pub fn link_of(&self, node: &str) -> Option<&Link> {
         self.links.get(node)
@@ -286,6 +319,9 @@ impl Lineage {
         self.taints.retain(|_, t| t.time_ms >= horizon);
         self.key_user
             .retain(|k, _| seen.contains_key(&format!("key:{k}")));
+        let users: std::collections::HashSet<&String> = self.key_user.values().collect();
+        self.principals
+            .retain(|n, _| seen.contains_key(n) || users.contains(n));
     }
 
     pub fn len(&self) -> usize {

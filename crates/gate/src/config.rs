@@ -19,6 +19,8 @@ pub struct Config {
     pub critical: Option<CriticalRules>,
     /// `[server]`: settings of `parapet serve`, read by the CLI.
     pub server: Option<toml::Table>,
+    /// `[proxy]`: settings of `parapet proxy aws`, read by the CLI.
+    pub proxy: Option<toml::Table>,
 }
 
 #[derive(Debug, thiserror::Error)]

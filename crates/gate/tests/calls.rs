@@ -101,15 +101,20 @@ fn reads_are_allowed_even_in_incidents_and_writes_are_not() {
     let w = decide(
         "agent:kiro",
         "s3:PutObject",
-        json!({"Bucket": "b"}),
+        json!({"Bucket": "b", "Key": "k"}),
         Some("INC-1"),
     );
     assert_eq!(w.decision.outcome, Outcome::Deny);
     assert!(w.decision.policies[0].reason.contains("INC-1"));
     assert_eq!(
-        decide("agent:kiro", "s3:PutObject", json!({"Bucket": "b"}), None)
-            .decision
-            .outcome,
+        decide(
+            "agent:kiro",
+            "s3:PutObject",
+            json!({"Bucket": "b", "Key": "k"}),
+            None
+        )
+        .decision
+        .outcome,
         Outcome::Allow
     );
 }

@@ -158,3 +158,24 @@ fn demo_never_shows_secrets() {
         }
     }
 }
+
+#[test]
+fn writing_a_report_gives_the_bytes_rendering_gives() {
+    let r = demo();
+    let opts = TextOptions::default();
+    for f in [
+        Format::Text,
+        Format::Json,
+        Format::Sarif,
+        Format::Junit,
+        Format::Github,
+    ] {
+        let mut out = Vec::new();
+        parapet_report::render_to(&r, f, &opts, &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            render(&r, f, &opts),
+            "{f:?}"
+        );
+    }
+}

@@ -2,6 +2,7 @@
 //! and which external AI APIs exist (their import names, hosts and credential
 //! variables). Data in `data/catalog.toml`; a user file extends or overrides it.
 
+use crate::error::{line_column, CatalogError};
 use crate::{Ecosystem, Error};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -117,19 +118,23 @@ impl Catalog {
 
     /// Add a user catalog: its entries win over earlier ones.
     pub fn extend(&mut self, text: &str, path: &str) -> Result<(), Error> {
-        let err = |why: String| Error::Catalog {
+        let err = |problem: CatalogError| Error::Catalog {
             path: path.to_string(),
-            why,
+            problem,
         };
-        let f: File = toml::from_str(text).map_err(|e| err(e.to_string()))?;
+        let f: File = toml::from_str(text).map_err(|source| {
+            let (line, column) = source.span().map_or((1, 1), |s| line_column(text, s.start));
+            err(CatalogError::Toml {
+                line,
+                column,
+                source: Box::new(source),
+            })
+        })?;
         for p in f.package {
             let eco = ecosystem(&p.ecosystem)
-                .ok_or_else(|| err(format!("ecosystem {:?}: expected PyPI or npm", p.ecosystem)))?;
+                .ok_or_else(|| err(CatalogError::Ecosystem(p.ecosystem.clone())))?;
             if p.names.is_empty() && p.prefixes.is_empty() {
-                return Err(err(format!(
-                    "package entry {:?} has neither names nor prefixes",
-                    p.what
-                )));
+                return Err(err(CatalogError::Empty(p.what)));
             }
             let info = AiInfo {
                 kind: p.kind,
@@ -204,6 +209,27 @@ mod tests {
             "[[package]]\necosystem = \"cargo\"\nnames=[\"x\"]\nkind=\"a\"\nwhat=\"b\"\n",
             "bad.toml",
         );
-        assert!(e.unwrap_err().to_string().contains("bad.toml"));
+        assert_eq!(
+            e.unwrap_err().to_string(),
+            "catalog bad.toml: ecosystem \"cargo\": expected PyPI or npm"
+        );
+        // A TOML mistake keeps the TOML error (which shows the line) as the cause.
+        let e = c
+            .extend("[[package]]\necosystem = 3\n", "t.toml")
+            .unwrap_err();
+        match &e {
+            Error::Catalog {
+                problem: CatalogError::Toml { line: 2, .. },
+                ..
+            } => {}
+            other => panic!("{other:?}"),
+        }
+        let cause = std::error::Error::source(&e).expect("TOML error kept");
+        assert!(cause.to_string().contains("line 2"), "{cause}");
+        assert!(
+            crate::error::because(&e).starts_with("catalog t.toml: unreadable: TOML parse error"),
+            "{}",
+            crate::error::because(&e)
+        );
     }
 }

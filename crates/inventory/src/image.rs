@@ -3,6 +3,7 @@
 //! deletes, `.wh..wh..opq` makes a directory opaque) into one view where each file
 //! remembers the layer that put it there.
 
+use crate::error::ImageError;
 use crate::tree::{clean, Entry, Loc, Slice, Tree};
 use crate::{LayerInfo, Skipped};
 use parapet_modelscan::blob::{FileBlob, ReadAt};
@@ -35,13 +36,17 @@ enum Store {
 }
 
 impl Store {
-    fn get(&self, name: &str) -> Result<Slice, String> {
+    fn get(&self, name: &str) -> Result<Slice, ImageError> {
+        let io = |source| ImageError::Member {
+            name: name.to_string(),
+            source,
+        };
         match self {
             Store::Dir(d) => {
-                let clean = clean(name).ok_or_else(|| format!("{name}: path leaves the layout"))?;
+                let clean = clean(name).ok_or_else(|| ImageError::Leaves(name.to_string()))?;
                 let p = d.join(clean);
-                let file = std::fs::File::open(&p).map_err(|e| format!("{name}: {e}"))?;
-                let len = file.metadata().map_err(|e| format!("{name}: {e}"))?.len();
+                let file = std::fs::File::open(&p).map_err(io)?;
+                let len = file.metadata().map_err(io)?.len();
                 Ok(Slice {
                     src: Arc::new(FileBlob { file, len }),
                     offset: 0,
@@ -51,51 +56,55 @@ impl Store {
             Store::Tar(m) => m
                 .get(clean(name).as_deref().unwrap_or(name))
                 .cloned()
-                .ok_or_else(|| format!("{name}: not in the archive")),
+                .ok_or_else(|| ImageError::Missing(name.to_string())),
         }
     }
     fn has(&self, name: &str) -> bool {
         self.get(name).is_ok()
     }
-    fn json(&self, name: &str) -> Result<Value, String> {
+    /// A metadata file's bytes, refused past `MAX_JSON`.
+    fn small(&self, name: &str) -> Result<Vec<u8>, ImageError> {
         let s = self.get(name)?;
         if s.len > MAX_JSON {
-            return Err(format!(
-                "{name}: {} bytes is too large for image metadata",
-                s.len
-            ));
+            return Err(ImageError::TooLarge {
+                name: name.to_string(),
+                len: s.len,
+            });
         }
-        let data = s
-            .bytes_at(0, s.len as usize)
-            .map_err(|e| format!("{name}: {e}"))?;
-        serde_json::from_slice(&data).map_err(|e| format!("{name}: not valid JSON: {e}"))
+        s.bytes_at(0, s.len as usize)
+            .map_err(|source| ImageError::Member {
+                name: name.to_string(),
+                source,
+            })
+    }
+    fn json(&self, name: &str) -> Result<Value, ImageError> {
+        parse_json(name, &self.small(name)?)
     }
     /// A content-addressed blob, checked against its digest.
-    fn blob_json(&self, digest: &str) -> Result<Value, String> {
+    fn blob_json(&self, digest: &str) -> Result<Value, ImageError> {
         let name = blob_path(digest)?;
-        let s = self.get(&name)?;
-        if s.len > MAX_JSON {
-            return Err(format!("{name}: too large for image metadata"));
-        }
-        let data = s
-            .bytes_at(0, s.len as usize)
-            .map_err(|e| format!("{name}: {e}"))?;
+        let data = self.small(&name)?;
         let got = format!("sha256:{}", crate::hex(&Sha256::digest(&data)));
         if got != digest {
-            return Err(format!(
-                "{name}: content does not match its digest (got {got})"
-            ));
+            return Err(ImageError::Digest { name, got });
         }
-        serde_json::from_slice(&data).map_err(|e| format!("{name}: not valid JSON: {e}"))
+        parse_json(&name, &data)
     }
 }
 
-fn blob_path(digest: &str) -> Result<String, String> {
+fn parse_json(name: &str, data: &[u8]) -> Result<Value, ImageError> {
+    serde_json::from_slice(data).map_err(|source| ImageError::Json {
+        name: name.to_string(),
+        source,
+    })
+}
+
+fn blob_path(digest: &str) -> Result<String, ImageError> {
     let (alg, hexd) = digest
         .split_once(':')
-        .ok_or_else(|| format!("digest {digest:?} has no algorithm"))?;
+        .ok_or_else(|| ImageError::NoAlgorithm(digest.to_string()))?;
     if alg != "sha256" || hexd.len() != 64 || !hexd.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(format!("digest {digest:?} is not a sha256 digest"));
+        return Err(ImageError::NotSha256(digest.to_string()));
     }
     Ok(format!("blobs/{alg}/{hexd}"))
 }
@@ -128,15 +137,12 @@ pub fn looks_like_image(path: &Path) -> bool {
     })
 }
 
-pub fn open(path: &Path, shown: &str) -> Result<Image, String> {
+pub fn open(path: &Path, shown: &str) -> Result<Image, ImageError> {
     let (store, kind) = if path.is_dir() {
         (Store::Dir(path.to_path_buf()), "oci-layout")
     } else {
-        let file = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
-        let len = file
-            .metadata()
-            .map_err(|e| format!("cannot read: {e}"))?
-            .len();
+        let file = std::fs::File::open(path).map_err(ImageError::Io)?;
+        let len = file.metadata().map_err(ImageError::Io)?.len();
         let mut src: Arc<dyn ReadAt + Send + Sync> = Arc::new(FileBlob { file, len });
         if src.bytes_at(0, 2).unwrap_or_default() == [0x1f, 0x8b] {
             let whole = Slice {
@@ -144,7 +150,7 @@ pub fn open(path: &Path, shown: &str) -> Result<Image, String> {
                 offset: 0,
                 len,
             };
-            src = Arc::new(gunzip_to_temp(&whole).map_err(|e| format!("gzip: {e}"))?);
+            src = Arc::new(gunzip_to_temp(&whole).map_err(ImageError::Gzip)?);
         }
         let a = tar::read(&*src, MAX_TAR_ENTRIES);
         let mut m = BTreeMap::new();
@@ -163,7 +169,7 @@ pub fn open(path: &Path, shown: &str) -> Result<Image, String> {
             }
         }
         if m.is_empty() {
-            return Err(format!("not an image tarball: {}", a.notes.join("; ")));
+            return Err(ImageError::NotTarball(a.notes.join("; ")));
         }
         let store = Store::Tar(m);
         let kind = if store.has("manifest.json") {
@@ -178,7 +184,7 @@ pub fn open(path: &Path, shown: &str) -> Result<Image, String> {
     } else if store.has("index.json") {
         oci_manifest(&store)?
     } else {
-        return Err("no manifest.json (docker save) or index.json (OCI layout)".into());
+        return Err(ImageError::NoManifest);
     };
     let diff_ids: Vec<String> = config["rootfs"]["diff_ids"]
         .as_array()
@@ -227,7 +233,7 @@ pub fn open(path: &Path, shown: &str) -> Result<Image, String> {
             Err(why) => {
                 skipped.push(Skipped {
                     path: name.clone(),
-                    why: format!("layer {i}: {why}"),
+                    why: format!("layer {i}: {}", crate::error::because(&why)),
                 });
                 layers.push(info);
                 continue;
@@ -267,12 +273,12 @@ pub fn open(path: &Path, shown: &str) -> Result<Image, String> {
 }
 
 /// A layer's tar (decompressed when gzipped) and the size of its blob.
-fn layer_tar(store: &Store, name: &str) -> Result<(Slice, u64), String> {
+fn layer_tar(store: &Store, name: &str) -> Result<(Slice, u64), ImageError> {
     let blob = store.get(name)?;
     let size = blob.len;
     let head = blob.bytes_at(0, 4).unwrap_or_default();
     if head.starts_with(&[0x1f, 0x8b]) {
-        let f = gunzip_to_temp(&blob).map_err(|e| format!("gzip: {e}"))?;
+        let f = gunzip_to_temp(&blob).map_err(ImageError::Gzip)?;
         let len = f.len;
         return Ok((
             Slice {
@@ -284,10 +290,7 @@ fn layer_tar(store: &Store, name: &str) -> Result<(Slice, u64), String> {
         ));
     }
     if head.starts_with(b"\x28\xb5\x2f\xfd") {
-        return Err(
-            "zstd-compressed layers are not read yet; its files are missing from this inventory"
-                .into(),
-        );
+        return Err(ImageError::Zstd);
     }
     Ok((blob, size))
 }
@@ -398,13 +401,16 @@ pub fn apply_bytes(data: &[u8]) {
 type Layers = Vec<(String, String, Option<String>)>;
 
 /// `docker save`: manifest.json lists the config and the layer files.
-fn docker_manifest(store: &Store) -> Result<(Layers, Value, Option<String>), String> {
+fn docker_manifest(store: &Store) -> Result<(Layers, Value, Option<String>), ImageError> {
+    use ImageError::Manifest;
     let m = store.json("manifest.json")?;
     let first = m
         .as_array()
         .and_then(|a| a.first())
-        .ok_or("manifest.json: expected a non-empty array")?;
-    let config_name = first["Config"].as_str().ok_or("manifest.json: no Config")?;
+        .ok_or(Manifest("manifest.json: expected a non-empty array"))?;
+    let config_name = first["Config"]
+        .as_str()
+        .ok_or(Manifest("manifest.json: no Config"))?;
     let config = store.json(config_name)?;
     let reference = first["RepoTags"]
         .as_array()
@@ -413,7 +419,7 @@ fn docker_manifest(store: &Store) -> Result<(Layers, Value, Option<String>), Str
         .map(String::from);
     let layers = first["Layers"]
         .as_array()
-        .ok_or("manifest.json: no Layers")?
+        .ok_or(Manifest("manifest.json: no Layers"))?
         .iter()
         .filter_map(|l| l.as_str())
         .map(|l| {
@@ -431,22 +437,26 @@ fn docker_manifest(store: &Store) -> Result<(Layers, Value, Option<String>), Str
 }
 
 /// OCI layout: index.json → (index →) manifest → config and layers, digests checked.
-fn oci_manifest(store: &Store) -> Result<(Layers, Value, Option<String>), String> {
+fn oci_manifest(store: &Store) -> Result<(Layers, Value, Option<String>), ImageError> {
+    use ImageError::Manifest;
     let index = store.json("index.json")?;
-    let mut desc = pick(&index).ok_or("index.json: no manifests")?;
+    let mut desc = pick(&index).ok_or(Manifest("index.json: no manifests"))?;
     let mut reference = desc["annotations"]["org.opencontainers.image.ref.name"]
         .as_str()
         .map(String::from);
     let mut manifest = store.blob_json(
         desc["digest"]
             .as_str()
-            .ok_or("index.json: manifest without digest")?,
+            .ok_or(Manifest("index.json: manifest without digest"))?,
     )?;
     for _ in 0..4 {
         if manifest["manifests"].is_array() {
-            desc = pick(&manifest).ok_or("nested index without manifests")?;
-            manifest =
-                store.blob_json(desc["digest"].as_str().ok_or("manifest without digest")?)?;
+            desc = pick(&manifest).ok_or(Manifest("nested index without manifests"))?;
+            manifest = store.blob_json(
+                desc["digest"]
+                    .as_str()
+                    .ok_or(Manifest("manifest without digest"))?,
+            )?;
         } else {
             break;
         }
@@ -459,11 +469,11 @@ fn oci_manifest(store: &Store) -> Result<(Layers, Value, Option<String>), String
     let config = store.blob_json(
         manifest["config"]["digest"]
             .as_str()
-            .ok_or("manifest: no config digest")?,
+            .ok_or(Manifest("manifest: no config digest"))?,
     )?;
     let layers = manifest["layers"]
         .as_array()
-        .ok_or("manifest: no layers")?
+        .ok_or(Manifest("manifest: no layers"))?
         .iter()
         .map(|l| {
             let digest = l["digest"].as_str().unwrap_or("").to_string();

@@ -2,6 +2,7 @@
 //! packages, models, API use, exposure, vulnerabilities and the risk ranking.
 
 use crate::catalog::Catalog;
+use crate::error::{because, PackageError, TargetError};
 use crate::osv::Database;
 use crate::source::in_dependency;
 use crate::tree::{clean, Tree};
@@ -48,7 +49,7 @@ pub fn inventory(
     for t in targets {
         canon.push(std::fs::canonicalize(t).map_err(|e| Error::Target {
             path: t.display().to_string(),
-            why: format!("cannot read: {e}"),
+            problem: e.into(),
         })?);
     }
     // one entry per real path: a target inside another (given before or after it) is
@@ -95,12 +96,12 @@ fn one(
     opts: &Options,
     progress: Option<&parapet_modelscan::Progress>,
 ) -> Result<Workload, Error> {
-    let err = |why: String| Error::Target {
+    let err = |problem: TargetError| Error::Target {
         path: shown.to_string(),
-        why,
+        problem,
     };
     let (tree, kind, reference, layers, config) = if image::looks_like_image(path) {
-        let img = image::open(path, shown).map_err(err)?;
+        let img = image::open(path, shown).map_err(|e| err(e.into()))?;
         (
             img.tree,
             img.kind,
@@ -110,7 +111,7 @@ fn one(
         )
     } else {
         (
-            tree::from_dir(path).map_err(err)?,
+            tree::from_dir(path).map_err(|e| err(e.into()))?,
             "directory",
             None,
             Vec::new(),
@@ -231,6 +232,7 @@ fn packages(tree: &Tree, catalog: &Catalog, skipped: &mut Vec<Skipped>) -> Found
         let read = |e: &tree::Entry| {
             tree.read(e, MAX_META)
                 .map(|d| String::from_utf8_lossy(&d).into_owned())
+                .map_err(PackageError::from)
         };
         let dir = e.path.rsplit_once('/').map_or("", |(d, _)| d);
         let with_evidence = |mut p: Package, what: &str, at_path: &str, line: Option<u32>| {
@@ -240,7 +242,7 @@ fn packages(tree: &Tree, catalog: &Catalog, skipped: &mut Vec<Skipped>) -> Found
             });
             p
         };
-        let result: Result<Vec<Package>, String> = if (name == "METADATA"
+        let result: Result<Vec<Package>, PackageError> = if (name == "METADATA"
             && dir.ends_with(".dist-info"))
             || (name == "PKG-INFO" && dir.ends_with(".egg-info"))
         {
@@ -304,7 +306,10 @@ fn packages(tree: &Tree, catalog: &Catalog, skipped: &mut Vec<Skipped>) -> Found
         };
         match result {
             Ok(v) => found.extend(v),
-            Err(why) => bad(e, format!("not read as package metadata: {why}")),
+            Err(why) => bad(
+                e,
+                format!("not read as package metadata: {}", because(&why)),
+            ),
         }
     }
     let mut merged = merge(found);
@@ -414,7 +419,7 @@ fn code(tree: &Tree, catalog: &Catalog, skipped: &mut Vec<Skipped>) -> Code {
             Err(why) => {
                 skipped.push(Skipped {
                     path: tree.shown(&e.path),
-                    why,
+                    why: because(&why),
                 });
                 continue;
             }

@@ -7,6 +7,7 @@
 
 pub mod catalog;
 pub mod cyclonedx;
+pub mod error;
 mod image;
 mod inventory;
 mod models;
@@ -20,21 +21,12 @@ mod tree;
 pub mod version;
 
 pub use catalog::Catalog;
+pub use error::Error;
 pub use inventory::{inventory, Options};
 pub use osv::Database;
 
 use serde::Serialize;
 use std::collections::BTreeMap;
-
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("{path}: {why}")]
-    Target { path: String, why: String },
-    #[error("catalog {path}: {why}")]
-    Catalog { path: String, why: String },
-    #[error("OSV database {path}: {why}")]
-    Osv { path: String, why: String },
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]

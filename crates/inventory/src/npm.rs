@@ -1,6 +1,7 @@
 //! npm packages: `package-lock.json` (lockfile v1, v2, v3) and installed
 //! `node_modules/<name>/package.json`.
 
+use crate::error::PackageError;
 use crate::{Ecosystem, Package, Source};
 use serde_json::Value;
 
@@ -33,10 +34,10 @@ fn name_from_path(key: &str) -> Option<&str> {
     (!n.is_empty()).then_some(n)
 }
 
-pub fn parse_lock(text: &str) -> Result<Vec<Package>, String> {
-    let v: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+pub fn parse_lock(text: &str) -> Result<Vec<Package>, PackageError> {
+    let v: Value = serde_json::from_str(text)?;
     if !v.is_object() {
-        return Err("expected an object".into());
+        return Err(PackageError::NotObject);
     }
     let mut out = Vec::new();
     if let Some(pkgs) = v["packages"].as_object() {
@@ -94,9 +95,9 @@ pub fn is_installed_manifest(path: &str) -> bool {
     }
 }
 
-pub fn parse_installed(text: &str) -> Result<Package, String> {
-    let v: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
-    let name = v["name"].as_str().ok_or("no name")?;
+pub fn parse_installed(text: &str) -> Result<Package, PackageError> {
+    let v: Value = serde_json::from_str(text)?;
+    let name = v["name"].as_str().ok_or(PackageError::Missing("name"))?;
     let mut p = package(
         name,
         v["version"].as_str().map(String::from),

@@ -2,6 +2,7 @@
 //! JSON records), indexed by ecosystem and PEP 503 / npm name; versions matched with
 //! each ecosystem's ordering against `ECOSYSTEM`/`SEMVER` ranges and `versions` lists.
 
+use crate::error::OsvError;
 use crate::version::compare;
 use crate::{Ecosystem, Error, Package, Severity, Vulnerability};
 use parapet_modelscan::blob::FileBlob;
@@ -100,35 +101,33 @@ impl Database {
     /// Load an `all.zip`, a directory of `.json` records, or one record.
     pub fn load(&mut self, path: &Path) -> Result<(), Error> {
         let shown = path.display().to_string();
-        let err = |why: String| Error::Osv {
+        let err = |problem: OsvError| Error::Osv {
             path: shown.clone(),
-            why,
+            problem,
         };
         let before = self.records.len();
         if path.is_dir() {
             let mut files: Vec<_> = std::fs::read_dir(path)
-                .map_err(|e| err(e.to_string()))?
+                .map_err(|e| err(e.into()))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| p.extension().is_some_and(|x| x == "json"))
                 .collect();
             files.sort();
             for f in files {
-                let data = std::fs::read(&f).map_err(|e| err(format!("{}: {e}", f.display())))?;
+                let data = std::fs::read(&f)
+                    .map_err(|e| err(OsvError::File(f.display().to_string(), e)))?;
                 self.add(&data, &f.display().to_string());
             }
         } else {
-            let file = std::fs::File::open(path).map_err(|e| err(e.to_string()))?;
-            let len = file.metadata().map_err(|e| err(e.to_string()))?.len();
+            let file = std::fs::File::open(path).map_err(|e| err(e.into()))?;
+            let len = file.metadata().map_err(|e| err(e.into()))?.len();
             let blob = FileBlob { file, len };
             let head = parapet_modelscan::blob::ReadAt::bytes_at(&blob, 0, 4)
-                .map_err(|e| err(e.to_string()))?;
+                .map_err(|e| err(e.into()))?;
             if zip::looks_like_zip(&head) {
                 let a = zip::read(&blob, 2_000_000);
                 if a.entries.is_empty() {
-                    return Err(err(format!(
-                        "a zip without readable members: {}",
-                        a.notes.join("; ")
-                    )));
+                    return Err(err(OsvError::Zip(a.notes.join("; "))));
                 }
                 for e in &a.entries {
                     if !e.name.ends_with(".json") {
@@ -136,22 +135,22 @@ impl Database {
                     }
                     match zip::extract(&blob, e, MAX_RECORD) {
                         Ok(data) => self.add(&data, &format!("{shown}:{}", e.name)),
-                        Err(why) => self.rejected.push(format!("{shown}:{}: {why}", e.name)),
+                        Err(why) => self.rejected.push(format!(
+                            "{shown}:{}: {}",
+                            e.name,
+                            crate::error::because(&why)
+                        )),
                     }
                 }
             } else {
-                let data = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+                let data = std::fs::read(path).map_err(|e| err(e.into()))?;
                 self.add(&data, &shown);
             }
         }
         if self.records.len() == before {
-            return Err(err(format!(
-                "no OSV records read{}",
-                self.rejected
-                    .first()
-                    .map(|r| format!(" (first problem: {r})"))
-                    .unwrap_or_default()
-            )));
+            return Err(err(OsvError::Empty {
+                first: self.rejected.first().cloned(),
+            }));
         }
         self.sources
             .push(format!("{shown} ({} records)", self.records.len() - before));

@@ -1,6 +1,7 @@
 //! Python packages: installed (`*.dist-info/METADATA` with RECORD, `*.egg-info`), locked
 //! (poetry.lock, uv.lock, Pipfile.lock) and required (requirements*.txt).
 
+use crate::error::PackageError;
 use crate::{Ecosystem, Package, Source};
 
 /// The core metadata fields we keep (PKG-INFO / METADATA are RFC 822 headers).
@@ -12,7 +13,7 @@ pub struct Metadata {
     pub summary: Option<String>,
 }
 
-pub fn parse_metadata(text: &str) -> Result<Metadata, String> {
+pub fn parse_metadata(text: &str) -> Result<Metadata, PackageError> {
     let mut m = Metadata::default();
     let mut license_classifier = None;
     for line in text.lines() {
@@ -55,10 +56,10 @@ pub fn parse_metadata(text: &str) -> Result<Metadata, String> {
         m.license = license_classifier;
     }
     if m.name.is_empty() {
-        return Err("no Name header".into());
+        return Err(PackageError::Missing("Name header"));
     }
     if m.version.is_empty() {
-        return Err("no Version header".into());
+        return Err(PackageError::Missing("Version header"));
     }
     Ok(m)
 }
@@ -135,8 +136,8 @@ pub fn parse_requirements(text: &str) -> Vec<(u32, Package)> {
 }
 
 /// poetry.lock and uv.lock: `[[package]]` tables with name and version.
-pub fn parse_toml_lock(text: &str) -> Result<Vec<Package>, String> {
-    let v: toml::Value = toml::from_str(text).map_err(|e| e.to_string())?;
+pub fn parse_toml_lock(text: &str) -> Result<Vec<Package>, PackageError> {
+    let v: toml::Value = toml::from_str(text)?;
     let mut out = Vec::new();
     for p in v
         .get("package")
@@ -160,8 +161,8 @@ pub fn parse_toml_lock(text: &str) -> Result<Vec<Package>, String> {
 }
 
 /// Pipfile.lock: `default` and `develop` maps of name → {version: "==x"}.
-pub fn parse_pipfile_lock(text: &str) -> Result<Vec<Package>, String> {
-    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+pub fn parse_pipfile_lock(text: &str) -> Result<Vec<Package>, PackageError> {
+    let v: serde_json::Value = serde_json::from_str(text)?;
     let mut out = Vec::new();
     for section in ["default", "develop"] {
         if let Some(m) = v[section].as_object() {
@@ -175,7 +176,7 @@ pub fn parse_pipfile_lock(text: &str) -> Result<Vec<Package>, String> {
         }
     }
     if !v.is_object() || (v.get("default").is_none() && v.get("develop").is_none()) {
-        return Err("no default or develop section".into());
+        return Err(PackageError::Missing("default or develop section"));
     }
     Ok(out)
 }
@@ -195,7 +196,10 @@ mod tests {
         assert_eq!(m.license.as_deref(), Some("BSD-3-Clause"));
         let m = parse_metadata("Name: x\nVersion: 1\nLicense: UNKNOWN\nClassifier: License :: OSI Approved :: MIT License\n").unwrap();
         assert_eq!(m.license.as_deref(), Some("MIT License"));
-        assert!(parse_metadata("Version: 1\n").unwrap_err().contains("Name"));
+        assert_eq!(
+            parse_metadata("Version: 1\n").unwrap_err().to_string(),
+            "no Name header"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The files of one target as one view, whether they live in a directory or in the
 //! merged layers of an image. Paths are relative, `/`-separated, without `.` or `..`.
 
+use crate::error::ReadError;
 use crate::{LayerRef, Location, Skipped};
 use parapet_modelscan::blob::{FileBlob, ReadAt};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -137,19 +138,16 @@ impl Tree {
 
     /// The whole file, refused past `max` bytes (metadata, lock files and sources are
     /// small; something huge under such a name is not what it claims).
-    pub fn read(&self, e: &Entry, max: u64) -> Result<Vec<u8>, String> {
+    pub fn read(&self, e: &Entry, max: u64) -> Result<Vec<u8>, ReadError> {
         if e.size > max {
-            return Err(format!(
-                "{} bytes, more than the {max} read for this kind of file",
-                e.size
-            ));
+            return Err(ReadError::TooLarge { size: e.size, max });
         }
-        let blob = self.open(e).map_err(|err| format!("cannot read: {err}"))?;
-        let data = blob
-            .bytes_at(0, e.size as usize)
-            .map_err(|err| format!("cannot read: {err}"))?;
+        let data = self.open(e)?.bytes_at(0, e.size as usize)?;
         if (data.len() as u64) < e.size {
-            return Err(format!("truncated: {} of {} bytes", data.len(), e.size));
+            return Err(ReadError::Truncated {
+                got: data.len(),
+                want: e.size,
+            });
         }
         Ok(data)
     }
@@ -192,8 +190,8 @@ pub fn resolve_link(link: &str, target: &str) -> Option<String> {
 }
 
 /// Walk a directory without following links; links that stay inside become aliases.
-pub fn from_dir(root: &Path) -> Result<Tree, String> {
-    let meta = std::fs::metadata(root).map_err(|e| format!("cannot read: {e}"))?;
+pub fn from_dir(root: &Path) -> Result<Tree, std::io::Error> {
+    let meta = std::fs::metadata(root)?;
     let shown = root.display().to_string();
     if meta.is_file() {
         let name = root

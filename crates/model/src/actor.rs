@@ -28,6 +28,17 @@ impl ActorKind {
     }
 }
 
+/// An actor spec that is not `kind:name`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ActorError {
+    #[error("actor `{spec}` must look like kind:name, e.g. agent:kiro")]
+    Shape { spec: String },
+    #[error("actor kind `{kind}` is not one of human, agent, pipeline, service, unknown")]
+    Kind { kind: String },
+    #[error("actor name in `{spec}` must be 1-200 printable characters")]
+    Name { spec: String },
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct Actor {
     pub kind: ActorKind,
@@ -38,10 +49,10 @@ impl Actor {
     /// Parse `kind:name` (e.g. `agent:kiro`, `pipeline:drift-bot`, `human:alice`).
     /// An unknown kind is an error, not a silent downgrade, because the kind decides
     /// which policies apply.
-    pub fn parse(spec: &str) -> Result<Actor, String> {
-        let (kind, name) = spec
-            .split_once(':')
-            .ok_or_else(|| format!("actor `{spec}` must look like kind:name, e.g. agent:kiro"))?;
+    pub fn parse(spec: &str) -> Result<Actor, ActorError> {
+        let (kind, name) = spec.split_once(':').ok_or_else(|| ActorError::Shape {
+            spec: spec.to_string(),
+        })?;
         let kind = match kind {
             "human" => ActorKind::Human,
             "agent" => ActorKind::Agent,
@@ -49,15 +60,15 @@ impl Actor {
             "service" => ActorKind::Service,
             "unknown" => ActorKind::Unknown,
             other => {
-                return Err(format!(
-                    "actor kind `{other}` is not one of human, agent, pipeline, service, unknown"
-                ))
+                return Err(ActorError::Kind {
+                    kind: other.to_string(),
+                })
             }
         };
         if name.is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
-            return Err(format!(
-                "actor name in `{spec}` must be 1-200 printable characters"
-            ));
+            return Err(ActorError::Name {
+                spec: spec.to_string(),
+            });
         }
         Ok(Actor {
             kind,

@@ -11,9 +11,10 @@ mod diff;
 mod effect;
 mod report;
 mod sentence;
+pub mod text;
 pub mod time;
 
-pub use actor::{Actor, ActorKind};
+pub use actor::{Actor, ActorError, ActorKind};
 pub use decision::{Approval, DecidingPolicy, Decision, Outcome};
 pub use diff::{DiffDetail, DocumentChange, NetRule, PolicyStatement};
 pub use effect::{

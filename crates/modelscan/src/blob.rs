@@ -78,6 +78,21 @@ fn read_at_os(f: &File, buf: &mut [u8], off: u64) -> io::Result<usize> {
     std::os::windows::fs::FileExt::seek_read(f, buf, off)
 }
 
+/// A field that cannot be read: the input ends first, or the file read fails.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("needs {n} bytes at offset {at} but the input ends at {len}")]
+    Short { n: u64, at: u64, len: u64 },
+    #[error("read error at offset {at}")]
+    Io {
+        at: u64,
+        #[source]
+        source: io::Error,
+    },
+    #[error("input ends inside the field at offset {at}")]
+    Inside { at: u64 },
+}
+
 /// Sequential reads over `ReadAt` through one buffer: GGUF headers (hundreds of
 /// thousands of small strings), the pickle emulator's input, decompressors (`Read`).
 pub struct Cursor<'a> {
@@ -113,46 +128,47 @@ impl<'a> Cursor<'a> {
     }
 
     /// Exactly `n` bytes or an error naming the offset.
-    pub fn take(&mut self, n: usize) -> Result<&[u8], String> {
+    pub fn take(&mut self, n: usize) -> Result<&[u8], ReadError> {
         if n as u64 > self.remaining() {
-            return Err(format!(
-                "needs {n} bytes at offset {} but the input ends at {}",
-                self.pos,
-                self.src.len()
-            ));
+            return Err(ReadError::Short {
+                n: n as u64,
+                at: self.pos,
+                len: self.src.len(),
+            });
         }
         let at = self.pos;
         let w = self
             .window(n)
-            .map_err(|e| format!("read error at offset {at}: {e}"))?;
+            .map_err(|source| ReadError::Io { at, source })?;
         if w.len() < n {
-            return Err(format!("input ends inside the field at offset {at}"));
+            return Err(ReadError::Inside { at });
         }
         self.pos += n as u64;
         let i = (at - self.buf_start) as usize;
         Ok(&self.buf[i..i + n])
     }
 
-    pub fn skip(&mut self, n: u64) -> Result<(), String> {
+    pub fn skip(&mut self, n: u64) -> Result<(), ReadError> {
         if n > self.remaining() {
-            return Err(format!(
-                "needs {n} bytes at offset {} but the input ends",
-                self.pos
-            ));
+            return Err(ReadError::Short {
+                n,
+                at: self.pos,
+                len: self.src.len(),
+            });
         }
         self.pos += n;
         Ok(())
     }
 
-    pub fn u8(&mut self) -> Result<u8, String> {
+    pub fn u8(&mut self) -> Result<u8, ReadError> {
         Ok(self.take(1)?[0])
     }
-    pub fn u32(&mut self) -> Result<u32, String> {
+    pub fn u32(&mut self) -> Result<u32, ReadError> {
         Ok(u32::from_le_bytes(
             self.take(4)?.try_into().expect("4 bytes"),
         ))
     }
-    pub fn u64(&mut self) -> Result<u64, String> {
+    pub fn u64(&mut self) -> Result<u64, ReadError> {
         Ok(u64::from_le_bytes(
             self.take(8)?.try_into().expect("8 bytes"),
         ))

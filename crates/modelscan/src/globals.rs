@@ -7,6 +7,14 @@ use std::collections::HashMap;
 
 const BUILTIN: &str = include_str!("../data/globals.toml");
 
+/// The 1-based line and column (in characters) of byte `offset` in `text`.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.bytes().filter(|&b| b == b'\n').count() + 1;
+    let start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[start..].chars().count() + 1)
+}
+
 /// How a global is judged.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Class {
@@ -31,8 +39,9 @@ struct File {
 #[serde(deny_unknown_fields)]
 struct Section {
     why: String,
+    /// Spanned: a bad pattern is reported at its line.
     #[serde(default)]
-    globals: Vec<String>,
+    globals: Vec<toml::Spanned<String>>,
     #[serde(default)]
     modules: Vec<String>,
     #[serde(default)]
@@ -82,9 +91,14 @@ struct Layer {
 
 impl Layer {
     fn parse(text: &str, origin: &str) -> Result<Layer, Error> {
-        let file: File = toml::from_str(text).map_err(|e| Error::Rules {
-            origin: origin.to_string(),
-            message: e.to_string(),
+        let file: File = toml::from_str(text).map_err(|source| {
+            let (line, column) = source.span().map_or((1, 1), |s| line_column(text, s.start));
+            Error::Toml {
+                origin: origin.to_string(),
+                line,
+                column,
+                source: Box::new(source),
+            }
         })?;
         let mut layer = Layer::default();
         for (sections, allow) in [(file.allow, true), (file.deny, false)] {
@@ -95,7 +109,15 @@ impl Layer {
                     (&mut layer.deny_exact, &mut layer.deny_patterns)
                 };
                 for g in s.globals {
-                    match pattern(&g, origin)? {
+                    let (line, column) = line_column(text, g.span().start);
+                    let g = g.into_inner();
+                    let bad = || Error::Pattern {
+                        origin: origin.to_string(),
+                        pattern: g.clone(),
+                        line,
+                        column,
+                    };
+                    match pattern(&g).ok_or_else(bad)? {
                         Some(p) => patterns.push((p, s.why.clone())),
                         None => {
                             exact.insert(g, s.why.clone());
@@ -131,21 +153,18 @@ impl Layer {
     }
 }
 
-fn pattern(g: &str, origin: &str) -> Result<Option<Pattern>, Error> {
+/// `Some(None)`: an exact name; `None`: a `*` somewhere other than after the last `.`.
+fn pattern(g: &str) -> Option<Option<Pattern>> {
     let Some(star) = g.find('*') else {
-        return Ok(None);
-    };
-    let bad = || Error::Rules {
-        origin: origin.to_string(),
-        message: format!("pattern {g:?}: a '*' may only follow the last '.'"),
+        return Some(None);
     };
     let (prefix, rest) = g.split_at(star);
-    let prefix = prefix.strip_suffix('.').ok_or_else(bad)?;
+    let prefix = prefix.strip_suffix('.')?;
     let suffix = &rest[1..];
     if suffix.contains(['*', '.']) || prefix.is_empty() {
-        return Err(bad());
+        return None;
     }
-    Ok(Some(if suffix.is_empty() {
+    Some(Some(if suffix.is_empty() {
         Pattern::Prefix(prefix.to_string())
     } else {
         Pattern::Suffix(prefix.to_string(), suffix.to_string())
@@ -287,8 +306,13 @@ mod tests {
         assert_eq!(g.classify("torch", "Size"), Class::Denied("no".into()));
         let err = Globals::with_user_file("[[allow]]\nwhy=\"x\"\nglobals=[\"a*b.c\"]\n", "u.toml")
             .unwrap_err();
-        assert!(err.to_string().contains("u.toml"), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "u.toml:3:10: pattern \"a*b.c\": a '*' may only follow the last '.'"
+        );
         let err = Globals::with_user_file("[[allow]]\nglobals=[]\n", "u.toml").unwrap_err();
-        assert!(err.to_string().contains("why"), "{err}");
+        assert!(matches!(err, Error::Toml { line: 1, .. }), "{err:?}");
+        let cause = std::error::Error::source(&err).expect("the TOML error is kept");
+        assert!(cause.to_string().contains("why"), "{cause}");
     }
 }

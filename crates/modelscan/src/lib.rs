@@ -29,6 +29,19 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+/// An error and its causes as one line (`what: why: deeper why`), for the reasons a
+/// report gives: reports are text, and the cause is the useful part.
+pub(crate) fn because(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        next = cause.source();
+    }
+    out
+}
+
 /// The longest prefix of `s` at most `max` bytes long that ends on a character boundary.
 pub(crate) fn prefix(s: &str, max: usize) -> &str {
     let mut end = s.len().min(max);
@@ -38,10 +51,26 @@ pub(crate) fn prefix(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
+/// A globals file that cannot be used. `origin` names it (a path, or the built-in one).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{origin}: {message}")]
-    Rules { origin: String, message: String },
+    /// Not TOML, or not the globals layout; the TOML error shows the place.
+    #[error("{origin}")]
+    Toml {
+        origin: String,
+        /// 1-based; column in characters.
+        line: usize,
+        column: usize,
+        #[source]
+        source: Box<toml::de::Error>,
+    },
+    #[error("{origin}:{line}:{column}: pattern {pattern:?}: a '*' may only follow the last '.'")]
+    Pattern {
+        origin: String,
+        pattern: String,
+        line: usize,
+        column: usize,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]

@@ -262,7 +262,7 @@ fn pickle_analysis(s: pickle::StreamScan) -> Analysis {
 fn npy(ctx: &Ctx, blob: &dyn ReadAt, head: &[u8]) -> Analysis {
     let mut u = Analysis::of("numpy");
     match numpy::header(head) {
-        Err(e) => u.unknown.push(e),
+        Err(e) => u.unknown.push(e.to_string()),
         Ok((descr, object, at)) => {
             u.info.insert("dtype".into(), json!(descr));
             if object {
@@ -286,7 +286,8 @@ fn hdf5(ctx: &Ctx, blob: &dyn ReadAt) -> Analysis {
     let data = match read_whole(blob, ctx.opts.max_member) {
         Ok(d) => d,
         Err(e) => {
-            u.unknown.push(format!("model config not searched: {e}"));
+            u.unknown
+                .push(format!("model config not searched: {}", crate::because(&e)));
             return u;
         }
     };
@@ -300,13 +301,25 @@ fn hdf5(ctx: &Ctx, blob: &dyn ReadAt) -> Analysis {
     u
 }
 
+/// Why a blob was not read whole.
+#[derive(Debug, thiserror::Error)]
+enum WholeError {
+    #[error("{len} bytes, over the {limit}-byte limit")]
+    TooLarge { len: u64, limit: u64 },
+    #[error("read error")]
+    Io(#[source] std::io::Error),
+}
+
 /// The whole blob in memory, for formats that need all of it; refused past `limit`.
-fn read_whole(blob: &dyn ReadAt, limit: u64) -> Result<Vec<u8>, String> {
+fn read_whole(blob: &dyn ReadAt, limit: u64) -> Result<Vec<u8>, WholeError> {
     if blob.len() > limit {
-        return Err(format!("{} bytes, over the {limit}-byte limit", blob.len()));
+        return Err(WholeError::TooLarge {
+            len: blob.len(),
+            limit,
+        });
     }
     blob.bytes_at(0, blob.len() as usize)
-        .map_err(|e| format!("read error: {e}"))
+        .map_err(WholeError::Io)
 }
 
 fn protobuf_model(ctx: &Ctx, name: &str, blob: &dyn ReadAt) -> Option<Analysis> {
@@ -474,7 +487,9 @@ fn archive_zip(ctx: &Ctx, blob: &dyn ReadAt, depth: u8) -> Analysis {
                     merge(&mut u, an, Some(&e.name));
                 }
                 Ok(Err(err)) => u.unknown.push(format!("config.json is not JSON: {err}")),
-                Err(err) => u.unknown.push(format!("config.json: {err}")),
+                Err(err) => u
+                    .unknown
+                    .push(format!("config.json: {}", crate::because(&err))),
             }
             continue;
         }
@@ -490,7 +505,8 @@ fn archive_zip(ctx: &Ctx, blob: &dyn ReadAt, depth: u8) -> Analysis {
             match zip::extract(blob, e, ctx.opts.max_member) {
                 Ok(d) => member(ctx, &e.name, &d, depth, storage),
                 Err(err) => {
-                    u.unknown.push(format!("{}: {err}", e.name));
+                    u.unknown
+                        .push(format!("{}: {}", e.name, crate::because(&err)));
                     continue;
                 }
             }
@@ -557,17 +573,20 @@ fn archive_7z(ctx: &Ctx, blob: &dyn ReadAt, depth: u8) -> Analysis {
     let data = match read_whole(blob, ctx.opts.max_member) {
         Ok(d) => d,
         Err(e) => {
-            u.unknown.push(format!("7z archive not opened: {e}"));
+            u.unknown
+                .push(format!("7z archive not opened: {}", crate::because(&e)));
             return u;
         }
     };
     match sevenz::read(&data, ctx.opts.max_member, ctx.opts.max_members) {
-        Err(e) => u.unknown.push(e),
+        Err(e) => u.unknown.push(crate::because(&e)),
         Ok(members) => {
             u.info.insert("members".into(), json!(members.len()));
             for m in members {
                 match m.data {
-                    Err(e) => u.unknown.push(format!("{}: {e}", m.name)),
+                    Err(e) => u
+                        .unknown
+                        .push(format!("{}: {}", m.name, crate::because(&e))),
                     Ok(d) => {
                         if let Some(inner) = analyze(ctx, &m.name, &d, depth + 1) {
                             merge(&mut u, inner, Some(&m.name));

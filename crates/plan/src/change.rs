@@ -16,7 +16,15 @@ mod docdiff;
 /// rules, `parapet-mask`.)
 pub use parapet_mask::is_secret_name;
 
-pub fn change_kind(actions: &[String], mode: &str) -> Result<ChangeKind, String> {
+/// A change whose `actions` Terraform does not write.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown action combination {actions:?} (mode {mode})")]
+pub struct ActionsError {
+    pub actions: Vec<String>,
+    pub mode: String,
+}
+
+pub fn change_kind(actions: &[String], mode: &str) -> Result<ChangeKind, ActionsError> {
     let a: Vec<&str> = actions.iter().map(String::as_str).collect();
     Ok(match a.as_slice() {
         ["no-op"] | [] => ChangeKind::NoOp,
@@ -30,9 +38,10 @@ pub fn change_kind(actions: &[String], mode: &str) -> Result<ChangeKind, String>
         // Terraform 1.10+: replace where the old object is forgotten, not destroyed.
         ["create", "forget"] | ["forget", "create"] => ChangeKind::Create,
         other => {
-            return Err(format!(
-                "unknown action combination {other:?} (mode {mode})"
-            ))
+            return Err(ActionsError {
+                actions: other.iter().map(|a| a.to_string()).collect(),
+                mode: mode.to_string(),
+            })
         }
     })
 }
@@ -45,10 +54,10 @@ pub fn normalise(
     pins: &[&Pin],
     notes: &mut Vec<String>,
 ) -> Result<Change, PlanError> {
-    let kind = change_kind(&rc.change.actions, &rc.mode).map_err(|why| PlanError::BadChange {
+    let kind = change_kind(&rc.change.actions, &rc.mode).map_err(|e| PlanError::BadChange {
         index: index_in_plan,
         address: rc.address.clone(),
-        why,
+        why: e.to_string(),
     })?;
     let c = &rc.change;
     let values = c.values().map_err(|e| PlanError::BadChange {

@@ -12,8 +12,8 @@ mod pins;
 mod raw;
 mod side;
 
-pub use change::is_secret_name;
-pub use pins::{load_pins, parse_pins, parse_rfc3339, Pin, PinError, PinMode};
+pub use change::{is_secret_name, ActionsError};
+pub use pins::{load_pins, parse_pins, parse_rfc3339, Pin, PinError, PinMode, PinProblem};
 
 use parapet_aws::CriticalRules;
 use parapet_model::Change;

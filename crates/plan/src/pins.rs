@@ -40,19 +40,44 @@ pub struct Pin {
 
 #[derive(Debug, thiserror::Error)]
 pub enum PinError {
-    #[error("cannot read pins file {path}: {source}")]
+    #[error("cannot read pins file {path}")]
     Io {
         path: String,
+        #[source]
         source: std::io::Error,
     },
-    #[error("pins file {path}: {message}")]
-    Toml { path: String, message: String },
-    #[error("pins file {path}, pin {index}: {message}")]
+    /// Not TOML, or not the pins layout; the TOML error shows the place.
+    #[error("pins file {path}")]
+    Toml {
+        path: String,
+        /// 1-based; column in characters.
+        line: usize,
+        column: usize,
+        #[source]
+        source: Box<toml::de::Error>,
+    },
+    #[error("pins file {path}, pin {index} (line {line}): {problem}")]
     Invalid {
         path: String,
+        /// 1-based, in file order.
         index: usize,
-        message: String,
+        /// Where the pin's `[[pin]]` table starts.
+        line: usize,
+        problem: PinProblem,
     },
+}
+
+/// What is wrong with one pin.
+#[derive(Debug, thiserror::Error)]
+pub enum PinProblem {
+    #[error("resource and attribute must not be empty")]
+    Empty,
+    #[error("expires must be an RFC 3339 time, found {0}")]
+    ExpiresType(String),
+    #[error("expires `{0}` is not an RFC 3339 time such as 2026-12-31T00:00:00Z")]
+    Expires(String),
+    #[error("value cannot be compared as JSON")]
+    Value(#[source] serde_json::Error),
 }
 
 #[derive(Deserialize)]
@@ -73,7 +98,7 @@ struct RawPin {
 #[serde(deny_unknown_fields)]
 struct RawFile {
     #[serde(default)]
-    pin: Vec<RawPin>,
+    pin: Vec<toml::Spanned<RawPin>>,
 }
 
 pub fn load_pins(path: &std::path::Path) -> Result<Vec<Pin>, PinError> {
@@ -86,19 +111,29 @@ pub fn load_pins(path: &std::path::Path) -> Result<Vec<Pin>, PinError> {
 }
 
 pub fn parse_pins(text: &str, path: &str) -> Result<Vec<Pin>, PinError> {
-    let raw: RawFile = toml::from_str(text).map_err(|e| PinError::Toml {
-        path: path.into(),
-        message: e.to_string(),
+    let raw: RawFile = toml::from_str(text).map_err(|source| {
+        let (line, column) = source
+            .span()
+            .map_or((1, 1), |s| parapet_model::text::line_column(text, s.start));
+        PinError::Toml {
+            path: path.into(),
+            line,
+            column,
+            source: Box::new(source),
+        }
     })?;
     let mut out = Vec::with_capacity(raw.pin.len());
-    for (index, r) in raw.pin.into_iter().enumerate() {
-        let invalid = |message: String| PinError::Invalid {
+    for (index, spanned) in raw.pin.into_iter().enumerate() {
+        let line = parapet_model::text::line_column(text, spanned.span().start).0;
+        let r = spanned.into_inner();
+        let invalid = |problem: PinProblem| PinError::Invalid {
             path: path.into(),
             index: index + 1,
-            message,
+            line,
+            problem,
         };
         if r.resource.trim().is_empty() || r.attribute.trim().is_empty() {
-            return Err(invalid("resource and attribute must not be empty".into()));
+            return Err(invalid(PinProblem::Empty));
         }
         let expires = match r.expires {
             None => None,
@@ -106,22 +141,14 @@ pub fn parse_pins(text: &str, path: &str) -> Result<Vec<Pin>, PinError> {
                 let s = match &v {
                     toml::Value::String(s) => s.clone(),
                     toml::Value::Datetime(d) => d.to_string(),
-                    other => {
-                        return Err(invalid(format!(
-                            "expires must be an RFC 3339 time, found {other}"
-                        )))
-                    }
+                    other => return Err(invalid(PinProblem::ExpiresType(other.to_string()))),
                 };
-                Some(parse_rfc3339(&s).ok_or_else(|| {
-                    invalid(format!(
-                        "expires `{s}` is not an RFC 3339 time such as 2026-12-31T00:00:00Z"
-                    ))
-                })?)
+                Some(parse_rfc3339(&s).ok_or_else(|| invalid(PinProblem::Expires(s)))?)
             }
         };
         let value = r
             .value
-            .map(|v| serde_json::to_value(v).map_err(|e| invalid(e.to_string())))
+            .map(|v| serde_json::to_value(v).map_err(|e| invalid(PinProblem::Value(e))))
             .transpose()?;
         out.push(Pin {
             id: r
@@ -193,7 +220,26 @@ expires = 2030-01-01T00:00:00Z
             "p.toml",
         )
         .unwrap_err();
-        assert!(err.to_string().contains("pin 1"), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "pins file p.toml, pin 1 (line 1): expires `soon` is not an RFC 3339 time such as 2026-12-31T00:00:00Z"
+        );
+        let second = "[[pin]]\nresource = \"x\"\nattribute = \"y\"\nreason = \"r\"\n\n[[pin]]\nresource = \"\"\nattribute = \"y\"\nreason = \"r\"\n";
+        assert!(matches!(
+            parse_pins(second, "p.toml"),
+            Err(PinError::Invalid {
+                index: 2,
+                line: 6,
+                ..
+            })
+        ));
+        match parse_pins("[[pin]]\nresource = \"x\"\nattribute = 3\n", "p.toml") {
+            Err(e @ PinError::Toml { line: 3, .. }) => {
+                let cause = std::error::Error::source(&e).expect("the TOML error is kept");
+                assert!(cause.to_string().contains("line 3"), "{cause}");
+            }
+            other => panic!("{other:?}"),
+        }
         assert!(parse_pins("[[pin]]\nresource = \"x\"\n", "p.toml").is_err());
         assert!(parse_pins(
             "[[pin]]\nresource=\"x\"\nattribute=\"y\"\nreason=\"r\"\ntypo=1\n",

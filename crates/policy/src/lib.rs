@@ -52,6 +52,8 @@ pub struct PolicyEngine {
     authorizer: Authorizer,
     /// Names of the files that make up the loaded pack, in load order.
     pub files: Vec<String>,
+    /// [`PolicyEngine::version`].
+    version: String,
     /// Does any policy look at the resource's address or name a resource entity?
     /// If not, a decision does not depend on the address and can be shared.
     address_sensitive: bool,
@@ -157,6 +159,7 @@ impl PolicyEngine {
             meta,
             authorizer: Authorizer::new(),
             files: names,
+            version: pack::version(&files),
             address_sensitive,
             tag_sensitive,
             memo: Mutex::new(HashMap::new()),
@@ -173,6 +176,13 @@ impl PolicyEngine {
 
     pub fn policy_count(&self) -> usize {
         self.meta.len()
+    }
+
+    /// SHA-256 (hex) of the pack's files (names and texts, in load order): what an
+    /// approval of a call is bound to besides the call, so a changed pack needs new
+    /// approvals.
+    pub fn version(&self) -> &str {
+        &self.version
     }
 
     /// Decide one request. Never panics and never allows on error.

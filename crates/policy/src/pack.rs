@@ -37,6 +37,21 @@ pub fn builtin_files() -> Vec<PolicyFile> {
         .collect()
 }
 
+/// The pack's version: SHA-256 (hex) over each file's name and text in load order,
+/// each length-prefixed so no two packs hash alike. Approvals bind to it, so a changed
+/// pack needs new approvals.
+pub(crate) fn version(files: &[PolicyFile]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for f in files {
+        for part in [&f.name, &f.text] {
+            h.update((part.len() as u64).to_be_bytes());
+            h.update(part.as_bytes());
+        }
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Every `*.cedar` file directly in `dir`, sorted by name.
 pub fn read_dir(dir: &Path) -> Result<Vec<PolicyFile>, PolicyError> {
     let io = |e: std::io::Error| PolicyError::Io {
@@ -68,4 +83,47 @@ pub fn read_dir(dir: &Path) -> Result<Vec<PolicyFile>, PolicyError> {
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::PolicyEngine;
+
+    #[test]
+    fn the_version_names_the_pack_and_changes_with_it() {
+        let a = PolicyEngine::load(None).unwrap();
+        let b = PolicyEngine::from_files(builtin_files()).unwrap();
+        assert_eq!(a.version(), b.version(), "same pack, same version");
+        assert_eq!(a.version().len(), 64);
+        assert!(a.version().bytes().all(|c| c.is_ascii_hexdigit()));
+        let mut files = builtin_files();
+        files[1].text.push_str("\n// a comment changes the text\n");
+        let edited = PolicyEngine::from_files(files).unwrap();
+        assert_ne!(a.version(), edited.version());
+        let mut files = builtin_files();
+        files.push(PolicyFile {
+            name: "99-extra.cedar".into(),
+            text: String::new(),
+        });
+        assert_ne!(
+            a.version(),
+            PolicyEngine::from_files(files).unwrap().version()
+        );
+        let mut files = builtin_files();
+        files.swap(0, 1);
+        assert_ne!(
+            a.version(),
+            PolicyEngine::from_files(files).unwrap().version()
+        );
+        // Where one file ends and the next begins is part of what is hashed.
+        let f = |n: &str, t: &str| PolicyFile {
+            name: n.into(),
+            text: t.into(),
+        };
+        assert_ne!(
+            version(&[f("a", "bc"), f("d", "")]),
+            version(&[f("a", "b"), f("cd", "")])
+        );
+    }
 }

@@ -5,7 +5,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use parapet_policy::PolicyEngine;
-use parapet_store::{hex_sha256, Request, Role, Store, StoreError, TokenInfo};
+use parapet_store::{Request, Role, Store, StoreError, TokenInfo};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -20,6 +20,10 @@ pub struct ServerConfig {
     pub public_url: String,
     /// Incoming-webhook URL that new reviews are posted to.
     pub slack_webhook: Option<String>,
+    /// The operator's credential key (`--credential-key-file`): with it the service
+    /// issues agent AWS keys (`POST /v1/tokens` with `"aws": true`), whose secrets are
+    /// derived from it and never stored. Never logged or shown.
+    pub credential_key: Option<Vec<u8>>,
 }
 
 impl Default for ServerConfig {
@@ -30,6 +34,7 @@ impl Default for ServerConfig {
             critical: Default::default(),
             public_url: "http://127.0.0.1:8080".into(),
             slack_webhook: None,
+            credential_key: None,
         }
     }
 }
@@ -53,13 +58,12 @@ pub struct App {
     state: std::sync::Mutex<Option<(std::time::Instant, DecisionState)>>,
 }
 
-/// What every decision reads besides its input.
+/// What every decision reads besides its input (freezes are read fresh instead:
+/// [`App::frozen_now`]).
 #[derive(Clone)]
 pub struct DecisionState {
     pub incident: Option<String>,
     pub pins: Vec<parapet_gate::Pin>,
-    /// Freezes in force: a covered requester is denied before any policy runs.
-    pub freezes: Vec<parapet_store::Freeze>,
 }
 
 /// How stale another replica's revoke may be here (as incidents and pins).
@@ -131,18 +135,17 @@ impl App {
         *self.state.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
-    pub(crate) async fn decision_state(self: &Arc<Self>) -> ApiResult<DecisionState> {
+    pub(crate) async fn decision_state(self: &Arc<Self>) -> Result<DecisionState, StoreError> {
         if let Some((at, s)) = &*self.state.lock().unwrap_or_else(|p| p.into_inner()) {
             if at.elapsed() < STATE_TTL {
                 return Ok(s.clone());
             }
         }
         let a = self.clone();
-        let fresh = blocking(move || {
+        let fresh = off_thread(move || {
             Ok(DecisionState {
                 incident: crate::ops::incident_mode(&a)?,
                 pins: crate::ops::live_pins(&a)?,
-                freezes: a.store.freezes(false)?,
             })
         })
         .await?;
@@ -150,6 +153,29 @@ impl App {
             Some((std::time::Instant::now(), fresh.clone()));
         Ok(fresh)
     }
+}
+
+impl App {
+    /// The freeze in force now that covers `actor`, read from the database on every
+    /// call (one indexed lookup): a freeze made through any replica or proxy applies
+    /// from the next request on. `parapet proxy aws` asks before every request, reads
+    /// included; every decision asks before any policy runs.
+    pub async fn frozen_now(
+        self: &Arc<Self>,
+        actor: &str,
+    ) -> Result<Option<parapet_store::Freeze>, StoreError> {
+        let (a, actor) = (self.clone(), actor.to_string());
+        off_thread(move || a.store.freeze_covering(&actor, parapet_store::now())).await
+    }
+}
+
+/// Store work on the blocking pool; a task that died is a database error (fail closed).
+pub(crate) async fn off_thread<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| Err(StoreError::Db(format!("the store task failed: {e}"))))
 }
 
 pub fn router(app: Arc<App>) -> Router {
@@ -166,6 +192,9 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/decisions/{id}", get(fetch))
         .route("/v1/decisions/{id}/approve", post(approve))
         .route("/v1/decisions/{id}/reject", post(reject))
+        .route("/v1/decisions/{id}/execute", post(crate::tool_api::execute))
+        .route("/v1/whoami", get(crate::tool_api::whoami))
+        .route("/v1/tools/visible", post(crate::tool_api::visible))
         .route("/v1/audit/verify", get(verify))
         .route(
             "/v1/incidents",
@@ -221,7 +250,10 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(_) => ApiError(StatusCode::CONFLICT, e.to_string()),
             StoreError::Forbidden(_) => ApiError(StatusCode::FORBIDDEN, e.to_string()),
             StoreError::Invalid(_) => ApiError(StatusCode::BAD_REQUEST, e.to_string()),
-            StoreError::Db(_) | StoreError::Corrupt(_) => {
+            StoreError::Db(_)
+            | StoreError::Corrupt(_)
+            | StoreError::KeyFile { .. }
+            | StoreError::BadKey { .. } => {
                 tracing::error!(error = %e, "store unavailable");
                 ApiError(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -232,7 +264,24 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::call::DecideError> for ApiError {
+    fn from(e: crate::call::DecideError) -> Self {
+        use crate::call::DecideError as E;
+        match e {
+            E::Store(s) => s.into(),
+            E::Call(_) | E::Tool(_) => ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
+            E::Binding(_) => ApiError(StatusCode::BAD_REQUEST, e.to_string()),
+            E::Actor { .. } | E::Internal(_) => {
+                ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+            }
+        }
+    }
+}
+
 pub type ApiResult<T> = Result<T, ApiError>;
+
+pub use crate::auth::{auth, token_for};
+pub(crate) use crate::auth::{cached, permitted};
 
 pub async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
@@ -254,111 +303,6 @@ pub async fn state_write<T: Send + 'static>(
     let r = blocking(f).await;
     app.forget_state();
     r
-}
-
-pub async fn auth(app: &Arc<App>, headers: &HeaderMap, allowed: &[Role]) -> ApiResult<TokenInfo> {
-    let secret = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(bearer)
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| {
-            ApiError(
-                StatusCode::UNAUTHORIZED,
-                "missing bearer token (Authorization: Bearer <token>)".into(),
-            )
-        })?
-        .to_string();
-    token_for(app, secret, allowed).await
-}
-
-/// The credentials of an `Authorization: Bearer <token>` value. The scheme name is
-/// case-insensitive (RFC 9110 section 11.1), so `bearer` and `BEARER` work too.
-fn bearer(value: &str) -> Option<&str> {
-    let (scheme, rest) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then_some(rest)
-}
-
-/// The token behind `secret`, if its role is one of `allowed`.
-pub async fn token_for(app: &Arc<App>, secret: String, allowed: &[Role]) -> ApiResult<TokenInfo> {
-    let key = hex_sha256(secret.as_bytes());
-    let token = cached(app, &key, || {
-        let a = app.clone();
-        async move { blocking(move || a.store.token(&secret)).await }
-    })
-    .await?
-    .ok_or_else(|| {
-        ApiError(
-            StatusCode::UNAUTHORIZED,
-            "unknown, revoked or expired token".into(),
-        )
-    })?;
-    permitted(app, token, allowed)
-}
-
-/// A lookup by secret hash through the replica's short cache (`TOKEN_TTL`); a cached
-/// token that has expired since is not returned.
-pub(crate) async fn cached<F, Fut>(
-    app: &Arc<App>,
-    key: &str,
-    load: F,
-) -> ApiResult<Option<TokenInfo>>
-where
-    F: FnOnce() -> Fut,
-    Fut: std::future::Future<Output = ApiResult<Option<TokenInfo>>>,
-{
-    let now = parapet_store::now();
-    let hit = app
-        .tokens
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .get(key)
-        .filter(|(_, at)| at.elapsed() < TOKEN_TTL)
-        .map(|(t, _)| t.clone());
-    if let Some(t) = hit {
-        return Ok(t.live(now).then_some(t));
-    }
-    let Some(t) = load().await? else {
-        return Ok(None);
-    };
-    let mut cache = app.tokens.lock().unwrap_or_else(|p| p.into_inner());
-    if cache.len() >= 10_000 {
-        cache.clear();
-    }
-    cache.insert(key.to_string(), (t.clone(), std::time::Instant::now()));
-    Ok(Some(t))
-}
-
-/// A live token may act if its role is one of `allowed` and its actor is one its role
-/// allows (a token minted before roles bounded actors is refused, not trusted).
-pub(crate) fn permitted(
-    app: &Arc<App>,
-    token: TokenInfo,
-    allowed: &[Role],
-) -> ApiResult<TokenInfo> {
-    if let Err(why) = parapet_store::check_role_actor(token.role, &token.actor) {
-        return Err(ApiError(
-            StatusCode::FORBIDDEN,
-            format!(
-                "token {} is refused: {why}; revoke it and create one whose role matches its actor",
-                token.id
-            ),
-        ));
-    }
-    if !allowed.contains(&token.role) {
-        let names: Vec<&str> = allowed.iter().map(|r| r.as_str()).collect();
-        return Err(ApiError(
-            StatusCode::FORBIDDEN,
-            format!(
-                "this needs a token with role {}; yours is {}",
-                names.join(" or "),
-                token.role.as_str()
-            ),
-        ));
-    }
-    app.touch(&token);
-    Ok(token)
 }
 
 /// A JSON body for `T`, or a 400 that says what is wrong and where.
@@ -425,6 +369,9 @@ pub(crate) fn view(r: &Request, public_url: &str) -> Value {
         "created_at": r.created_at,
         "votes": r.votes,
     });
+    if let Some(at) = r.executed_at {
+        v["executed"] = json!({"at": at, "by": r.executed_by});
+    }
     if r.outcome == "review" {
         v["approval"] = json!({
             "approvers_required": r.approvers_required,

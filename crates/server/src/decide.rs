@@ -2,16 +2,17 @@
 //! decision (and its audit entry) through the store's group writer, answer with it.
 
 use crate::api::{auth, bad, view, ApiError, ApiResult, App, DecisionState};
+use crate::call::{decide_checked, new_request, record, CallInput};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use parapet_gate::{check_call, check_plan, masked_params, ApiCall, CallOptions, GateOptions};
+use parapet_gate::{check_plan, GateOptions};
 use parapet_model::{Actor, Outcome};
 use parapet_store::{hex_sha256, NewRequest, Role};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, value::RawValue, Value};
+use serde_json::{value::RawValue, Value};
 use std::sync::Arc;
 
 #[derive(Deserialize)]
@@ -20,6 +21,8 @@ struct CreateBody<'a> {
     #[serde(borrow)]
     plan: Option<&'a RawValue>,
     call: Option<CallBody>,
+    /// An MCP tool call (`parapet proxy mcp`): see `tool_api`.
+    tool: Option<crate::tool_api::ToolBody>,
     /// Optional: must match the token's actor if given.
     actor: Option<String>,
 }
@@ -75,136 +78,56 @@ async fn create_inner(
 ) -> ApiResult<(Response, String)> {
     let app = app.clone();
     let token = auth(&app, &headers, &[Role::Agent, Role::Admin]).await?;
-    let actor =
-        Actor::parse(&token.actor).map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e))?;
-    // Incident mode and pins come from the database (at most STATE_TTL old), so every
-    // replica agrees.
-    let DecisionState {
-        incident,
-        pins,
-        freezes,
-    } = app.decision_state().await?;
-    let a = app.clone();
-    let inline = body.len() <= INLINE_BODY && !holds_plan(&body);
+    let actor = Actor::parse(&token.actor)
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     // A frozen requester is denied before any policy runs (or the body is even read as
-    // a plan or call): the decision is recorded, with the freeze as its reason.
-    let frozen = parapet_store::frozen(&freezes, &token.actor, parapet_store::now()).cloned();
-    let judge = move || -> ApiResult<NewRequest> {
-        if let Some(f) = frozen {
-            return Ok(NewRequest {
-                requester: token.actor.clone(),
-                kind: if holds_plan(&body) { "plan" } else { "call" }.into(),
-                content_hash: hex_sha256(&body),
-                outcome: Outcome::Deny.as_str().into(),
-                approvers_required: 0,
-                delay_seconds: 0,
-                ttl_seconds: a.config.ttl_seconds,
-                report: crate::freeze::frozen_report(&f, &token.actor),
-            });
-        }
-        let parsed: CreateBody = serde_json::from_slice(&body).map_err(|e| {
-            bad(format!(
-                "request body is not valid JSON for this endpoint (line {}, column {}): {e}",
-                e.line(),
-                e.column()
-            ))
-        })?;
-        if let Some(claimed) = &parsed.actor {
-            if claimed != &token.actor {
-                return Err(ApiError(
-                    StatusCode::FORBIDDEN,
-                    format!("the token acts as {}, not {claimed}", token.actor),
-                ));
-            }
-        }
-        // The report is serialised once, straight from the gate's types: stored, and
-        // answered, as this text.
-        let (kind, content_hash, decision, report) = match (parsed.plan, parsed.call) {
-            (Some(plan), None) => {
-                let bytes = plan.get().as_bytes();
-                let opts = GateOptions {
-                    actor: actor.clone(),
-                    incident: incident.clone(),
-                    // Reviewers see what a create sets, not only what an update changes.
-                    plan: parapet_gate::PlanOptions { critical: a.config.critical.clone(), pins, create_diffs: true, ..Default::default() },
-                    input_name: "request".into(),
-                };
-                let report = check_plan(bytes, &opts, &a.engine)
-                    .map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, format!("plan: {e}")))?;
-                let text = serde_json::value::to_raw_value(&report).map_err(unserialisable)?;
-                ("plan", hex_sha256(bytes), report.decision, text)
-            }
-            (None, Some(c)) => {
-                let canonical = serde_json::to_vec(&json!({"action": c.action, "resource": c.resource, "params": c.params})).expect("json");
-                let shown = masked_params(&c.params);
-                let call = ApiCall::new(&c.action, c.resource.clone(), c.params).map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
-                let opts = CallOptions { actor: actor.clone(), incident: incident.clone(), critical: a.config.critical.clone(), account: c.account };
-                let report = check_call(&call, &opts, &a.engine);
-                // What the approver sees of the call itself, secrets masked.
-                let text = serde_json::value::to_raw_value(&CallWithRequest { report: &report, request: Shown { params: &shown } })
-                    .map_err(unserialisable)?;
-                ("call", hex_sha256(&canonical), report.decision, text)
-            }
-            _ => return Err(bad("give exactly one of \"plan\" (terraform show -json output) or \"call\" ({action, resource, params})")),
-        };
-        // A review always waits for people: one without a stated requirement (no policy
-        // path makes one today) gets the default, never zero approvers.
-        let approval = (decision.outcome == Outcome::Review).then(|| {
-            decision.approval.unwrap_or(parapet_model::Approval {
-                approvers: parapet_policy::DEFAULT_APPROVERS,
-                delay_seconds: 0,
-            })
-        });
-        Ok(NewRequest {
+    // a plan or call): the decision is recorded, with the freeze as its reason. Read
+    // fresh, so a freeze through any replica applies to the next request.
+    let req = if let Some(f) = app.frozen_now(&token.actor).await? {
+        let n = NewRequest {
             requester: token.actor.clone(),
-            kind: kind.into(),
-            content_hash,
-            outcome: decision.outcome.as_str().into(),
-            approvers_required: approval.map_or(0, |x| x.approvers),
-            delay_seconds: approval.map_or(0, |x| x.delay_seconds),
-            ttl_seconds: a.config.ttl_seconds,
-            report,
-        })
-    };
-    // Judging a single call takes microseconds: done here, a thread hop would cost
-    // more. Plans (and anything large) are CPU work for the blocking pool.
-    let outcome = if inline {
-        // A panic in the gate is a 500 that allows nothing, as from the blocking pool.
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(judge)).map_err(|_| {
-            ApiError(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal error, failing closed: the gate panicked".into(),
-            )
-        })??
+            kind: if holds_plan(&body) { "plan" } else { "call" }.into(),
+            content_hash: hex_sha256(&body),
+            outcome: Outcome::Deny.as_str().into(),
+            approvers_required: 0,
+            delay_seconds: 0,
+            ttl_seconds: app.config.ttl_seconds,
+            report: crate::freeze::frozen_report(&f, &token.actor, None),
+        };
+        record(&app, n).await?
+    } else if holds_plan(&body) {
+        let n = judge_plan(&app, token.actor.clone(), actor, body).await?;
+        record(&app, n).await?
     } else {
-        tokio::task::spawn_blocking(judge).await.map_err(|e| {
-            ApiError(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("internal error, failing closed: {e}"),
-            )
-        })??
+        // A call (the same path `parapet proxy aws` takes in process) or a tool call
+        // (the path `parapet proxy mcp` takes in process).
+        let inline = body.len() <= INLINE_BODY;
+        let parse = move || parse_call(&body);
+        let (parsed, claimed) = if inline {
+            parse()?
+        } else {
+            tokio::task::spawn_blocking(parse).await.map_err(|e| {
+                ApiError(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("internal error, failing closed: {e}"),
+                )
+            })??
+        };
+        crate::api::claimed_actor(&token, claimed.as_deref())?;
+        let c = match parsed {
+            Parsed::Call(c) => c,
+            Parsed::Tool(t) => return crate::tool_api::create(&app, &token, t).await,
+        };
+        let input = CallInput {
+            action: c.action,
+            resource: c.resource,
+            params: c.params,
+            account: c.account,
+            binding: None,
+            source: "api".into(),
+        };
+        decide_checked(&app, &token.actor, input, None).await?
     };
-    // Queued to the store's group-commit writer and awaited without holding a thread.
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    app.store.queue_request(
-        outcome,
-        Box::new(move |r| {
-            let _ = tx.send(r);
-        }),
-    );
-    let req = rx
-        .await
-        .map_err(|_| {
-            ApiError(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "the decision writer stopped; failing closed".into(),
-            )
-        })?
-        .map_err(ApiError::from)?;
-    tracing::info!(id = %req.id, requester = %req.requester, kind = %req.kind, outcome = %req.outcome, "decision");
-    if req.outcome == "review" {
-        crate::notify::review_created(&app, &req);
-    }
     let body = WithReport {
         view: view(&req, &app.config.public_url),
         report: &req.report,
@@ -215,17 +138,89 @@ async fn create_inner(
     ))
 }
 
-/// A call's report with what the approver sees of the call itself.
-#[derive(Serialize)]
-struct CallWithRequest<'a> {
-    #[serde(flatten)]
-    report: &'a parapet_model::CallReport,
-    request: Shown<'a>,
+enum Parsed {
+    Call(CallBody),
+    Tool(crate::tool_api::ToolBody),
 }
 
-#[derive(Serialize)]
-struct Shown<'a> {
-    params: &'a Value,
+/// A call or tool body: the call and the actor it claims, if any.
+fn parse_call(body: &[u8]) -> ApiResult<(Parsed, Option<String>)> {
+    let parsed: CreateBody = parse_body(body)?;
+    match (parsed.plan, parsed.call, parsed.tool) {
+        (None, Some(c), None) => Ok((Parsed::Call(c), parsed.actor)),
+        (None, None, Some(t)) => Ok((Parsed::Tool(t), parsed.actor)),
+        _ => Err(exactly_one()),
+    }
+}
+
+fn parse_body<'a>(body: &'a [u8]) -> ApiResult<CreateBody<'a>> {
+    serde_json::from_slice(body).map_err(|e| {
+        bad(format!(
+            "request body is not valid JSON for this endpoint (line {}, column {}): {e}",
+            e.line(),
+            e.column()
+        ))
+    })
+}
+
+fn exactly_one() -> ApiError {
+    bad("give exactly one of \"plan\" (terraform show -json output), \"call\" ({action, resource, params}) or \"tool\" ({server, tool, arguments, actions})")
+}
+
+/// Judge a plan on the blocking pool (CPU work, possibly large).
+async fn judge_plan(
+    app: &Arc<App>,
+    requester: String,
+    actor: Actor,
+    body: Bytes,
+) -> ApiResult<NewRequest> {
+    let DecisionState { incident, pins } = app.decision_state().await?;
+    let a = app.clone();
+    let judge = move || -> ApiResult<NewRequest> {
+        let parsed = parse_body(&body)?;
+        if let Some(claimed) = &parsed.actor {
+            if claimed != &requester {
+                return Err(ApiError(
+                    StatusCode::FORBIDDEN,
+                    format!("the token acts as {requester}, not {claimed}"),
+                ));
+            }
+        }
+        let (Some(plan), None, None) = (parsed.plan, parsed.call, parsed.tool) else {
+            return Err(exactly_one());
+        };
+        let bytes = plan.get().as_bytes();
+        let opts = GateOptions {
+            actor,
+            incident,
+            // Reviewers see what a create sets, not only what an update changes.
+            plan: parapet_gate::PlanOptions {
+                critical: a.config.critical.clone(),
+                pins,
+                create_diffs: true,
+                ..Default::default()
+            },
+            input_name: "request".into(),
+        };
+        let report = check_plan(bytes, &opts, &a.engine)
+            .map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, format!("plan: {e}")))?;
+        // Serialised once, straight from the gate's types: stored, and answered, as is.
+        let text = serde_json::value::to_raw_value(&report).map_err(unserialisable)?;
+        Ok(new_request(
+            &a,
+            requester,
+            "plan",
+            hex_sha256(bytes),
+            &report.decision,
+            text,
+        ))
+    };
+    tokio::task::spawn_blocking(judge).await.map_err(|e| {
+        ApiError(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("internal error, failing closed: {e}"),
+        )
+    })?
 }
 
 /// A request's view with its stored report passed through as text.

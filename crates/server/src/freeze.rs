@@ -1,8 +1,9 @@
 //! The per-actor kill switch over HTTP: `POST /v1/freezes` (approver, admin: freezing
 //! only takes freedom away), `POST /v1/freezes/{actor}/clear` and
 //! `DELETE /v1/freezes/{actor}` (admin), `GET /v1/freezes[?history=true]` (any role).
-//! A freeze is read by every decision through the shared state cache (at most
-//! `STATE_TTL` old on other replicas; at once on the replica that wrote it).
+//! A freeze is read fresh by every decision and every proxied request
+//! ([`App::frozen_now`](crate::App::frozen_now): one indexed lookup, no cache), so it
+//! applies from the next request on every replica.
 
 use crate::api::{auth, blocking, json_body, state_write, ApiError, ApiResult, App};
 use axum::body::Bytes;
@@ -103,15 +104,23 @@ pub(crate) async fn list(
 }
 
 /// The stored report of a decision refused because its requester is frozen: no
-/// policy ran; the one deciding "policy" is the freeze, in its own words.
-pub(crate) fn frozen_report(f: &Freeze, requester: &str) -> Box<serde_json::value::RawValue> {
+/// policy ran; the one deciding "policy" is the freeze, in its own words. `call`: what
+/// is shown of a call (action, resource, masked parameters, source), when it was read.
+pub(crate) fn frozen_report(
+    f: &Freeze,
+    requester: &str,
+    call: Option<Value>,
+) -> Box<serde_json::value::RawValue> {
     let reason = f.reason_for(requester);
-    serde_json::value::to_raw_value(&json!({
+    let mut report = json!({
         "decision": {
             "outcome": "deny",
             "policies": [{"id": "frozen", "outcome": "deny", "reason": reason}],
         },
         "frozen": f,
-    }))
-    .expect("a JSON value serialises")
+    });
+    if let Some(Value::Object(fields)) = call {
+        report.as_object_mut().expect("an object").extend(fields);
+    }
+    serde_json::value::to_raw_value(&report).expect("a JSON value serialises")
 }

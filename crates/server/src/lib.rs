@@ -11,6 +11,9 @@
 //!   (max 60) for a pending or cooling-off request to change.
 //! - `POST /v1/decisions/{id}/approve|reject` (approver, admin):
 //!   `{"content_hash": "...", "reason": "..."}`; bound to the content the approver saw.
+//! - MCP tool calls: `POST /v1/decisions` `{"tool": {...}}`, `POST
+//!   /v1/decisions/{id}/execute` (the requester uses an approval once), `POST
+//!   /v1/tools/visible`, `GET /v1/whoami` (see `tool_api`).
 //! - `GET /v1/audit/verify` (admin), `GET /healthz`, `GET /readyz`, `GET /metrics`
 //!   (Prometheus text).
 //! - Incident mode: `POST /v1/incidents` `{"id", "title"}` (approver, admin) and
@@ -26,7 +29,12 @@
 //!   `GET /v1/freezes[?history=true]`. A frozen actor's decisions are denied before any
 //!   policy runs, and freezing rejects its pending requests.
 //! - Tokens (admin): `POST /v1/tokens` `{"name", "role", "actor", "expires"}`,
-//!   `GET /v1/tokens` (never a secret), `POST /v1/tokens/{id}/revoke`.
+//!   `GET /v1/tokens` (never a secret), `POST /v1/tokens/{id}/revoke`. With
+//!   `"aws": true` (and a server started with a credential key) an AWS key for
+//!   `parapet proxy aws`: its access key id and derived secret, shown once.
+//!
+//! In process, [`decide_call`] is the call half of `POST /v1/decisions` (the proxy's
+//! decide path) and [`App::frozen_now`] the fresh freeze check.
 //!
 //! Who did something is always the token's actor; a body naming another is refused.
 //! Token and session lookups are cached at most `TOKEN_TTL` (1 s) per replica.
@@ -35,17 +43,33 @@
 //! outcome deny.
 
 mod api;
+mod auth;
+mod bind;
+mod call;
 mod decide;
 mod freeze;
 mod metrics;
 mod notify;
 mod ops;
 mod tokens;
+mod tool;
+mod tool_api;
+mod tool_report;
 mod ui;
 
 pub use api::{router, App, ServerConfig};
+pub use bind::{call_binding, canonical_json, is_binding, mints_credentials, tool_binding};
+pub use call::{decide_call, CallInput, DecideError};
+pub use ops::{opsgenie_event, pagerduty_event, WebhookEvent};
 pub use ops::{stored_pin, NewPin, WebhookSecrets};
+pub use parapet_store::aws_secret as credential_secret;
 pub use tokens::shown as shown_token;
+pub use tool::{
+    consume, decide_tool, tool_address, tool_visible, ToolAccess, ToolAction, ToolDecision,
+    ToolInput, ToolMapping, MAX_ACTIONS,
+};
+pub use tool_api::{tool_caller, CallerError};
+pub use tool_report::{masked_arguments, reasons};
 
 /// Run until Ctrl-C / SIGTERM.
 pub async fn serve(app: std::sync::Arc<App>, listen: &str) -> std::io::Result<()> {

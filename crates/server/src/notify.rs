@@ -224,6 +224,8 @@ mod tests {
             expires_at: 3600,
             approved_at: None,
             rejected: false,
+            executed_at: None,
+            executed_by: None,
             votes: vec![],
             report: serde_json::value::to_raw_value(&json!({"action": "iam:AttachUserPolicy", "resource": "arn:aws:iam::1:user/x",
                 "decision": {"policies": [{"outcome": "review", "reason": "two & more"}]},

@@ -154,7 +154,23 @@ pub async fn pagerduty(
         )
         .await);
     }
-    let v = payload(&body, "PagerDuty")?;
+    let event = pagerduty_event(&body, &app.webhooks.pagerduty_urgencies)?;
+    apply_event(&app, "pagerduty", event).await
+}
+
+/// A webhook body as the handlers read it once its signature or secret is checked:
+/// the delivery, the incident it names and what it asks for.
+pub struct WebhookEvent {
+    delivery: Delivery,
+    incident: String,
+    title: String,
+    transition: Transition,
+}
+
+/// A PagerDuty v3 body: `incident.triggered` of one of `urgencies` opens, `incident.resolved`
+/// resolves, anything else is ignored; `event.id` and `event.event_type` are required.
+pub fn pagerduty_event(body: &[u8], urgencies: &[String]) -> ApiResult<WebhookEvent> {
+    let v = payload(body, "PagerDuty")?;
     let ev = &v["event"];
     let (Some(event_id), Some(event_type)) = (ev["id"].as_str(), ev["event_type"].as_str()) else {
         return Err(ApiError(
@@ -164,28 +180,25 @@ pub async fn pagerduty(
     };
     let occurred = ev["occurred_at"].as_str().and_then(parse_rfc3339);
     let data = &ev["data"];
-    let urgent = |u: &str| app.webhooks.pagerduty_urgencies.iter().any(|x| x == u);
+    let urgent = |u: &str| urgencies.iter().any(|x| x == u);
     let transition = match (event_type, data["urgency"].as_str()) {
         ("incident.triggered", Some(u)) if urgent(u) => Transition::Open,
         ("incident.resolved", _) => Transition::Resolve,
         _ => Transition::Ignore,
     };
-    apply_event(
-        &app,
-        "pagerduty",
-        Delivery {
+    Ok(WebhookEvent {
+        delivery: Delivery {
             id: event_id.to_string(),
             described: format!("event {event_id}"),
             at: occurred,
         },
-        format!("PD-{}", data["id"].as_str().unwrap_or(event_id)),
-        data["title"]
+        incident: format!("PD-{}", data["id"].as_str().unwrap_or(event_id)),
+        title: data["title"]
             .as_str()
             .unwrap_or("PagerDuty incident")
             .to_string(),
         transition,
-    )
-    .await
+    })
 }
 
 /// Opsgenie outgoing webhooks with a shared secret in `X-Opsgenie-Secret`. A created
@@ -215,7 +228,14 @@ pub async fn opsgenie(
         )
         .await);
     }
-    let v = payload(&body, "Opsgenie")?;
+    let event = opsgenie_event(&body, &app.webhooks.opsgenie_priorities)?;
+    apply_event(&app, "opsgenie", event).await
+}
+
+/// An Opsgenie body: a `Create` of one of `priorities` opens, a `Close` resolves,
+/// anything else is ignored; `action` and `alert.alertId` are required.
+pub fn opsgenie_event(body: &[u8], priorities: &[String]) -> ApiResult<WebhookEvent> {
+    let v = payload(body, "Opsgenie")?;
     let (Some(action), Some(alert_id)) = (v["action"].as_str(), v["alert"]["alertId"].as_str())
     else {
         return Err(ApiError(
@@ -226,28 +246,25 @@ pub async fn opsgenie(
     let stamp = v["alert"]["updatedAt"]
         .as_i64()
         .or(v["alert"]["createdAt"].as_i64());
-    let severe = |p: &str| app.webhooks.opsgenie_priorities.iter().any(|x| x == p);
+    let severe = |p: &str| priorities.iter().any(|x| x == p);
     let transition = match (action, v["alert"]["priority"].as_str()) {
         ("Create", Some(p)) if severe(p) => Transition::Open,
         ("Close", _) => Transition::Resolve,
         _ => Transition::Ignore,
     };
-    apply_event(
-        &app,
-        "opsgenie",
-        Delivery {
+    Ok(WebhookEvent {
+        delivery: Delivery {
             id: format!("{alert_id}:{action}:{}", stamp.unwrap_or_default()),
             described: format!("alert {alert_id} {action}"),
             at: stamp.map(|ms| ms / 1000),
         },
-        format!("OG-{}", v["alert"]["tinyId"].as_str().unwrap_or(alert_id)),
-        v["alert"]["message"]
+        incident: format!("OG-{}", v["alert"]["tinyId"].as_str().unwrap_or(alert_id)),
+        title: v["alert"]["message"]
             .as_str()
             .unwrap_or("Opsgenie alert")
             .to_string(),
         transition,
-    )
-    .await
+    })
 }
 
 enum Transition {
@@ -268,11 +285,14 @@ struct Delivery {
 async fn apply_event(
     app: &Arc<App>,
     source: &'static str,
-    delivery: Delivery,
-    incident: String,
-    title: String,
-    transition: Transition,
+    event: WebhookEvent,
 ) -> ApiResult<Json<Value>> {
+    let WebhookEvent {
+        delivery,
+        incident,
+        title,
+        transition,
+    } = event;
     let described = &delivery.described;
     match delivery.at {
         Some(t) if parapet_store::now() - t <= MAX_AGE_SECONDS => {}

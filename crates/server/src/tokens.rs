@@ -19,6 +19,10 @@ struct NewToken {
     actor: String,
     /// RFC 3339; absent: the token does not expire.
     expires: Option<String>,
+    /// An AWS key for `parapet proxy aws` instead of an API token: the answer holds its
+    /// access key id and secret access key (derived, never stored), once.
+    #[serde(default)]
+    aws: bool,
 }
 
 /// A token as listed: what it is and its state, never its secret (only a hash of it
@@ -36,11 +40,14 @@ pub fn shown(t: &TokenInfo, now: i64) -> Value {
         "id": t.id, "name": t.name, "role": t.role, "actor": t.actor, "state": state,
         "created_at": rfc3339(t.created_at), "expires_at": at(t.expires_at),
         "revoked_at": at(t.revoked_at), "last_used_at": at(t.last_used_at),
+        "aws_access_key_id": t.aws_access_key_id,
     })
 }
 
-/// `POST /v1/tokens` `{"name", "role", "actor", "expires"}`: 201 with the token and
-/// its secret, shown this once.
+/// `POST /v1/tokens` `{"name", "role", "actor", "expires", "aws"}`: 201 with the token
+/// and its secret, shown this once; with `"aws": true` (agent or admin role, and a
+/// server started with a credential key) an AWS key for `parapet proxy aws` instead:
+/// `access_key_id` and `secret_access_key`, shown this once.
 pub(crate) async fn create(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
@@ -49,7 +56,7 @@ pub(crate) async fn create(
     let admin = auth(&app, &headers, &[Role::Admin]).await?;
     let b: NewToken = json_body(
         &body,
-        "a new token is {\"name\", \"role\", \"actor\", \"expires\"}",
+        "a new token is {\"name\", \"role\", \"actor\", \"expires\", \"aws\"}",
     )?;
     let role = Role::parse(&b.role)
         .ok_or_else(|| bad(format!("role {:?}: use agent, approver or admin", b.role)))?;
@@ -62,6 +69,26 @@ pub(crate) async fn create(
     };
     let a = app.clone();
     let by = admin.actor.clone();
+    if b.aws {
+        let Some(key) = app.config.credential_key.clone() else {
+            return Err(ApiError(
+                StatusCode::CONFLICT,
+                "this decision service has no credential key, so it cannot issue AWS keys: \
+                 start it with --credential-key-file PATH (the same file parapet proxy aws uses)"
+                    .into(),
+            ));
+        };
+        let (info, id) = blocking(move || {
+            a.store
+                .create_aws_token(&b.name, role, &b.actor, expires, &by)
+        })
+        .await?;
+        tracing::info!(token = %info.id, role = info.role.as_str(), actor = %info.actor, access_key_id = %id, by = %admin.actor, "AWS key created");
+        let mut v = shown(&info, parapet_store::now());
+        v["secret_access_key"] = json!(parapet_store::aws_secret(&key, &id));
+        v["access_key_id"] = json!(id);
+        return Ok((StatusCode::CREATED, Json(v)));
+    }
     let (info, secret) =
         blocking(move || a.store.create_token(&b.name, role, &b.actor, expires, &by)).await?;
     tracing::info!(token = %info.id, role = info.role.as_str(), actor = %info.actor, by = %admin.actor, "token created");

@@ -72,6 +72,15 @@ pub fn frozen<'a>(freezes: &'a [Freeze], actor: &str, now: i64) -> Option<&'a Fr
     freezes.iter().find(|f| f.active(now) && f.covers(actor))
 }
 
+/// The kind pattern that covers `actor` (`agent:kiro` -> `agent:*`); the actor itself
+/// when it has no kind.
+pub(crate) fn kind_pattern(actor: &str) -> String {
+    match actor.split_once(':') {
+        Some((kind, _)) => format!("{kind}:*"),
+        None => actor.to_string(),
+    }
+}
+
 /// What a new freeze carries into the store.
 #[derive(Debug, Clone)]
 pub struct NewFreeze {
@@ -126,7 +135,7 @@ pub fn check_new(n: &NewFreeze, now: i64) -> Result<(), StoreError> {
 pub fn check_target(target: &str) -> Result<(), StoreError> {
     let bad = |why: String| StoreError::Invalid(why);
     if let Some(kind) = target.strip_suffix(":*") {
-        let parsed = Actor::parse(&format!("{kind}:x")).map_err(bad)?;
+        let parsed = Actor::parse(&format!("{kind}:x")).map_err(|e| bad(e.to_string()))?;
         if parsed.kind == ActorKind::Human {
             return Err(bad(
                 "human:* cannot be frozen: nobody would be left to clear it; freeze people one by one".into(),
@@ -139,7 +148,9 @@ pub fn check_target(target: &str) -> Result<(), StoreError> {
             "`{target}`: a freeze names one actor (agent:kiro) or a whole kind (agent:*), no other patterns"
         )));
     }
-    Actor::parse(target).map(|_| ()).map_err(bad)
+    Actor::parse(target)
+        .map(|_| ())
+        .map_err(|e| bad(e.to_string()))
 }
 
 /// May `by` clear `f`? Only a person, and never one the freeze covers: a frozen actor

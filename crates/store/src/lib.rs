@@ -8,6 +8,7 @@
 //! never without the fact.
 
 mod audit;
+mod aws_keys;
 mod freeze;
 mod group;
 mod hash;
@@ -16,6 +17,10 @@ mod shared;
 mod sqlite;
 
 pub use audit::{verify_chain, AuditEntry, ChainProblem, GENESIS};
+pub use aws_keys::{
+    aws_secret, credential_key_file_warning, generate_credential_key_file, is_access_key_id,
+    load_credential_key, ACCESS_KEY_PREFIX, MIN_KEY_BYTES,
+};
 pub use freeze::{check_target as check_freeze_target, frozen, Freeze, Frozen, NewFreeze};
 pub use hash::{hex_sha256, new_secret};
 pub use pg::{redact, PgStore};
@@ -41,6 +46,16 @@ pub enum StoreError {
     /// together, an expiry in the past).
     #[error("{0}")]
     Invalid(String),
+    /// The credential key file could not be read or written.
+    #[error("credential key file {path}: {source}")]
+    KeyFile {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The credential key file holds no usable key, or may not be written.
+    #[error("credential key file {path} {why}")]
+    BadKey { path: String, why: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -88,6 +103,9 @@ pub struct TokenInfo {
     pub revoked_at: Option<i64>,
     /// Last use, recorded at most about once a minute per replica.
     pub last_used_at: Option<i64>,
+    /// The AWS access key id of a token made for `parapet proxy aws` (not a secret:
+    /// the secret access key is derived from it and never stored).
+    pub aws_access_key_id: Option<String>,
 }
 
 impl TokenInfo {
@@ -118,6 +136,9 @@ pub enum State {
     Rejected,
     /// Not approved in time. Final.
     Expired,
+    /// Approved and then executed through the proxy: one approval, one execution.
+    /// Final.
+    Executed,
 }
 
 impl State {
@@ -157,6 +178,10 @@ pub struct Request {
     /// When the last required approval landed.
     pub approved_at: Option<i64>,
     pub rejected: bool,
+    /// When an approved request was executed (consumed), and by whom: an approval is
+    /// used once.
+    pub executed_at: Option<i64>,
+    pub executed_by: Option<String>,
     pub votes: Vec<Vote>,
     /// The gate's report, as stored JSON text: passed through to responses without
     /// being rebuilt; `report_value` parses it where a field is read.
@@ -182,6 +207,9 @@ impl Request {
         }
         if self.rejected {
             return State::Rejected;
+        }
+        if self.executed_at.is_some() {
+            return State::Executed;
         }
         match self.approved_at {
             Some(at) if now >= at + self.delay_seconds as i64 => State::Approved,
@@ -251,6 +279,8 @@ impl NewRequest {
             expires_at: now + self.ttl_seconds,
             approved_at: None,
             rejected: false,
+            executed_at: None,
+            executed_by: None,
             votes: Vec::new(),
             report: self.report,
         }
@@ -334,6 +364,20 @@ pub trait Store: Send + Sync {
     fn revoke_token(&self, id: &str, by: &str) -> Result<bool, StoreError>;
     /// Record that a token was used at `at` (callers throttle this).
     fn touch_token(&self, id: &str, at: i64) -> Result<(), StoreError>;
+    /// Create a token for `parapet proxy aws` (role agent or admin, else `Invalid`):
+    /// returns its info and its AWS access key id (`PKIA...`). It has no bearer secret
+    /// anyone knows, so it is no API token; its secret access key is
+    /// [`aws_secret`] of the id under the operator's credential key, never stored.
+    fn create_aws_token(
+        &self,
+        name: &str,
+        role: Role,
+        actor: &str,
+        expires_at: Option<i64>,
+        by: &str,
+    ) -> Result<(TokenInfo, String), StoreError>;
+    /// The token an AWS access key id belongs to, if neither revoked nor expired.
+    fn aws_key(&self, access_key_id: &str) -> Result<Option<TokenInfo>, StoreError>;
 
     /// Start a web UI session for a live token: returns the session id (for the
     /// cookie; only its hash is stored). Audited as a login.
@@ -374,6 +418,20 @@ pub trait Store: Send + Sync {
     fn pending(&self) -> Result<Vec<Request>, StoreError>;
     /// The latest requests of any state, newest first (without votes).
     fn recent(&self, limit: usize) -> Result<Vec<Request>, StoreError>;
+    /// The newest review of `requester` bound to `content_hash` that can still lead to
+    /// an execution at `now`: pending, cooling off, or approved and not yet executed;
+    /// never rejected, executed or past its expiry. With its votes.
+    fn approved_for(
+        &self,
+        requester: &str,
+        content_hash: &str,
+        now: i64,
+    ) -> Result<Option<Request>, StoreError>;
+    /// Mark an approved (and cooled-off, unexpired) request executed, once: `true` for
+    /// the one caller that did it (audited as `executed` by `by`), `false` when it was
+    /// already executed or is not executable. Refused (`Conflict`) while its requester
+    /// is frozen.
+    fn consume(&self, id: &str, by: &str) -> Result<bool, StoreError>;
 
     /// Every audit entry in stored order.
     fn audit(&self) -> Result<Vec<AuditEntry>, StoreError>;
@@ -424,6 +482,9 @@ pub trait Store: Send + Sync {
     /// Freezes in force now, oldest first; with `history`, every freeze ever (cleared
     /// and expired too), newest first.
     fn freezes(&self, history: bool) -> Result<Vec<Freeze>, StoreError>;
+    /// The freeze in force at `now` that covers `actor` (exactly or by its kind), read
+    /// fresh: one indexed lookup, cheap enough for every request.
+    fn freeze_covering(&self, actor: &str, now: i64) -> Result<Option<Freeze>, StoreError>;
 }
 
 /// Open a store: a `postgres://` or `postgresql://` URL, else a SQLite file path

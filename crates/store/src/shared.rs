@@ -56,6 +56,15 @@ pub(crate) fn frozen_requester(r: &Request, f: &crate::Freeze) -> StoreError {
     ))
 }
 
+/// Executing a request whose requester is frozen is refused, naming the freeze.
+pub(crate) fn frozen_execution(r: &Request, f: &crate::Freeze) -> StoreError {
+    StoreError::Conflict(format!(
+        "request {} cannot be executed: {}",
+        r.id,
+        f.reason_for(&r.requester)
+    ))
+}
+
 /// The stored report, checked to be JSON; a report that no longer parses is shown as
 /// such rather than failing every read of the request.
 pub(crate) fn report_json(text: String) -> Box<RawValue> {
@@ -72,22 +81,33 @@ pub(crate) fn decision_payload(n: &crate::NewRequest) -> String {
     struct Report<'a> {
         #[serde(borrow)]
         decision: Option<Decision<'a>>,
+        #[serde(borrow)]
+        request: Option<Call<'a>>,
+    }
+    /// Where a call came from (`api`, `proxy`), as the server recorded it.
+    #[derive(serde::Deserialize)]
+    struct Call<'a> {
+        #[serde(borrow)]
+        source: Option<&'a str>,
     }
     #[derive(serde::Deserialize)]
     struct Decision<'a> {
         #[serde(borrow)]
         policies: Option<&'a RawValue>,
     }
-    let policies = serde_json::from_str::<Report>(n.report.get())
-        .ok()
-        .and_then(|r| r.decision?.policies);
+    let report = serde_json::from_str::<Report>(n.report.get()).ok();
+    let source = report.as_ref().and_then(|r| r.request.as_ref()?.source);
+    let policies = report.and_then(|r| r.decision?.policies);
     let null = RawValue::NULL;
-    serde_json::json!({
+    let mut payload = serde_json::json!({
         "kind": n.kind, "outcome": n.outcome, "content_hash": n.content_hash,
         "approvers_required": n.approvers_required, "delay_seconds": n.delay_seconds,
         "policies": policies.unwrap_or(null),
-    })
-    .to_string()
+    });
+    if let Some(source) = source {
+        payload["source"] = source.into();
+    }
+    payload.to_string()
 }
 
 /// What a token's role lets it act as: agent tokens act as automation (`agent`,
@@ -96,7 +116,7 @@ pub(crate) fn decision_payload(n: &crate::NewRequest) -> String {
 /// never be judged as a person. The error says what is wrong and what would do.
 pub fn check_role_actor(role: Role, actor: &str) -> Result<(), String> {
     use parapet_model::ActorKind;
-    let parsed = parapet_model::Actor::parse(actor)?;
+    let parsed = parapet_model::Actor::parse(actor).map_err(|e| e.to_string())?;
     let ok = match role {
         Role::Agent => matches!(
             parsed.kind,
@@ -163,6 +183,7 @@ pub(crate) fn new_token(
             expires_at,
             revoked_at: None,
             last_used_at: None,
+            aws_access_key_id: None,
         },
         secret_hash: hex_sha256(secret.as_bytes()),
         audit_payload: serde_json::json!({
@@ -171,6 +192,38 @@ pub(crate) fn new_token(
         .to_string(),
         secret,
     })
+}
+
+/// A new token for `parapet proxy aws`: agent or admin role, with an access key id.
+/// Its bearer secret is dropped unseen, so the token works only through its AWS key.
+pub(crate) fn new_aws_token(
+    name: &str,
+    role: Role,
+    actor: &str,
+    expires_at: Option<i64>,
+) -> Result<NewToken, StoreError> {
+    if role == Role::Approver {
+        return Err(StoreError::Invalid(
+            "AWS keys are for agent tokens (or admin tokens, for a person's own calls through \
+             the proxy); an approver token approves and calls nothing"
+                .into(),
+        ));
+    }
+    let mut t = new_token(name, role, actor, expires_at)?;
+    let id = crate::aws_keys::new_access_key_id();
+    t.audit_payload = serde_json::json!({
+        "name": name, "role": role.as_str(), "actor": actor, "expires_at": expires_at,
+        "aws_access_key_id": id,
+    })
+    .to_string();
+    t.info.aws_access_key_id = Some(id);
+    t.secret = String::new();
+    Ok(t)
+}
+
+/// The audit payload of a consumed approval.
+pub(crate) fn executed_payload(r: &Request) -> String {
+    serde_json::json!({"transition": "executed", "content_hash": r.content_hash}).to_string()
 }
 
 /// A new web UI session id (shown once, in the cookie) and its stored hash.
@@ -191,6 +244,7 @@ pub(crate) fn token_info(
     expires_at: Option<i64>,
     revoked_at: Option<i64>,
     last_used_at: Option<i64>,
+    aws_access_key_id: Option<String>,
 ) -> Result<TokenInfo, StoreError> {
     let role = Role::parse(&role)
         .ok_or_else(|| StoreError::Corrupt(format!("token {id} has role {role}")))?;
@@ -203,6 +257,7 @@ pub(crate) fn token_info(
         expires_at,
         revoked_at,
         last_used_at,
+        aws_access_key_id,
     })
 }
 

@@ -568,7 +568,12 @@ fn tokens_made_before_expiry_and_sessions_keep_working_after_the_migration() {
              INSERT INTO schema_version VALUES (1), (2);
              CREATE TABLE tokens (id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL,
                actor TEXT NOT NULL, secret_hash TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL,
-               revoked INTEGER NOT NULL DEFAULT 0);",
+               revoked INTEGER NOT NULL DEFAULT 0);
+             CREATE TABLE requests (id TEXT PRIMARY KEY, created_at INTEGER NOT NULL,
+               requester TEXT NOT NULL, kind TEXT NOT NULL, content_hash TEXT NOT NULL,
+               outcome TEXT NOT NULL, approvers_required INTEGER NOT NULL,
+               delay_seconds INTEGER NOT NULL, expires_at INTEGER NOT NULL, approved_at INTEGER,
+               rejected INTEGER NOT NULL DEFAULT 0, report TEXT NOT NULL);",
         )
         .unwrap();
         c.execute(
@@ -590,4 +595,20 @@ fn tokens_made_before_expiry_and_sessions_keep_working_after_the_migration() {
     let listed = s.tokens().unwrap();
     assert_eq!(listed.len(), 1);
     assert!(listed[0].revoked_at.is_none() && listed[0].last_used_at.is_none());
+}
+
+#[test]
+fn a_postgres_store_is_dropped_cleanly_where_an_async_runtime_runs() {
+    // The server drops its store inside its runtime when it shuts down (Ctrl-C): the
+    // synchronous client's own close must not panic there.
+    let (url, schema) = pg_schema();
+    let store = open(&url).unwrap();
+    store.ping().unwrap();
+    store.tokens().unwrap();
+    store.aws_key("PKIANOSUCHKEY0000000").unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(async move { drop(store) });
+    drop_schema(&schema);
 }

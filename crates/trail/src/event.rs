@@ -13,6 +13,28 @@ use serde::Serialize;
 use serde_json::Value;
 use std::borrow::Cow;
 
+/// A record that is not an event: not JSON, or without a field every consumer needs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventError {
+    #[error("a record must be a JSON object")]
+    NotObject,
+    #[error("a record must be a JSON object, not {0}")]
+    NotAnObject(&'static str),
+    /// The validator's own error (its line is the record's, its column the place).
+    #[error("column {}: {}", .0.column, .0.what)]
+    Json(json::JsonError),
+    #[error("`{key}` must be a string, not {found}")]
+    NotString { key: String, found: &'static str },
+    #[error("no `{0}`")]
+    Missing(&'static str),
+    #[error("no `eventTime` (nor `@timestamp`)")]
+    NoTime,
+    #[error("`{key}` {raw} is not a time in epoch milliseconds")]
+    EpochMs { key: &'static str, raw: String },
+    #[error("`{key}` {text:?} is not an ISO 8601 UTC time")]
+    Time { key: &'static str, text: String },
+}
+
 /// The `userIdentity.type` values CloudTrail writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub enum IdentityType {
@@ -206,37 +228,37 @@ pub struct Event {
 impl Event {
     /// Read one record's JSON text; a record without the fields every consumer needs
     /// is not an event.
-    pub fn from_json(text: &str) -> Result<Event, String> {
+    pub fn from_json(text: &str) -> Result<Event, EventError> {
         let record = LazyRecord::parse(text).map_err(|e| {
             if e.is_not_object() {
-                "a record must be a JSON object".to_string()
+                EventError::NotObject
             } else {
-                format!("column {}: {}", e.column, e.what)
+                EventError::Json(e)
             }
         })?;
         Self::from_record(record)
     }
 
     /// The same from a parsed value (tests, callers that already hold one).
-    pub fn from_value(raw: Value) -> Result<Event, String> {
+    pub fn from_value(raw: Value) -> Result<Event, EventError> {
         if !raw.is_object() {
-            return Err(format!(
-                "a record must be a JSON object, not {}",
-                kind(&raw)
-            ));
+            return Err(EventError::NotAnObject(kind(&raw)));
         }
         Self::from_json(&raw.to_string())
     }
 
-    pub(crate) fn from_record(record: LazyRecord) -> Result<Event, String> {
-        let s = |k: &str| -> Result<Option<String>, String> {
+    pub(crate) fn from_record(record: LazyRecord) -> Result<Event, EventError> {
+        let s = |k: &str| -> Result<Option<String>, EventError> {
             record
                 .str(k)
                 .map(|v| v.map(Cow::into_owned))
-                .map_err(|what| format!("`{k}` must be a string, not {what}"))
+                .map_err(|found| EventError::NotString {
+                    key: k.to_string(),
+                    found,
+                })
         };
-        let source = s("eventSource")?.ok_or("no `eventSource`")?;
-        let raw_name = s("eventName")?.ok_or("no `eventName`")?;
+        let source = s("eventSource")?.ok_or(EventError::Missing("eventSource"))?;
+        let raw_name = s("eventName")?.ok_or(EventError::Missing("eventName"))?;
         let time_ms = event_time(&record)?;
         let name = normalize_name(&raw_name).to_string();
         let read_only = match record.raw("readOnly") {
@@ -332,11 +354,11 @@ impl Event {
 /// The record's time: `eventTime`, or the `@timestamp` that Logstash's CloudTrail codec
 /// (and Elastic documents made from it) put in its place, as ISO 8601 text or epoch
 /// milliseconds.
-fn event_time(record: &LazyRecord) -> Result<i64, String> {
+fn event_time(record: &LazyRecord) -> Result<i64, EventError> {
     let key = match record.raw("eventTime") {
         Some(_) => "eventTime",
         None if record.raw("@timestamp").is_some() => "@timestamp",
-        None => return Err("no `eventTime` (nor `@timestamp`)".into()),
+        None => return Err(EventError::NoTime),
     };
     if let Some(raw) = record
         .raw(key)
@@ -346,14 +368,22 @@ fn event_time(record: &LazyRecord) -> Result<i64, String> {
             .parse::<i64>()
             .ok()
             .filter(|ms| *ms < 253_402_300_800_000)
-            .ok_or_else(|| format!("`{key}` {} is not a time in epoch milliseconds", clip(raw)));
+            .ok_or_else(|| EventError::EpochMs {
+                key,
+                raw: clip(raw).to_string(),
+            });
     }
     let time = record
         .str(key)
-        .map_err(|what| format!("`{key}` must be a string, not {what}"))?
+        .map_err(|found| EventError::NotString {
+            key: key.to_string(),
+            found,
+        })?
         .unwrap_or_default();
-    parse_rfc3339_ms(&time)
-        .ok_or_else(|| format!("`{key}` {:?} is not an ISO 8601 UTC time", clip(&time)))
+    parse_rfc3339_ms(&time).ok_or_else(|| EventError::Time {
+        key,
+        text: clip(&time).to_string(),
+    })
 }
 
 fn kind(v: &Value) -> &'static str {
@@ -486,13 +516,27 @@ mod tests {
         ] {
             assert_eq!(IdentityType::parse(t).as_str(), t);
         }
-        assert!(Event::from_value(json!({"eventSource": 1})).is_err());
-        assert!(Event::from_value(json!([])).is_err());
-        assert!(Event::from_value(
-            json!({"eventSource": "a", "eventName": "b", "eventTime": "now"})
-        )
-        .unwrap_err()
-        .contains("eventTime"));
+        assert_eq!(
+            Event::from_value(json!({"eventSource": 1})).unwrap_err(),
+            EventError::NotString {
+                key: "eventSource".into(),
+                found: "a number"
+            }
+        );
+        assert_eq!(
+            Event::from_value(json!([])).unwrap_err().to_string(),
+            "a record must be a JSON object, not an array"
+        );
+        assert_eq!(
+            Event::from_value(json!({"eventSource": "a", "eventName": "b", "eventTime": "now"}))
+                .unwrap_err()
+                .to_string(),
+            "`eventTime` \"now\" is not an ISO 8601 UTC time"
+        );
+        assert!(matches!(
+            Event::from_json(r#"{"eventSource": "a""#),
+            Err(EventError::Json(_))
+        ));
     }
 
     /// Logstash's CloudTrail codec moves `eventTime` to `@timestamp`; Elastic keeps it as
@@ -527,9 +571,9 @@ mod tests {
             json!(true),
             json!(99_999_999_999_999_999i64),
         ] {
-            let e = with("@timestamp", bad.clone()).unwrap_err();
+            let e = with("@timestamp", bad.clone()).unwrap_err().to_string();
             assert!(e.contains("@timestamp"), "{bad}: {e}");
         }
-        assert!(Event::from_value(base).unwrap_err().contains("eventTime"));
+        assert_eq!(Event::from_value(base).unwrap_err(), EventError::NoTime);
     }
 }

@@ -2,18 +2,15 @@
 //! made explains it after it happened (`Event::analyze`).
 //!
 //! `read` handles every shape CloudTrail is found in (files, directories, stdin);
-//! `nats` and `sqs` are the streaming sources. Malformed records are skipped with a
-//! counted reason; a bad record never stops the rest.
+//! the watch sources (NATS, S3 notifications via SQS) live in parapet-watch. Malformed
+//! records are skipped with a counted reason; a bad record never stops the rest.
 
 pub mod event;
 pub mod json;
 pub mod lazy;
-pub mod nats;
 pub mod read;
-pub mod sigv4;
-pub mod sqs;
 
-pub use event::{Event, Identity, IdentityType};
+pub use event::{Event, EventError, Identity, IdentityType};
 pub use lazy::Nested;
 pub use read::{list, read_all, read_bytes, read_file, read_path, Item, Limits};
 

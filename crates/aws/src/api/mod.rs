@@ -3,6 +3,7 @@
 //! them (`IpPermissions`, PascalCase) or as CloudTrail records them (`ipPermissions`
 //! with `items` wrappers, camelCase); both read the same.
 
+pub mod ids;
 mod params;
 pub mod place;
 mod rules;
@@ -169,6 +170,12 @@ pub struct CallAnalysis {
     /// Is the kind of resource the call acts on known (from a rule or the catalog)?
     pub placed: bool,
     pub resource: String,
+    /// Every resource the call names: the resource given, then each one its parameters
+    /// name (every item of a list-valued member: `GetParameters` `Names`, each key of
+    /// `DeleteObjects`, each table of `BatchWriteItem`), as `data/id-keys.tsv` says where
+    /// the models put them (or, for operations the models lack, the one `ID_KEYS` finds).
+    /// Empty when the call names none parapet could read.
+    pub resources: Vec<String>,
     /// Does the call change anything (any level but List and Read)?
     pub writes: bool,
     /// Does it remove the target?
@@ -196,11 +203,16 @@ pub fn analyze(call: CallRef, own_account: Option<&str>) -> CallAnalysis {
     // Structure-typed parameters written as JSON strings, parsed (a copy only then).
     let coerced = rules::coerce(call.service, call.operation, call.params);
     let p = P::new(coerced.as_ref().unwrap_or(call.params));
+    let target = ids::target(call.service, call.operation);
+    let named = target
+        .map(|t| ids::named(call.service, t, p))
+        .unwrap_or_default();
     let mut out = rules::Out {
         effects: Vec::new(),
         resource_type: None,
         destroys: false,
         data_bearing: false,
+        policy_read: false,
     };
     let ctx = rules::Ctx {
         service: call.service,
@@ -208,23 +220,64 @@ pub fn analyze(call: CallRef, own_account: Option<&str>) -> CallAnalysis {
         resource: &resource,
         p,
         own_account,
+        names: &named.all,
     };
     rules::apply(&ctx, &mut out);
     let resource = ctx.named_target();
     let writes = !matches!(level, Some(AccessLevel::List | AccessLevel::Read));
-    let kind = out
+    // The target's kind: from a rule, the catalog, the models' reading of the input
+    // (`BatchGetSecretValue` names secrets), or the ARN the call names.
+    let kind: Option<Cow<'static, str>> = out
         .resource_type
-        .or_else(|| canonical.and_then(|c| place::resource_type(c.action)));
+        .or_else(|| canonical.and_then(|c| place::resource_type(c.action)))
+        .map(Cow::Borrowed)
+        .or_else(|| {
+            target
+                .and_then(|t| t.kind)
+                .and_then(|k| place::type_name(call.service, k))
+        })
+        .or_else(|| {
+            call.resource
+                .into_iter()
+                .chain(named.all.iter().map(String::as_str))
+                .find_map(place::arn_type)
+        });
     let placed = kind.is_some();
     let resource_type = kind
-        .map(String::from)
+        .map(Cow::into_owned)
         .unwrap_or_else(|| ["aws:", call.service].concat());
+    // A write that names no target, where the model says it must: which resource it
+    // changes cannot be told, so it is never "no effects".
+    if writes && call.resource.is_none() && !named.unread.is_empty() {
+        out.effects.push(Effect::Unknown {
+            resource: resource.clone(),
+            unrecognised: parapet_model::Unrecognised::Parameters,
+            name: action.clone(),
+            why: format!(
+                "which {} it acts on cannot be read: {}",
+                target.and_then(|t| t.kind).unwrap_or("resource"),
+                named.unread.join("; ")
+            ),
+        });
+    }
+    let mut resources: Vec<String> = call.resource.map(String::from).into_iter().collect();
+    resources.extend(
+        named
+            .all
+            .into_iter()
+            .filter(|r| Some(r.as_str()) != call.resource),
+    );
+    // An operation the models do not hold may still name its target (`ID_KEYS`).
+    if resources.is_empty() && !resource.ends_with("(no resource given)") {
+        resources.push(resource.clone());
+    }
     CallAnalysis {
         action,
         level,
         resource_type,
         placed,
         resource,
+        resources,
         writes,
         destroys: out.destroys,
         data_bearing: out.data_bearing,

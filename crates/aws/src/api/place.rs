@@ -2,7 +2,8 @@
 //! types for its action, named as Terraform names it (`data/resource-types.tsv`) so
 //! criticality rules written for plans apply to calls.
 
-use crate::catalog::{catalog, Catalog};
+use crate::catalog::{catalog, Catalog, DataError};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -14,24 +15,21 @@ fn table() -> &'static HashMap<(&'static str, &'static str), &'static str> {
     T.get_or_init(|| parse(RAW).expect("embedded resource-types.tsv is well-formed"))
 }
 
-fn parse(raw: &'static str) -> Result<HashMap<(&'static str, &'static str), &'static str>, String> {
+fn parse(
+    raw: &'static str,
+) -> Result<HashMap<(&'static str, &'static str), &'static str>, DataError> {
     let mut out = HashMap::new();
     for (n, line) in raw.lines().enumerate() {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
+        let at = |why: String| DataError::at("resource-types.tsv", n + 1, why);
         let f: Vec<&'static str> = line.split('\t').collect();
         let [svc, rt, tf] = f[..] else {
-            return Err(format!(
-                "resource-types.tsv line {}: expected 3 fields",
-                n + 1
-            ));
+            return Err(at("expected 3 fields".into()));
         };
         if out.insert((svc, rt), tf).is_some() {
-            return Err(format!(
-                "resource-types.tsv line {}: {svc} {rt} twice",
-                n + 1
-            ));
+            return Err(at(format!("{svc} {rt} twice")));
         }
     }
     Ok(out)
@@ -54,14 +52,30 @@ pub fn target_kind(cat: &Catalog, action: usize) -> Option<&'static str> {
     let required: Vec<&str> = types.iter().filter(|t| t.1).map(|t| t.0).collect();
     let all: Vec<&str> = types.iter().map(|t| t.0).collect();
     let name = cat.actions[action].name.to_ascii_lowercase();
+    // Among several types the name holds, the one that holds the others
+    // (`RemoveFromGlobalCluster`: global-cluster, not cluster), else the one the name
+    // ends with (`CreateDBSnapshot`: snapshot, not db).
     let named = |among: &[&'static str]| -> Option<&'static str> {
-        let mut hits = among
+        let folded = |t: &str| t.replace('-', "").to_ascii_lowercase();
+        let hits: Vec<(&'static str, String)> = among
             .iter()
-            .filter(|t| name.contains(&t.replace('-', "").to_ascii_lowercase()));
-        match (hits.next(), hits.next()) {
-            (Some(one), None) => Some(*one),
-            _ => None,
+            .map(|t| (*t, folded(t)))
+            .filter(|(_, f)| name.contains(f.as_str()))
+            .collect();
+        if let [(one, _)] = hits[..] {
+            return Some(one);
         }
+        let widest = hits
+            .iter()
+            .find(|(_, f)| hits.iter().all(|(_, g)| f.contains(g.as_str())));
+        let last = || {
+            let mut ends = hits.iter().filter(|(_, f)| name.ends_with(f.as_str()));
+            match (ends.next(), ends.next()) {
+                (Some(one), None) => Some(one),
+                _ => None,
+            }
+        };
+        widest.or_else(last).map(|(t, _)| *t)
     };
     named(&required)
         .or_else(|| named(&all))
@@ -94,9 +108,99 @@ pub fn resource_type(action: usize) -> Option<&'static str> {
     .as_deref()
 }
 
+/// The resource type name for an IAM resource type of a service (`secretsmanager`,
+/// `Secret` -> `aws_secretsmanager_secret`), as [`resource_type`] names it. `None` when
+/// the catalog has no such type.
+pub fn type_name(service: &str, kind: &str) -> Option<Cow<'static, str>> {
+    let s = catalog().service(service)?;
+    let (kind, _) = s.resources.iter().find(|(r, _)| *r == kind)?;
+    Some(match table().get(&(s.prefix, *kind)) {
+        Some(tf) => Cow::Borrowed(*tf),
+        None => Cow::Owned(["aws:", s.prefix, ":", kind].concat()),
+    })
+}
+
+/// The resource type an ARN names, by the catalog's ARN patterns for its service
+/// (`arn:aws:iam::1:role/x` -> `aws_iam_role`): the pattern with the most literal text
+/// that matches. `None` for what is not an ARN or matches no pattern.
+pub fn arn_type(arn: &str) -> Option<Cow<'static, str>> {
+    let mut f = arn.splitn(6, ':');
+    let (Some("arn"), Some(_), Some(service), Some(_), Some(_), Some(rest)) =
+        (f.next(), f.next(), f.next(), f.next(), f.next(), f.next())
+    else {
+        return None;
+    };
+    let mut best: Option<(usize, &str, &str)> = None;
+    for (prefix, kind, pattern) in arn_patterns().get(service)? {
+        let literal = pattern
+            .split("${")
+            .map(|p| p.split_once('}').map_or(p, |x| x.1).len());
+        if glob(pattern, rest) {
+            let weight = literal.sum();
+            if best.is_none_or(|b| weight > b.0) {
+                best = Some((weight, prefix, kind));
+            }
+        }
+    }
+    let (_, prefix, kind) = best?;
+    type_name(prefix, kind)
+}
+
+/// The resource part of every catalog ARN pattern (after `arn:partition:service:region:
+/// account:`), by the service the ARN names (`s3` for S3 buckets the `ssm` catalog
+/// entry lists too): (catalog prefix, resource type, pattern).
+fn arn_patterns() -> &'static HashMap<&'static str, Vec<(&'static str, &'static str, &'static str)>>
+{
+    type Patterns = HashMap<&'static str, Vec<(&'static str, &'static str, &'static str)>>;
+    static P: OnceLock<Patterns> = OnceLock::new();
+    P.get_or_init(|| {
+        let mut out: Patterns = HashMap::new();
+        for s in &catalog().services {
+            for (kind, pattern) in &s.resources {
+                let mut f = pattern.splitn(6, ':');
+                let (Some(_), Some(_), Some(service), Some(_), Some(_), Some(rest)) =
+                    (f.next(), f.next(), f.next(), f.next(), f.next(), f.next())
+                else {
+                    continue;
+                };
+                // Prefer the service's own entry over another's copy of its pattern.
+                let list = out.entry(service).or_default();
+                if service == s.prefix {
+                    list.insert(0, (s.prefix, kind, rest));
+                } else {
+                    list.push((s.prefix, kind, rest));
+                }
+            }
+        }
+        out
+    })
+}
+
+/// `${Var}` matches any non-empty text; the rest matches itself.
+fn glob(pattern: &str, text: &str) -> bool {
+    let Some(at) = pattern.find("${") else {
+        return pattern == text;
+    };
+    let (lit, rest) = pattern.split_at(at);
+    let Some(text) = text.strip_prefix(lit) else {
+        return false;
+    };
+    let rest = rest.split_once('}').map_or("", |x| x.1);
+    (1..=text.len())
+        .filter(|&i| text.is_char_boundary(i))
+        .any(|i| glob(rest, &text[i..]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn malformed_lines_are_named() {
+        let e = parse("iam\trole\taws_iam_role\niam\trole\tx\n").unwrap_err();
+        assert_eq!(e.to_string(), "resource-types.tsv line 2: iam role twice");
+        assert_eq!(parse("a\tb\n").unwrap_err().line, Some(1));
+    }
 
     fn rtype(action: &str) -> Option<&'static str> {
         resource_type(catalog().lookup(action).unwrap())

@@ -1,5 +1,11 @@
 //! Sigma condition expressions: `selection and not 1 of filter_*`.
 
+pub use super::error::CondError;
+
+/// How deep parentheses and `not`s may nest: real conditions use a few levels, and the
+/// parser recurses per level, so a hostile rule cannot exhaust the stack.
+pub const MAX_DEPTH: usize = 64;
+
 /// A parsed condition over selection indexes.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Cond {
@@ -23,7 +29,24 @@ enum Tok {
     Them,
 }
 
-fn lex(s: &str) -> Result<Vec<Tok>, String> {
+impl std::fmt::Display for Tok {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Tok::Ident(s) => s,
+            Tok::And => "and",
+            Tok::Or => "or",
+            Tok::Not => "not",
+            Tok::Open => "(",
+            Tok::Close => ")",
+            Tok::One => "1",
+            Tok::All => "all",
+            Tok::Of => "of",
+            Tok::Them => "them",
+        })
+    }
+}
+
+fn lex(s: &str) -> Result<Vec<Tok>, CondError> {
     let mut out = Vec::new();
     let mut chars = s.char_indices().peekable();
     while let Some(&(i, c)) = chars.peek() {
@@ -62,12 +85,16 @@ fn lex(s: &str) -> Result<Vec<Tok>, String> {
                 });
             }
             '|' => {
-                return Err(format!(
-                    "aggregations after `|` (column {}) are not Sigma v2; use a correlation rule",
-                    i + 1
-                ))
+                return Err(CondError::Aggregation {
+                    column: s[..i].chars().count() + 1,
+                })
             }
-            other => return Err(format!("unexpected {other:?} at column {}", i + 1)),
+            other => {
+                return Err(CondError::Character {
+                    found: other,
+                    column: s[..i].chars().count() + 1,
+                })
+            }
         }
     }
     Ok(out)
@@ -77,21 +104,20 @@ struct Parser<'a> {
     toks: Vec<Tok>,
     pos: usize,
     names: &'a [String],
+    depth: usize,
 }
 
 /// Parse `text` against the rule's selection names.
-pub fn parse(text: &str, names: &[String]) -> Result<Cond, String> {
+pub fn parse(text: &str, names: &[String]) -> Result<Cond, CondError> {
     let mut p = Parser {
         toks: lex(text)?,
         pos: 0,
         names,
+        depth: 0,
     };
     let c = p.or()?;
     if p.pos != p.toks.len() {
-        return Err(format!(
-            "unexpected {:?} after a complete condition",
-            p.toks[p.pos]
-        ));
+        return Err(CondError::Trailing(p.toks[p.pos].to_string()));
     }
     Ok(c)
 }
@@ -101,7 +127,7 @@ impl Parser<'_> {
         self.toks.get(self.pos)
     }
 
-    fn or(&mut self) -> Result<Cond, String> {
+    fn or(&mut self) -> Result<Cond, CondError> {
         let mut parts = vec![self.and()?];
         while self.peek() == Some(&Tok::Or) {
             self.pos += 1;
@@ -114,7 +140,7 @@ impl Parser<'_> {
         })
     }
 
-    fn and(&mut self) -> Result<Cond, String> {
+    fn and(&mut self) -> Result<Cond, CondError> {
         let mut parts = vec![self.not()?];
         while self.peek() == Some(&Tok::And) {
             self.pos += 1;
@@ -127,29 +153,42 @@ impl Parser<'_> {
         })
     }
 
-    fn not(&mut self) -> Result<Cond, String> {
+    fn not(&mut self) -> Result<Cond, CondError> {
         if self.peek() == Some(&Tok::Not) {
             self.pos += 1;
-            return Ok(Cond::Not(Box::new(self.not()?)));
+            self.deeper()?;
+            let inner = self.not()?;
+            self.depth -= 1;
+            return Ok(Cond::Not(Box::new(inner)));
         }
         self.primary()
     }
 
-    fn primary(&mut self) -> Result<Cond, String> {
+    fn deeper(&mut self) -> Result<(), CondError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(CondError::TooDeep(MAX_DEPTH));
+        }
+        Ok(())
+    }
+
+    fn primary(&mut self) -> Result<Cond, CondError> {
         let tok = self.toks.get(self.pos).cloned();
         self.pos += 1;
         match tok {
             Some(Tok::Open) => {
+                self.deeper()?;
                 let c = self.or()?;
+                self.depth -= 1;
                 if self.peek() != Some(&Tok::Close) {
-                    return Err("missing `)`".into());
+                    return Err(CondError::MissingClose);
                 }
                 self.pos += 1;
                 Ok(c)
             }
             Some(q @ (Tok::One | Tok::All)) => {
                 if self.peek() != Some(&Tok::Of) {
-                    return Err("expected `of` after a quantifier".into());
+                    return Err(CondError::ExpectedOf);
                 }
                 self.pos += 1;
                 let sels: Vec<usize> = match self.toks.get(self.pos).cloned() {
@@ -159,11 +198,15 @@ impl Parser<'_> {
                     Some(Tok::Ident(pat)) => (0..self.names.len())
                         .filter(|&i| glob(&pat, &self.names[i]))
                         .collect(),
-                    other => return Err(format!("expected a selection pattern, found {other:?}")),
+                    other => {
+                        return Err(CondError::ExpectedPattern {
+                            found: other.map(|t| t.to_string()),
+                        })
+                    }
                 };
                 self.pos += 1;
                 if sels.is_empty() {
-                    return Err("a `1 of`/`all of` pattern names no selection".into());
+                    return Err(CondError::EmptyPattern);
                 }
                 let parts = sels.into_iter().map(Cond::Sel).collect();
                 Ok(if q == Tok::One {
@@ -174,12 +217,10 @@ impl Parser<'_> {
             }
             Some(Tok::Ident(name)) => match self.names.iter().position(|n| *n == name) {
                 Some(i) => Ok(Cond::Sel(i)),
-                None => Err(format!(
-                    "the condition names `{name}`, which is not a selection"
-                )),
+                None => Err(CondError::NotASelection(name)),
             },
-            Some(other) => Err(format!("unexpected {other:?}")),
-            None => Err("the condition ends too early".into()),
+            Some(other) => Err(CondError::Unexpected(other.to_string())),
+            None => Err(CondError::EndsEarly),
         }
     }
 }
@@ -227,6 +268,20 @@ mod tests {
             Cond::And(vec![Cond::Sel(0), Cond::Sel(1), Cond::Sel(2)])
         );
         assert_eq!(parse("(selection)", &n).unwrap(), Cond::Sel(0));
+        let deep = format!("{}selection{}", "(".repeat(100_000), ")".repeat(100_000));
+        assert_eq!(parse(&deep, &n), Err(CondError::TooDeep(MAX_DEPTH)));
+        let nots = format!("{}selection", "not ".repeat(100_000));
+        assert_eq!(parse(&nots, &n), Err(CondError::TooDeep(MAX_DEPTH)));
+        let ok = format!(
+            "{}selection{}",
+            "(".repeat(MAX_DEPTH),
+            ")".repeat(MAX_DEPTH)
+        );
+        assert_eq!(parse(&ok, &n), Ok(Cond::Sel(0)));
+        assert_eq!(
+            parse("selection | count() > 5", &n),
+            Err(CondError::Aggregation { column: 11 })
+        );
         for bad in [
             "",
             "selection and",

@@ -3,6 +3,7 @@
 //! time windows per group.
 
 use super::cond::Cond;
+use super::error::EngineError;
 use super::index::Index;
 use super::matcher::{leaf_value, resolve, Found, Leaf, Matcher, Path, Record};
 use super::rule::{Body, CorrelationType, CountOp, Rule, Selection};
@@ -103,7 +104,7 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(rules: Vec<Rule>, limits: StateLimits) -> Result<Engine, String> {
+    pub fn new(rules: Vec<Rule>, limits: StateLimits) -> Result<Engine, EngineError> {
         let mut by_ref: HashMap<&str, usize> = HashMap::new();
         for (i, r) in rules.iter().enumerate() {
             if matches!(r.body, Body::Detection(_)) {
@@ -122,12 +123,13 @@ impl Engine {
             };
             let mut members = Vec::new();
             for (pos, name) in c.rules.iter().enumerate() {
-                let &d = by_ref.get(name.as_str()).ok_or_else(|| {
-                    format!(
-                        "{}: correlation {} refers to `{name}`, which is not a loaded detection rule",
-                        r.meta.file, r.meta.id
-                    )
-                })?;
+                let &d = by_ref
+                    .get(name.as_str())
+                    .ok_or_else(|| EngineError::UnknownRule {
+                        file: r.meta.file.clone(),
+                        rule: r.meta.id.clone(),
+                        name: name.clone(),
+                    })?;
                 if !c.generate {
                     quiet[d] = true;
                 }
@@ -239,6 +241,9 @@ impl Engine {
                     g.pop_front();
                 }
                 let at = g.entries.partition_point(|e| e.t <= time_ms);
+                // In order (the usual case) the new event is the group's newest, and the
+                // window ending at it is the one it can complete.
+                let newest = at == g.entries.len();
                 g.insert(
                     at,
                     Entry {
@@ -265,7 +270,26 @@ impl Engine {
                         continue;
                     }
                 }
-                for (lo, hi) in [(time_ms - c.span, time_ms), (time_ms, time_ms + c.span)] {
+                // A late event can complete a window that holds events on both sides of
+                // it: such a window starts at one of the events up to a span before it
+                // (two streams routed side by side deliver a burst out of order).
+                // (Collected only then: `Vec::new` does not allocate.)
+                let mut late_spans = Vec::new();
+                if !newest {
+                    let from = g.entries.partition_point(|e| e.t < time_ms - c.span);
+                    let mut last = None;
+                    for e in g.entries.range(from..) {
+                        if e.t >= time_ms {
+                            break;
+                        }
+                        if last != Some(e.t) {
+                            last = Some(e.t);
+                            late_spans.push((e.t, e.t + c.span));
+                        }
+                    }
+                }
+                let spans = [(time_ms - c.span, time_ms), (time_ms, time_ms + c.span)];
+                for (lo, hi) in spans.into_iter().chain(late_spans) {
                     if let Some(hit) = window(spec, g, lo, hi) {
                         g.fired_until = hi.max(time_ms + c.span);
                         let group = c

@@ -6,12 +6,14 @@
 //! boolean is matched as its text; a list matches when any element does; an object
 //! never matches a string; a missing field matches only `null`.
 
+use super::error::ValueError;
 use regex::Regex;
 use serde_json::Value;
 use std::net::IpAddr;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum StrOp {
+    #[default]
     Exact,
     Contains,
     StartsWith,
@@ -335,9 +337,9 @@ fn in_cidr(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
     }
 }
 
-pub fn parse_cidr(s: &str) -> Result<(IpAddr, u8), String> {
+pub fn parse_cidr(s: &str) -> Result<(IpAddr, u8), ValueError> {
     let (ip, bits) = s.split_once('/').unwrap_or((s, ""));
-    let ip: IpAddr = ip.parse().map_err(|_| format!("{s:?} is not a CIDR"))?;
+    let ip: IpAddr = ip.parse().map_err(|_| ValueError::NotCidr(s.to_string()))?;
     let max = if ip.is_ipv4() { 32 } else { 128 };
     let bits = if bits.is_empty() {
         max
@@ -345,13 +347,13 @@ pub fn parse_cidr(s: &str) -> Result<(IpAddr, u8), String> {
         bits.parse::<u8>()
             .ok()
             .filter(|b| *b <= max)
-            .ok_or_else(|| format!("{s:?} has a bad prefix length"))?
+            .ok_or_else(|| ValueError::Prefix(s.to_string()))?
     };
     Ok((ip, bits))
 }
 
 /// A Sigma string (with `*`/`?` wildcards and `\` escapes) under a string modifier.
-pub fn string_leaf(raw: &str, op: StrOp, cased: bool) -> Result<Leaf, String> {
+pub fn string_leaf(raw: &str, op: StrOp, cased: bool) -> Result<Leaf, ValueError> {
     // Split into literal runs and wildcards.
     enum Part {
         Lit(String),
@@ -428,7 +430,10 @@ pub fn string_leaf(raw: &str, op: StrOp, cased: bool) -> Result<Leaf, String> {
     re.push('$');
     Regex::new(&re)
         .map(Leaf::Regex)
-        .map_err(|e| format!("pattern {raw:?}: {e}"))
+        .map_err(|source| ValueError::Pattern {
+            pattern: raw.to_string(),
+            source,
+        })
 }
 
 #[cfg(test)]

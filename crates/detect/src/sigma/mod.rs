@@ -10,12 +10,14 @@
 
 pub mod cond;
 pub mod engine;
+pub mod error;
 mod index;
 pub mod matcher;
 pub mod rule;
 mod window;
 
 pub use engine::{Doc, Engine, StateLimits};
+pub use error::{CondError, EngineError, LoadError, Problem, RuleError, Seg, TimespanError};
 pub use matcher::Record;
 pub use rule::{Body, Level, Meta, Rule};
 pub use window::CorrelationHit;
@@ -23,15 +25,23 @@ pub use window::CorrelationHit;
 use std::path::Path;
 
 /// Rules from YAML files in a directory (recursive, sorted).
-pub fn load_dir(dir: &Path) -> Result<Vec<Rule>, String> {
+pub fn load_dir(dir: &Path) -> Result<Vec<Rule>, LoadError> {
     let mut files = Vec::new();
-    collect(dir, &mut files).map_err(|e| format!("{}: {e}", dir.display()))?;
+    collect(dir, &mut files).map_err(|source| LoadError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     if files.is_empty() {
-        return Err(format!("{}: no .yml or .yaml rule files", dir.display()));
+        return Err(LoadError::Empty {
+            path: dir.to_path_buf(),
+        });
     }
     let mut rules = Vec::new();
     for f in files {
-        let text = std::fs::read_to_string(&f).map_err(|e| format!("{}: {e}", f.display()))?;
+        let text = std::fs::read_to_string(&f).map_err(|source| LoadError::Io {
+            path: f.clone(),
+            source,
+        })?;
         rules.extend(rule::parse_file(&f.display().to_string(), &text)?);
     }
     Ok(rules)

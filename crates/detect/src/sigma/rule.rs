@@ -2,6 +2,7 @@
 //! (`---` separated), with errors that name the file, the rule and the key.
 
 use super::cond::{self, Cond};
+use super::error::{locate, Problem, RuleError, Seg, TimespanError};
 use super::matcher::{parse_cidr, string_leaf, Leaf, Matcher, NumOp, Path, StrOp};
 use regex::RegexBuilder;
 use serde::{Deserialize, Serialize};
@@ -121,24 +122,72 @@ pub struct Rule {
     pub body: Body,
 }
 
-/// Parse every document of a Sigma YAML file.
-pub fn parse_file(file: &str, text: &str) -> Result<Vec<Rule>, String> {
+/// A problem and the keys down to it, as it travels up to [`parse_file`].
+struct At(Vec<Seg>, Problem);
+
+impl<P: Into<Problem>> From<P> for At {
+    fn from(p: P) -> At {
+        At(Vec::new(), p.into())
+    }
+}
+
+/// Prefix an error with the key or position it was found under.
+fn under<S: Into<Seg>>(seg: S) -> impl FnOnce(At) -> At {
+    let seg = seg.into();
+    move |mut at| {
+        at.0.insert(0, seg);
+        at
+    }
+}
+
+impl From<&str> for Seg {
+    fn from(k: &str) -> Seg {
+        Seg::Key(k.to_string())
+    }
+}
+
+impl From<usize> for Seg {
+    fn from(i: usize) -> Seg {
+        Seg::Index(i)
+    }
+}
+
+/// Parse every document of a Sigma YAML file. Errors name the file, the line and
+/// column, the rule and the keys down to the problem.
+pub fn parse_file(file: &str, text: &str) -> Result<Vec<Rule>, Box<RuleError>> {
     let mut out = Vec::new();
     for (i, doc) in yaml_serde::Deserializer::from_str(text).enumerate() {
-        let v: Yaml = serde::Deserialize::deserialize(doc)
-            .map_err(|e| format!("{file}: document {}: not YAML: {e}", i + 1))?;
+        let v: Yaml = serde::Deserialize::deserialize(doc).map_err(|e| {
+            let at = e.location();
+            Box::new(RuleError {
+                file: file.to_string(),
+                document: i + 1,
+                rule: None,
+                line: at.as_ref().map(|l| l.line()),
+                column: at.as_ref().map(|l| l.column()),
+                path: Vec::new(),
+                problem: Problem::Yaml(e),
+            })
+        })?;
         if v.is_null() {
             continue;
         }
-        let where_ = |id: &str| {
-            if id.is_empty() {
-                format!("{file}: document {}", i + 1)
-            } else {
-                format!("{file}: rule {id}")
-            }
-        };
-        let id = v.get("id").and_then(Yaml::as_str).unwrap_or("").to_string();
-        let rule = parse_rule(file, &v).map_err(|e| format!("{}: {e}", where_(&id)))?;
+        let rule = parse_rule(file, &v).map_err(|At(path, problem)| {
+            let at = locate(text, i + 1, &path);
+            Box::new(RuleError {
+                file: file.to_string(),
+                document: i + 1,
+                rule: v
+                    .get("id")
+                    .and_then(Yaml::as_str)
+                    .filter(|id| !id.is_empty())
+                    .map(String::from),
+                line: at.map(|a| a.0),
+                column: at.map(|a| a.1),
+                path,
+                problem,
+            })
+        })?;
         out.push(rule);
     }
     Ok(out)
@@ -163,14 +212,16 @@ fn list(v: &Yaml, k: &str) -> Vec<String> {
     }
 }
 
-fn parse_rule(file: &str, v: &Yaml) -> Result<Rule, String> {
+fn parse_rule(file: &str, v: &Yaml) -> Result<Rule, At> {
     if !v.is_mapping() {
-        return Err("a rule must be a YAML mapping".into());
+        return Err(Problem::NotAMapping.into());
     }
-    let title = s(v, "title").ok_or("no `title`")?;
+    let title = s(v, "title").ok_or(Problem::Missing("title"))?;
     let level = match s(v, "level") {
         None => Level::Medium,
-        Some(l) => Level::parse(&l).ok_or_else(|| format!("unknown level `{l}`"))?,
+        Some(l) => Level::parse(&l)
+            .ok_or(Problem::Level(l))
+            .map_err(|p| under("level")(p.into()))?,
     };
     let meta = Meta {
         id: s(v, "id")
@@ -189,45 +240,48 @@ fn parse_rule(file: &str, v: &Yaml) -> Result<Rule, String> {
         file: file.to_string(),
     };
     let body = if let Some(c) = v.get("correlation") {
-        Body::Correlation(correlation(c)?)
+        Body::Correlation(correlation(c).map_err(under("correlation"))?)
     } else {
-        Body::Detection(detection(v.get("detection").ok_or("no `detection`")?)?)
+        let d = v.get("detection").ok_or(Problem::Missing("detection"))?;
+        Body::Detection(detection(d).map_err(under("detection"))?)
     };
     Ok(Rule { meta, body })
 }
 
-fn detection(d: &Yaml) -> Result<Detection, String> {
+fn detection(d: &Yaml) -> Result<Detection, At> {
     let Yaml::Mapping(map) = d else {
-        return Err("`detection` must be a mapping".into());
+        return Err(Problem::DetectionShape.into());
     };
     let (mut names, mut selections) = (Vec::new(), Vec::new());
     let mut condition = None;
     for (k, v) in map {
-        let k = k.as_str().ok_or("detection keys must be strings")?;
+        let k = k.as_str().ok_or(Problem::DetectionKey)?;
         if k == "condition" {
             condition = Some(v.clone());
             continue;
         }
         if k == "timeframe" {
-            return Err("`timeframe` is Sigma v1 aggregation; use a correlation rule".into());
+            return Err(under(k)(Problem::Timeframe.into()));
         }
-        selections.push(selection(v).map_err(|e| format!("selection `{k}`: {e}"))?);
+        selections.push(selection(v).map_err(under(k))?);
         names.push(k.to_string());
     }
-    let condition = match condition.ok_or("no `condition`")? {
-        Yaml::String(c) => cond::parse(&c, &names),
+    let condition = match condition.ok_or(Problem::Missing("condition"))? {
+        Yaml::String(c) => cond::parse(&c, &names).map_err(At::from),
         Yaml::Sequence(cs) => cs
             .iter()
-            .map(|c| {
+            .enumerate()
+            .map(|(i, c)| {
                 c.as_str()
-                    .ok_or_else(|| "conditions must be strings".to_string())
-                    .and_then(|c| cond::parse(c, &names))
+                    .ok_or(Problem::ConditionNotString)
+                    .and_then(|c| Ok(cond::parse(c, &names)?))
+                    .map_err(|p| under(i)(p.into()))
             })
             .collect::<Result<Vec<_>, _>>()
             .map(Cond::Or),
-        _ => Err("`condition` must be a string or a list".into()),
+        _ => Err(Problem::ConditionShape.into()),
     }
-    .map_err(|e| format!("condition: {e}"))?;
+    .map_err(under("condition"))?;
     Ok(Detection {
         names,
         selections,
@@ -235,15 +289,21 @@ fn detection(d: &Yaml) -> Result<Detection, String> {
     })
 }
 
-fn selection(v: &Yaml) -> Result<Selection, String> {
+fn selection(v: &Yaml) -> Result<Selection, At> {
     match v {
         Yaml::Mapping(_) => Ok(Selection::Maps(vec![items(v)?])),
         Yaml::Sequence(xs) if xs.iter().all(Yaml::is_mapping) => Ok(Selection::Maps(
-            xs.iter().map(items).collect::<Result<_, _>>()?,
+            xs.iter()
+                .enumerate()
+                .map(|(i, x)| items(x).map_err(under(i)))
+                .collect::<Result<_, _>>()?,
         )),
         Yaml::Sequence(xs) => Ok(Selection::Keywords(
             xs.iter()
-                .map(|x| scalar_leaf(x, StrOp::Contains, false))
+                .enumerate()
+                .map(|(i, x)| {
+                    scalar_leaf(x, StrOp::Contains, false).map_err(|p| under(i)(p.into()))
+                })
                 .collect::<Result<_, _>>()?,
         )),
         Yaml::String(_) | Yaml::Number(_) => Ok(Selection::Keywords(vec![scalar_leaf(
@@ -251,62 +311,77 @@ fn selection(v: &Yaml) -> Result<Selection, String> {
             StrOp::Contains,
             false,
         )?])),
-        _ => Err("a selection must be a mapping, a list of mappings or keywords".into()),
+        _ => Err(Problem::SelectionShape.into()),
     }
 }
 
-fn items(v: &Yaml) -> Result<Vec<Item>, String> {
+fn items(v: &Yaml) -> Result<Vec<Item>, At> {
     let Yaml::Mapping(map) = v else {
         unreachable!("checked by the caller")
     };
     let mut out = Vec::new();
     for (k, v) in map {
-        let key = k.as_str().ok_or("field names must be strings")?;
-        out.push(item(key, v).map_err(|e| format!("`{key}`: {e}"))?);
+        let key = k.as_str().ok_or(Problem::FieldName)?;
+        out.push(item(key, v).map_err(under(key))?);
     }
     Ok(out)
 }
 
-fn item(key: &str, v: &Yaml) -> Result<Item, String> {
+/// A field's modifiers (`|contains|all`, `|re|i`, `|cidr`...), read once per field.
+#[derive(Default)]
+struct Mods {
+    op: StrOp,
+    all: bool,
+    cased: bool,
+    exists: bool,
+    fieldref: bool,
+    re: bool,
+    re_flags: String,
+    cidr: bool,
+    num: Option<NumOp>,
+    b64: bool,
+    b64offset: bool,
+}
+
+impl Mods {
+    fn parse<'a>(mods: impl Iterator<Item = &'a str>) -> Result<Mods, Problem> {
+        let mut m = Mods::default();
+        for x in mods {
+            match x {
+                "contains" => m.op = StrOp::Contains,
+                "startswith" => m.op = StrOp::StartsWith,
+                "endswith" => m.op = StrOp::EndsWith,
+                "all" => m.all = true,
+                "cased" => m.cased = true,
+                "exists" => m.exists = true,
+                "fieldref" => m.fieldref = true,
+                "re" => m.re = true,
+                "i" | "ignorecase" => m.re_flags.push('i'),
+                "m" | "multiline" => m.re_flags.push('m'),
+                "s" | "dotall" => m.re_flags.push('s'),
+                "cidr" => m.cidr = true,
+                "lt" => m.num = Some(NumOp::Lt),
+                "lte" => m.num = Some(NumOp::Lte),
+                "gt" => m.num = Some(NumOp::Gt),
+                "gte" => m.num = Some(NumOp::Gte),
+                "base64" => m.b64 = true,
+                "base64offset" => m.b64offset = true,
+                other => return Err(Problem::Modifier(other.to_string())),
+            }
+        }
+        Ok(m)
+    }
+}
+
+fn item(key: &str, v: &Yaml) -> Result<Item, At> {
     let mut parts = key.split('|');
     let field = parts.next().unwrap_or("");
-    let mods: Vec<&str> = parts.collect();
-    let (mut op, mut all, mut cased, mut exists, mut fieldref) =
-        (StrOp::Exact, false, false, false, false);
-    let (mut re, mut re_flags, mut cidr, mut num) = (false, String::new(), false, None);
-    let (mut b64, mut b64offset) = (false, false);
-    for m in &mods {
-        match *m {
-            "contains" => op = StrOp::Contains,
-            "startswith" => op = StrOp::StartsWith,
-            "endswith" => op = StrOp::EndsWith,
-            "all" => all = true,
-            "cased" => cased = true,
-            "exists" => exists = true,
-            "fieldref" => fieldref = true,
-            "re" => re = true,
-            "i" | "ignorecase" => re_flags.push('i'),
-            "m" | "multiline" => re_flags.push('m'),
-            "s" | "dotall" => re_flags.push('s'),
-            "cidr" => cidr = true,
-            "lt" => num = Some(NumOp::Lt),
-            "lte" => num = Some(NumOp::Lte),
-            "gt" => num = Some(NumOp::Gt),
-            "gte" => num = Some(NumOp::Gte),
-            "base64" => b64 = true,
-            "base64offset" => b64offset = true,
-            other => return Err(format!("unsupported modifier `{other}`")),
-        }
-    }
+    let mods = Mods::parse(parts)?;
     let field = (!field.is_empty()).then(|| Path::new(field));
-    let values: Vec<&Yaml> = match v {
-        Yaml::Sequence(xs) => xs.iter().collect(),
-        one => vec![one],
-    };
-    if exists {
+    if mods.exists {
         let want = match v {
             Yaml::Bool(b) => *b,
-            _ => return Err("`exists` takes true or false".into()),
+            _ => return Err(Problem::Exists.into()),
         };
         return Ok(Item {
             field,
@@ -314,65 +389,20 @@ fn item(key: &str, v: &Yaml) -> Result<Item, String> {
         });
     }
     let mut leaves = Vec::new();
-    for x in values {
-        if x.is_null() {
-            leaves.push(Leaf::Null);
-            continue;
-        }
-        let text = || -> Result<String, String> {
-            match x {
-                Yaml::String(s) => Ok(s.clone()),
-                Yaml::Number(n) => Ok(n.to_string()),
-                Yaml::Bool(b) => Ok(b.to_string()),
-                _ => Err("values must be scalars".into()),
+    match v {
+        Yaml::Sequence(xs) => {
+            for (i, x) in xs.iter().enumerate() {
+                leaves_of(x, &mods, &mut leaves).map_err(|p| under(i)(p.into()))?;
             }
-        };
-        if fieldref {
-            leaves.push(Leaf::FieldRef {
-                path: Path::new(&text()?),
-                op,
-                cased,
-            });
-        } else if re {
-            let t = text()?;
-            let r = RegexBuilder::new(&t)
-                .case_insensitive(re_flags.contains('i'))
-                .multi_line(re_flags.contains('m'))
-                .dot_matches_new_line(re_flags.contains('s'))
-                .size_limit(1 << 20)
-                .build()
-                .map_err(|e| format!("regex {t:?}: {e}"))?;
-            leaves.push(Leaf::Regex(r));
-        } else if cidr {
-            let (ip, bits) = parse_cidr(&text()?)?;
-            leaves.push(Leaf::Cidr(ip, bits));
-        } else if let Some(n) = num {
-            let t = text()?;
-            let f = t
-                .parse::<f64>()
-                .map_err(|_| format!("{t:?} is not a number"))?;
-            leaves.push(Leaf::Num(n, f));
-        } else if b64 || b64offset {
-            let t = text()?;
-            let encoded = if b64offset {
-                offsets(t.as_bytes())
-            } else {
-                vec![base64(t.as_bytes())]
-            };
-            let op = if b64offset { StrOp::Contains } else { op };
-            for e in encoded {
-                leaves.push(string_leaf(&escape(&e), op, true)?);
-            }
-        } else {
-            leaves.push(scalar_leaf(x, op, cased)?);
         }
+        one => leaves_of(one, &mods, &mut leaves)?,
     }
     if leaves.is_empty() {
-        return Err("an empty list matches nothing".into());
+        return Err(Problem::EmptyList.into());
     }
     Ok(Item {
         field,
-        matcher: if all {
+        matcher: if mods.all {
             Matcher::All(leaves)
         } else {
             Matcher::Any(leaves)
@@ -380,17 +410,83 @@ fn item(key: &str, v: &Yaml) -> Result<Item, String> {
     })
 }
 
-fn scalar_leaf(x: &Yaml, op: StrOp, cased: bool) -> Result<Leaf, String> {
-    match x {
-        Yaml::String(s) => string_leaf(s, op, cased),
-        Yaml::Number(n) if op == StrOp::Exact => {
-            Ok(Leaf::NumEq(n.as_f64().unwrap_or(f64::NAN), n.to_string()))
-        }
-        Yaml::Number(n) => string_leaf(&n.to_string(), op, cased),
-        Yaml::Bool(b) => Ok(Leaf::Bool(*b)),
-        Yaml::Null => Ok(Leaf::Null),
-        _ => Err("values must be scalars".into()),
+/// One value of a field under its modifiers, as leaves.
+fn leaves_of(x: &Yaml, mods: &Mods, leaves: &mut Vec<Leaf>) -> Result<(), Problem> {
+    let Mods {
+        op,
+        cased,
+        fieldref,
+        re,
+        ref re_flags,
+        cidr,
+        num,
+        b64,
+        b64offset,
+        ..
+    } = *mods;
+    if x.is_null() {
+        leaves.push(Leaf::Null);
+        return Ok(());
     }
+    let text = || -> Result<String, Problem> {
+        match x {
+            Yaml::String(s) => Ok(s.clone()),
+            Yaml::Number(n) => Ok(n.to_string()),
+            Yaml::Bool(b) => Ok(b.to_string()),
+            _ => Err(Problem::NotScalar),
+        }
+    };
+    if fieldref {
+        leaves.push(Leaf::FieldRef {
+            path: Path::new(&text()?),
+            op,
+            cased,
+        });
+    } else if re {
+        let t = text()?;
+        let r = RegexBuilder::new(&t)
+            .case_insensitive(re_flags.contains('i'))
+            .multi_line(re_flags.contains('m'))
+            .dot_matches_new_line(re_flags.contains('s'))
+            .size_limit(1 << 20)
+            .build()
+            .map_err(|source| Problem::Regex { pattern: t, source })?;
+        leaves.push(Leaf::Regex(r));
+    } else if cidr {
+        let (ip, bits) = parse_cidr(&text()?)?;
+        leaves.push(Leaf::Cidr(ip, bits));
+    } else if let Some(n) = num {
+        let t = text()?;
+        let f = t.parse::<f64>().map_err(|_| Problem::Number(t))?;
+        leaves.push(Leaf::Num(n, f));
+    } else if b64 || b64offset {
+        let t = text()?;
+        let encoded = if b64offset {
+            offsets(t.as_bytes())
+        } else {
+            vec![base64(t.as_bytes())]
+        };
+        let op = if b64offset { StrOp::Contains } else { op };
+        for e in encoded {
+            leaves.push(string_leaf(&escape(&e), op, true)?);
+        }
+    } else {
+        leaves.push(scalar_leaf(x, op, cased)?);
+    }
+    Ok(())
+}
+
+fn scalar_leaf(x: &Yaml, op: StrOp, cased: bool) -> Result<Leaf, Problem> {
+    Ok(match x {
+        Yaml::String(s) => string_leaf(s, op, cased)?,
+        Yaml::Number(n) if op == StrOp::Exact => {
+            Leaf::NumEq(n.as_f64().unwrap_or(f64::NAN), n.to_string())
+        }
+        Yaml::Number(n) => string_leaf(&n.to_string(), op, cased)?,
+        Yaml::Bool(b) => Leaf::Bool(*b),
+        Yaml::Null => Leaf::Null,
+        _ => return Err(Problem::NotScalar),
+    })
 }
 
 fn escape(s: &str) -> String {
@@ -432,21 +528,25 @@ fn offsets(b: &[u8]) -> Vec<String> {
         .collect()
 }
 
-fn correlation(c: &Yaml) -> Result<Correlation, String> {
+fn correlation(c: &Yaml) -> Result<Correlation, At> {
     let kind = match s(c, "type").as_deref() {
         Some("event_count") => CorrelationType::EventCount,
         Some("value_count") => CorrelationType::ValueCount,
         Some("temporal") => CorrelationType::Temporal,
         Some("temporal_ordered") => CorrelationType::TemporalOrdered,
-        Some(other) => return Err(format!("unsupported correlation type `{other}`")),
-        None => return Err("correlation without `type`".into()),
+        Some(other) => {
+            return Err(under("type")(
+                Problem::CorrelationType(other.to_string()).into(),
+            ))
+        }
+        None => return Err(Problem::CorrelationMissing("type").into()),
     };
     let rules = list(c, "rules");
     if rules.is_empty() {
-        return Err("correlation without `rules`".into());
+        return Err(Problem::CorrelationMissing("rules").into());
     }
-    let timespan = s(c, "timespan").ok_or("correlation without `timespan`")?;
-    let timespan_ms = parse_timespan(&timespan)?;
+    let timespan = s(c, "timespan").ok_or(Problem::CorrelationMissing("timespan"))?;
+    let timespan_ms = parse_timespan(&timespan).map_err(|e| under("timespan")(e.into()))?;
     let (mut op, mut threshold, mut field) = (CountOp::Gte, rules.len() as u64, None);
     match c.get("condition") {
         Some(Yaml::Mapping(m)) => {
@@ -460,12 +560,14 @@ fn correlation(c: &Yaml) -> Result<Correlation, String> {
                             "gte" => CountOp::Gte,
                             _ => CountOp::Eq,
                         };
-                        threshold = v.as_u64().ok_or("a count must be a whole number")?;
+                        threshold = v
+                            .as_u64()
+                            .ok_or_else(|| under("condition")(under(k)(Problem::Count.into())))?;
                     }
                     other => {
-                        return Err(format!(
-                            "condition `{other}` is not supported (an alert fires as soon as a count is reached: use gt, gte or eq)"
-                        ))
+                        return Err(under("condition")(under(other)(
+                            Problem::CountCondition(other.to_string()).into(),
+                        )))
                     }
                 }
             }
@@ -474,10 +576,10 @@ fn correlation(c: &Yaml) -> Result<Correlation, String> {
             kind,
             CorrelationType::Temporal | CorrelationType::TemporalOrdered
         ) => {}
-        _ => return Err("correlation without a `condition` mapping".into()),
+        _ => return Err(Problem::CorrelationCondition.into()),
     }
     if kind == CorrelationType::ValueCount && field.is_none() {
-        return Err("value_count needs `condition.field`".into());
+        return Err(Problem::ValueCountField.into());
     }
     Ok(Correlation {
         kind,
@@ -491,19 +593,23 @@ fn correlation(c: &Yaml) -> Result<Correlation, String> {
     })
 }
 
-pub fn parse_timespan(t: &str) -> Result<i64, String> {
+/// A Sigma timespan (`30s`, `5m`, `1h`, `7d`, `2w`) in milliseconds.
+pub fn parse_timespan(t: &str) -> Result<i64, TimespanError> {
     let t = t.trim();
     let (n, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
-    let n: i64 = n.parse().map_err(|_| format!("timespan {t:?}"))?;
-    let ms = match unit {
+    let n: i64 = n
+        .parse()
+        .map_err(|_| TimespanError::Number(t.to_string()))?;
+    let ms: i64 = match unit {
         "s" => 1_000,
         "m" => 60_000,
         "h" => 3_600_000,
         "d" => 86_400_000,
         "w" => 7 * 86_400_000,
-        _ => return Err(format!("timespan {t:?}: unit must be s, m, h, d or w")),
+        _ => return Err(TimespanError::Unit(t.to_string())),
     };
-    Ok(n * ms)
+    n.checked_mul(ms)
+        .ok_or_else(|| TimespanError::TooLong(t.to_string()))
 }
 
 #[cfg(test)]
@@ -525,15 +631,75 @@ mod tests {
             "title: t\nid: x\ndetection:\n  sel:\n    a|nope: 1\n  condition: sel\n",
         )
         .unwrap_err();
-        assert!(e.contains("f.yml: rule x") && e.contains("nope"), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "f.yml:5:5: rule x: selection `sel`: `a|nope`: unsupported modifier `nope`"
+        );
+        assert_eq!((e.line, e.column), (Some(5), Some(5)));
         let e = parse_file(
             "f.yml",
             "title: t\ndetection:\n  sel:\n    a: 1\n  condition: other\n",
         )
         .unwrap_err();
-        assert!(e.contains("other"), "{e}");
-        assert!(parse_file("f.yml", "title: [").is_err());
+        assert_eq!(
+            e.to_string(),
+            "f.yml:5:3: document 1: condition: the condition names `other`, which is not a selection"
+        );
+        let e = parse_file("f.yml", "title: [").unwrap_err();
+        assert!(matches!(e.problem, Problem::Yaml(_)), "{e:?}");
+        assert!(e.line.is_some() && e.column.is_some(), "{e:?}");
+        assert!(
+            std::error::Error::source(&e).is_some(),
+            "the YAML error is kept"
+        );
         assert_eq!(parse_timespan("5m").unwrap(), 300_000);
         assert!(parse_timespan("5y").is_err());
+        assert_eq!(
+            parse_timespan("99999999999999999w"),
+            Err(TimespanError::TooLong("99999999999999999w".into()))
+        );
+    }
+
+    /// A condition nested 100,000 deep overflowed the stack (the parser recursed per
+    /// level; `fuzz/corpus/sigma_rules/regress-deep-condition.yml`): now refused.
+    #[test]
+    fn deeply_nested_conditions_are_refused() {
+        let n = 100_000;
+        let text = format!(
+            "title: deep\nid: deep\ndetection:\n  selection:\n    eventName: CreateUser\n  condition: {}selection{}\n",
+            "(".repeat(n),
+            ")".repeat(n)
+        );
+        let e = parse_file("deep.yml", &text).unwrap_err();
+        assert!(
+            matches!(
+                e.problem,
+                Problem::Condition(crate::sigma::CondError::TooDeep(64))
+            ),
+            "{e}"
+        );
+        assert_eq!(e.line, Some(6), "{e}");
+    }
+
+    /// Later documents, lists and correlations are placed too; the regex's own error is
+    /// the source, not part of the message.
+    #[test]
+    fn errors_in_later_documents_and_lists_are_placed() {
+        let text = "title: a\nid: a\ndetection:\n  sel:\n    x: 1\n  condition: sel\n---\n\
+                    title: b\nid: b\ndetection:\n  sel:\n    - x: 1\n    - y|re:\n        - ok\n        - '('\n  condition: sel\n";
+        let e = parse_file("g.yml", text).unwrap_err();
+        assert_eq!(e.document, 2);
+        assert_eq!(
+            e.to_string(),
+            "g.yml:15:11: rule b: selection `sel`: item 2: `y|re`: item 2: regex \"(\""
+        );
+        let cause = std::error::Error::source(&e).expect("regex error kept");
+        assert!(cause.to_string().contains("unclosed group"), "{cause}");
+        let corr = "title: c\nid: c\ncorrelation:\n  type: event_count\n  rules: [a]\n  timespan: 5y\n  condition: {gte: 2}\n";
+        let e = parse_file("c.yml", corr).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "c.yml:6:3: rule c: correlation: `timespan`: timespan \"5y\": unit must be s, m, h, d or w"
+        );
     }
 }

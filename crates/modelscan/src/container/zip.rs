@@ -75,7 +75,8 @@ pub fn read(src: &dyn ReadAt, max_entries: usize) -> Archive {
             }
         }
         Err(why) => out.notes.push(format!(
-            "central directory unreadable ({why}); members read from local headers, as torch does"
+            "central directory unreadable ({}); members read from local headers, as torch does",
+            crate::because(&why)
         )),
     }
     let had_central = !by_offset.is_empty();
@@ -111,17 +112,51 @@ pub fn read(src: &dyn ReadAt, max_entries: usize) -> Archive {
     out
 }
 
-fn central(src: &dyn ReadAt, max_entries: usize) -> Result<Vec<Entry>, String> {
+/// Why the central directory cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum CentralError {
+    #[error("read error")]
+    Io(#[from] std::io::Error),
+    #[error("no end-of-central-directory record")]
+    NoEnd,
+    #[error("truncated end record")]
+    TruncatedEnd,
+    #[error("central directory lies outside the file")]
+    Outside,
+    #[error("central directory larger than 256 MiB")]
+    TooLarge,
+    #[error("more than {0} members")]
+    TooMany(usize),
+    #[error("truncated member name")]
+    Name,
+    #[error("truncated extra field")]
+    Extra,
+    #[error("central directory lists {listed} members but holds {held}")]
+    Count { listed: u64, held: usize },
+}
+
+/// Why a member's bytes were not extracted.
+#[derive(Debug, thiserror::Error)]
+pub enum ExtractError {
+    #[error("{size} bytes uncompressed, over the {max}-byte limit")]
+    TooLarge { size: u64, max: u64 },
+    #[error("compression method {0} (torch reads only stored and deflate)")]
+    Method(u16),
+    #[error("cannot decompress")]
+    Decompress(#[source] std::io::Error),
+    #[error("decompresses past the {0}-byte limit")]
+    PastLimit(u64),
+}
+
+fn central(src: &dyn ReadAt, max_entries: usize) -> Result<Vec<Entry>, CentralError> {
     let len = src.len();
     let tail_len = len.min(65_557);
-    let tail = src
-        .bytes_at(len - tail_len, tail_len as usize)
-        .map_err(|e| e.to_string())?;
+    let tail = src.bytes_at(len - tail_len, tail_len as usize)?;
     let end = tail
         .windows(4)
         .rposition(|w| w == END)
-        .ok_or("no end-of-central-directory record")?;
-    let rec = tail.get(end..end + 22).ok_or("truncated end record")?;
+        .ok_or(CentralError::NoEnd)?;
+    let rec = tail.get(end..end + 22).ok_or(CentralError::TruncatedEnd)?;
     let mut count = u64::from(u16_at(rec, 10));
     let mut cd_size = u64::from(u32_at(rec, 12));
     let mut cd_off = u64::from(u32_at(rec, 16));
@@ -135,7 +170,7 @@ fn central(src: &dyn ReadAt, max_entries: usize) -> Result<Vec<Entry>, String> {
         let before = end_at.saturating_sub(76);
         let stated = u64_at(&tail, end - 20 + 8);
         for at in [before, stated] {
-            let r = src.bytes_at(at, 56).map_err(|e| e.to_string())?;
+            let r = src.bytes_at(at, 56)?;
             if r.len() == 56 && &r[..4] == b"PK\x06\x06" {
                 count = u64_at(&r, 32);
                 cd_size = u64_at(&r, 40);
@@ -150,29 +185,27 @@ fn central(src: &dyn ReadAt, max_entries: usize) -> Result<Vec<Entry>, String> {
     let shift = cd_end.saturating_sub(cd_off.saturating_add(cd_size));
     cd_off = cd_off.saturating_add(shift);
     if cd_off.checked_add(cd_size).is_none_or(|e| e > len) {
-        return Err("central directory lies outside the file".into());
+        return Err(CentralError::Outside);
     }
     if cd_size > 256 << 20 {
-        return Err("central directory larger than 256 MiB".into());
+        return Err(CentralError::TooLarge);
     }
-    let cd = src
-        .bytes_at(cd_off, cd_size as usize)
-        .map_err(|e| e.to_string())?;
+    let cd = src.bytes_at(cd_off, cd_size as usize)?;
     let mut entries = Vec::new();
     let mut i = 0;
     while i + 46 <= cd.len() && &cd[i..i + 4] == CENTRAL {
         if entries.len() >= max_entries {
-            return Err(format!("more than {max_entries} members"));
+            return Err(CentralError::TooMany(max_entries));
         }
         let (n, x, c) = (
             usize::from(u16_at(&cd, i + 28)),
             usize::from(u16_at(&cd, i + 30)),
             usize::from(u16_at(&cd, i + 32)),
         );
-        let name = cd.get(i + 46..i + 46 + n).ok_or("truncated member name")?;
+        let name = cd.get(i + 46..i + 46 + n).ok_or(CentralError::Name)?;
         let extra = cd
             .get(i + 46 + n..i + 46 + n + x)
-            .ok_or("truncated extra field")?;
+            .ok_or(CentralError::Extra)?;
         let mut e = Entry {
             name: String::from_utf8_lossy(name).into_owned(),
             method: u16_at(&cd, i + 10),
@@ -189,10 +222,10 @@ fn central(src: &dyn ReadAt, max_entries: usize) -> Result<Vec<Entry>, String> {
         i += 46 + n + x + c;
     }
     if (entries.len() as u64) < count.min(max_entries as u64) {
-        return Err(format!(
-            "central directory lists {count} members but holds {}",
-            entries.len()
-        ));
+        return Err(CentralError::Count {
+            listed: count,
+            held: entries.len(),
+        });
     }
     Ok(entries)
 }
@@ -324,12 +357,9 @@ fn find_end(src: &dyn ReadAt, e: &Entry) -> Option<u64> {
 }
 
 /// A member's bytes (at most `max`), decompressed.
-pub fn extract(src: &dyn ReadAt, e: &Entry, max: u64) -> Result<Vec<u8>, String> {
+pub fn extract(src: &dyn ReadAt, e: &Entry, max: u64) -> Result<Vec<u8>, ExtractError> {
     if e.size > max {
-        return Err(format!(
-            "{} bytes uncompressed, over the {max}-byte limit",
-            e.size
-        ));
+        return Err(ExtractError::TooLarge { size: e.size, max });
     }
     let end = e.data_offset.saturating_add(e.compressed).min(src.len());
     let member = SubBlob {
@@ -344,15 +374,11 @@ pub fn extract(src: &dyn ReadAt, e: &Entry, max: u64) -> Result<Vec<u8>, String>
         8 => flate2::read::DeflateDecoder::new(raw)
             .take(max + 1)
             .read_to_end(&mut out),
-        m => {
-            return Err(format!(
-                "compression method {m} (torch reads only stored and deflate)"
-            ))
-        }
+        m => return Err(ExtractError::Method(m)),
     };
-    res.map_err(|err| format!("cannot decompress: {err}"))?;
+    res.map_err(ExtractError::Decompress)?;
     if out.len() as u64 > max {
-        return Err(format!("decompresses past the {max}-byte limit"));
+        return Err(ExtractError::PastLimit(max));
     }
     Ok(out)
 }

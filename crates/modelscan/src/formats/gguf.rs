@@ -4,7 +4,7 @@
 //! flagged.
 
 use super::{clip, Analysis};
-use crate::blob::{Cursor, ReadAt};
+use crate::blob::{Cursor, ReadAt, ReadError};
 use crate::{Finding, Severity};
 use serde_json::{json, Value};
 
@@ -12,28 +12,52 @@ pub const MAGIC: &[u8; 4] = b"GGUF";
 const MAX_STRING: u64 = 64 << 20;
 const MAX_COUNT: u64 = 100_000_000;
 
+/// Why a GGUF header cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum GgufError {
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    #[error("not GGUF")]
+    Magic,
+    #[error("unsupported GGUF version {0}")]
+    Version(u32),
+    #[error("{tensors} tensors and {keys} keys: not plausible")]
+    Counts { tensors: u64, keys: u64 },
+    #[error("string of {len} bytes at offset {at}")]
+    String { len: u64, at: u64 },
+    #[error("arrays nested too deep")]
+    Nested,
+    #[error("array of {0} items")]
+    Array(u64),
+    #[error("unknown value type {ty} at offset {at}")]
+    ValueType { ty: u32, at: u64 },
+    #[error("tensor with {dims} dimensions at offset {at}")]
+    Dimensions { dims: u32, at: u64 },
+}
+
 pub fn read(src: &dyn ReadAt) -> Analysis {
     let mut out = Analysis::default();
     match parse(src, &mut out) {
         Ok(()) => out,
         Err(e) => Analysis {
-            unknown: vec![e],
+            unknown: vec![crate::because(&e)],
             ..out
         },
     }
 }
 
-fn string(c: &mut Cursor, v1: bool) -> Result<String, String> {
+fn string(c: &mut Cursor, v1: bool) -> Result<String, GgufError> {
     let n = if v1 { u64::from(c.u32()?) } else { c.u64()? };
     if n > MAX_STRING {
-        return Err(format!("string of {n} bytes at offset {}", c.pos));
+        return Err(GgufError::String { len: n, at: c.pos });
     }
     Ok(String::from_utf8_lossy(c.take(n as usize)?).into_owned())
 }
 
 /// Read one value; keep scalars and strings, skip arrays (token tables are huge).
-fn value(c: &mut Cursor, ty: u32, v1: bool, depth: u8) -> Result<Option<Value>, String> {
-    let fixed = |c: &mut Cursor, n: usize| -> Result<Vec<u8>, String> { Ok(c.take(n)?.to_vec()) };
+fn value(c: &mut Cursor, ty: u32, v1: bool, depth: u8) -> Result<Option<Value>, GgufError> {
+    let fixed =
+        |c: &mut Cursor, n: usize| -> Result<Vec<u8>, ReadError> { Ok(c.take(n)?.to_vec()) };
     Ok(Some(match ty {
         0 => json!(c.u8()?),
         1 => json!(c.u8()? as i8),
@@ -46,12 +70,12 @@ fn value(c: &mut Cursor, ty: u32, v1: bool, depth: u8) -> Result<Option<Value>, 
         8 => Value::String(string(c, v1)?),
         9 => {
             if depth > 2 {
-                return Err("arrays nested too deep".into());
+                return Err(GgufError::Nested);
             }
             let inner = c.u32()?;
             let n = if v1 { u64::from(c.u32()?) } else { c.u64()? };
             if n > MAX_COUNT {
-                return Err(format!("array of {n} items"));
+                return Err(GgufError::Array(n));
             }
             let width = match inner {
                 0 | 1 | 7 => Some(1),
@@ -73,18 +97,18 @@ fn value(c: &mut Cursor, ty: u32, v1: bool, depth: u8) -> Result<Option<Value>, 
         10 => json!(c.u64()?),
         11 => json!(c.u64()? as i64),
         12 => json!(f64::from_le_bytes(fixed(c, 8)?.try_into().expect("8"))),
-        t => return Err(format!("unknown value type {t} at offset {}", c.pos)),
+        t => return Err(GgufError::ValueType { ty: t, at: c.pos }),
     }))
 }
 
-fn parse(src: &dyn ReadAt, out: &mut Analysis) -> Result<(), String> {
+fn parse(src: &dyn ReadAt, out: &mut Analysis) -> Result<(), GgufError> {
     let mut c = Cursor::new(src, 0);
     if c.take(4)? != MAGIC {
-        return Err("not GGUF".into());
+        return Err(GgufError::Magic);
     }
     let version = c.u32()?;
     if !(1..=3).contains(&version) {
-        return Err(format!("unsupported GGUF version {version}"));
+        return Err(GgufError::Version(version));
     }
     let v1 = version == 1;
     let (tensors, kvs) = if v1 {
@@ -93,7 +117,7 @@ fn parse(src: &dyn ReadAt, out: &mut Analysis) -> Result<(), String> {
         (c.u64()?, c.u64()?)
     };
     if tensors > MAX_COUNT || kvs > MAX_COUNT {
-        return Err(format!("{tensors} tensors and {kvs} keys: not plausible"));
+        return Err(GgufError::Counts { tensors, keys: kvs });
     }
     out.info.insert("gguf_version".into(), json!(version));
     let mut arch = None;
@@ -146,7 +170,7 @@ fn parse(src: &dyn ReadAt, out: &mut Analysis) -> Result<(), String> {
         string(&mut c, v1)?;
         let dims = c.u32()?;
         if dims > 8 {
-            return Err(format!("tensor with {dims} dimensions at offset {}", c.pos));
+            return Err(GgufError::Dimensions { dims, at: c.pos });
         }
         let mut n: u64 = 1;
         for _ in 0..dims {

@@ -14,45 +14,62 @@ pub enum Wire<'a> {
     Fixed32,
 }
 
+/// A message that is not protobuf wire format; `at` is the byte offset of the field
+/// within its message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WireError {
+    #[error("bad field key at byte {at}")]
+    Key { at: usize },
+    #[error("field number too large at byte {at}")]
+    FieldNumber { at: usize },
+    #[error("field number 0 at byte {at}")]
+    FieldZero { at: usize },
+    #[error("bad varint at byte {at}")]
+    Varint { at: usize },
+    #[error("truncated fixed64 at byte {at}")]
+    Fixed64 { at: usize },
+    #[error("bad length at byte {at}")]
+    Length { at: usize },
+    #[error("field {field} at byte {at} is longer than its message")]
+    Overlong { field: u32, at: usize },
+    #[error("truncated fixed32 at byte {at}")]
+    Fixed32 { at: usize },
+    #[error("wire type {wire} at byte {at}")]
+    WireType { wire: u64, at: usize },
+}
+
 /// Fields of one message; an error names the offset within the message.
-pub fn fields(mut b: &[u8]) -> Result<Vec<(u32, Wire<'_>)>, String> {
+pub fn fields(mut b: &[u8]) -> Result<Vec<(u32, Wire<'_>)>, WireError> {
     let total = b.len();
     let mut out = Vec::new();
     while !b.is_empty() {
         let at = total - b.len();
-        let key = varint(&mut b).ok_or_else(|| format!("bad field key at byte {at}"))?;
-        let field =
-            u32::try_from(key >> 3).map_err(|_| format!("field number too large at byte {at}"))?;
+        let key = varint(&mut b).ok_or(WireError::Key { at })?;
+        let field = u32::try_from(key >> 3).map_err(|_| WireError::FieldNumber { at })?;
         if field == 0 {
-            return Err(format!("field number 0 at byte {at}"));
+            return Err(WireError::FieldZero { at });
         }
         let w = match key & 7 {
-            0 => Wire::Varint(varint(&mut b).ok_or_else(|| format!("bad varint at byte {at}"))?),
+            0 => Wire::Varint(varint(&mut b).ok_or(WireError::Varint { at })?),
             1 => {
-                b = b
-                    .get(8..)
-                    .ok_or_else(|| format!("truncated fixed64 at byte {at}"))?;
+                b = b.get(8..).ok_or(WireError::Fixed64 { at })?;
                 Wire::Fixed64
             }
             2 => {
-                let n = varint(&mut b).ok_or_else(|| format!("bad length at byte {at}"))?;
+                let n = varint(&mut b).ok_or(WireError::Length { at })?;
                 let n = usize::try_from(n)
                     .ok()
                     .filter(|&n| n <= b.len())
-                    .ok_or_else(|| {
-                        format!("field {field} at byte {at} is longer than its message")
-                    })?;
+                    .ok_or(WireError::Overlong { field, at })?;
                 let (v, rest) = b.split_at(n);
                 b = rest;
                 Wire::Len(v)
             }
             5 => {
-                b = b
-                    .get(4..)
-                    .ok_or_else(|| format!("truncated fixed32 at byte {at}"))?;
+                b = b.get(4..).ok_or(WireError::Fixed32 { at })?;
                 Wire::Fixed32
             }
-            w => return Err(format!("wire type {w} at byte {at}")),
+            wire => return Err(WireError::WireType { wire, at }),
         };
         out.push((field, w));
     }

@@ -31,6 +31,17 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/ui/logout", post(logout))
         .route("/ui/history", get(history))
         .route("/ui/decisions/{id}", get(decision))
+        // The same page under the name the proxy's messages use.
+        .route(
+            "/ui/requests/{id}",
+            get(|Path(id): Path<String>| async move {
+                // Decision ids are `dec_` and hex: anything else names no request.
+                if id.is_empty() || !id.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_') {
+                    return StatusCode::NOT_FOUND.into_response();
+                }
+                Redirect::to(&format!("/ui/decisions/{id}")).into_response()
+            }),
+        )
         .route("/ui/decisions/{id}/vote", post(vote))
         .route("/ui/incidents", get(incidents).post(open_incident))
         .route("/ui/incidents/{id}/resolve", post(resolve_incident))

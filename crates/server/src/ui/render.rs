@@ -285,15 +285,25 @@ pub fn decision(r: &Request, now: i64, who: &TokenInfo, csrf: &str) -> String {
             let _ = write!(o, "<p>Executable from {}.</p>", when(at));
         }
     }
+    if let Some(at) = r.executed_at {
+        let _ = write!(
+            o,
+            "<p id=executed>Executed at {} by {}: this approval is used up; the same call again needs a new one.</p>",
+            when(at),
+            esc(r.executed_by.as_deref().unwrap_or("?"))
+        );
+    }
     o.push_str("</div>");
     if let Some(action) = report["action"].as_str() {
         let findings = crate::api::findings(&report);
         let _ = write!(
             o,
-            "<div class=card><h2>What it makes possible</h2>{}</div><div class=card><h2>The call</h2><p><code>{}</code> on <code>{}</code></p><pre id=params>{}</pre></div>",
+            "<div class=card><h2>What it makes possible</h2>{}</div><div class=card><h2>The call</h2><p><code id=action>{}</code> on <code>{}</code> by <b>{}</b></p>{}<pre id=params>{}</pre></div>",
             if findings.is_empty() { "<p class=muted>No effects beyond the call itself.</p>".into() } else { findings_list(&findings) },
             esc(action),
             esc(report["resource"].as_str().unwrap_or("(no resource)")),
+            esc(&r.requester),
+            call_origin(r, &report["request"]),
             esc(&serde_json::to_string_pretty(&report["request"]["params"]).unwrap_or_default()),
         );
     } else {
@@ -337,6 +347,36 @@ pub fn decision(r: &Request, now: i64, who: &TokenInfo, csrf: &str) -> String {
             hash = esc(&r.content_hash),
         );
     }
+    o
+}
+
+/// Where a call came from and what its approval binds to.
+fn call_origin(r: &Request, request: &Value) -> String {
+    let source = request["source"].as_str().unwrap_or("api");
+    let how = match source {
+        "proxy" => "Made through <b>parapet proxy aws</b>: the agent's own AWS request, held at the proxy. Approved, it runs once when the agent sends the same request again (or while the proxy still holds it).",
+        "api" => "Submitted to the decision API.",
+        _ => "",
+    };
+    let mut o = format!("<p id=source>Source <b>{}</b>. {how}</p>", esc(source));
+    let bound = if request["binding"].is_string() {
+        "caller, operation, parameters and policy pack"
+    } else {
+        "action, resource and parameters"
+    };
+    let _ = write!(
+        o,
+        "<p class=muted id=binding>Approval bound to {bound}: <code>{}</code>",
+        esc(&r.content_hash)
+    );
+    if let Some(v) = request["policy_version"].as_str() {
+        let _ = write!(
+            o,
+            "; policy pack <code>{}</code>",
+            esc(&v[..v.len().min(16)])
+        );
+    }
+    o.push_str(".</p>");
     o
 }
 
@@ -477,5 +517,79 @@ mod tests {
             "{html}"
         );
         assert!(html.contains("+ tcp port 22 from 0.0.0.0/0"), "{html}");
+    }
+
+    fn proxied(executed: bool) -> Request {
+        Request {
+            id: "dec_1".into(),
+            created_at: 0,
+            requester: "agent:kiro".into(),
+            kind: "call".into(),
+            content_hash: "ab".repeat(32),
+            outcome: "review".into(),
+            approvers_required: 2,
+            delay_seconds: 0,
+            expires_at: 3600,
+            approved_at: Some(10),
+            rejected: false,
+            executed_at: executed.then_some(20),
+            executed_by: executed.then(|| "agent:kiro".into()),
+            votes: vec![],
+            report: serde_json::value::to_raw_value(&json!({
+                "action": "iam:AttachRolePolicy", "resource": "arn:aws:iam::1:role/<r>",
+                "decision": {"outcome": "review", "policies": []}, "findings": [],
+                "request": {"params": {"RoleName": "<r>"}, "source": "proxy",
+                    "binding": "ab".repeat(32), "policy_version": "0123456789abcdef0123"},
+            }))
+            .unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_proxied_call_shows_caller_operation_source_and_binding() {
+        let who = TokenInfo {
+            id: "tok_1".into(),
+            name: "bob".into(),
+            role: parapet_store::Role::Approver,
+            actor: "human:bob".into(),
+            created_at: 0,
+            expires_at: None,
+            revoked_at: None,
+            last_used_at: None,
+            aws_access_key_id: None,
+        };
+        let html = decision(&proxied(false), 100, &who, "csrf");
+        assert!(
+            html.contains("<code id=action>iam:AttachRolePolicy</code>"),
+            "{html}"
+        );
+        assert!(html.contains("by <b>agent:kiro</b>"), "{html}");
+        assert!(
+            html.contains("&lt;r&gt;") && !html.contains("<r>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("Source <b>proxy</b>") && html.contains("parapet proxy aws"),
+            "{html}"
+        );
+        assert!(
+            html.contains("caller, operation, parameters and policy pack"),
+            "{html}"
+        );
+        assert!(html.contains(&"ab".repeat(32)), "{html}");
+        assert!(
+            html.contains("policy pack <code>0123456789abcdef</code>"),
+            "{html}"
+        );
+        assert!(html.contains("state <b id=state>approved</b>"), "{html}");
+        assert!(!html.contains("id=executed"), "{html}");
+        let html = decision(&proxied(true), 100, &who, "csrf");
+        assert!(html.contains("state <b id=state>executed</b>"), "{html}");
+        assert!(
+            html.contains("<p id=executed>Executed at 1970-01-01T00:00:20Z by agent:kiro"),
+            "{html}"
+        );
+        // The history lists it as executed.
+        assert!(history(&[proxied(true)], 100).contains("<td>executed</td>"));
     }
 }

@@ -138,6 +138,11 @@ pub(super) fn covering(
         .find(|f| f.active(now) && f.covers(requester)))
 }
 
+/// The freezes that may cover an actor (`$1`) by itself or by its kind (`$2`,
+/// `kind:*`) in force at `$3`: one probe of the active-freezes index. Prepared once per
+/// lookup connection (`lookup.rs`).
+pub(super) const COVERING_SQL: &str = "SELECT id, actor, reason, incident, frozen_by, frozen_at, expires_at, cleared_by, cleared_at FROM freezes WHERE actor IN ($1, $2) AND cleared_at IS NULL AND (expires_at IS NULL OR expires_at > $3) ORDER BY frozen_at, id";
+
 fn active(c: &mut impl GenericClient, actor: &str, now: i64) -> Result<Option<Freeze>, StoreError> {
     Ok(c
         .query_opt(
@@ -150,7 +155,8 @@ fn active(c: &mut impl GenericClient, actor: &str, now: i64) -> Result<Option<Fr
         .map(row))
 }
 
-fn row(r: &Row) -> Freeze {
+/// Columns: [`COLUMNS`].
+pub(super) fn row(r: &Row) -> Freeze {
     Freeze {
         id: r.get(0),
         actor: r.get(1),

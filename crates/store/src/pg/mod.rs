@@ -3,7 +3,10 @@
 //! not interleave (votes on one request take its row; every audit append takes the
 //! head row), so the chain has one order and a vote race counts each approver once.
 
+mod calls;
 mod freeze;
+mod lookup;
+mod pool;
 mod schema;
 mod tokens;
 mod writer;
@@ -14,20 +17,23 @@ use crate::{
     AuditSnapshot, Freeze, Frozen, Incident, NewFreeze, NewRequest, Request, Role, Store,
     StoreError, StoredPin, TokenInfo, Vote,
 };
-use postgres::{Client, GenericClient, NoTls, Row, Transaction};
+use postgres::{Client, GenericClient, Row, Transaction};
 use schema::migrate;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-const REQUEST_COLUMNS: &str = "id, created_at, requester, kind, content_hash, outcome, approvers_required, delay_seconds, expires_at, approved_at, rejected, report";
+const REQUEST_COLUMNS: &str = "id, created_at, requester, kind, content_hash, outcome, approvers_required, delay_seconds, expires_at, approved_at, rejected, report, executed_at, executed_by";
 
 pub struct PgStore {
     config: postgres::Config,
-    /// Idle connections; a broken one is dropped, not returned.
-    idle: Mutex<Vec<Client>>,
+    /// Idle connections and when each was last used; a broken one is dropped, not
+    /// returned.
+    idle: Mutex<Vec<(Client, Instant)>>,
     max_idle: usize,
     /// Decisions go through the group-commit writer (its own connection).
     writer: Writer,
+    /// Per-request lookups on connections with prepared statements.
+    lookups: lookup::Lookups,
 }
 
 impl PgStore {
@@ -46,28 +52,10 @@ impl PgStore {
             config,
             idle: Mutex::new(Vec::new()),
             max_idle: 64,
+            lookups: Default::default(),
         };
         store.with(migrate)?;
         Ok(store)
-    }
-
-    fn with<T>(
-        &self,
-        f: impl FnOnce(&mut Client) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let mut client = match pooled {
-            Some(c) if !c.is_closed() => c,
-            _ => self.config.connect(NoTls)?,
-        };
-        let result = f(&mut client);
-        if !client.is_closed() {
-            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-            if idle.len() < self.max_idle {
-                idle.push(client);
-            }
-        }
-        result
     }
 
     /// A write transaction: `f` runs inside it and it commits only if `f` succeeds.
@@ -145,6 +133,8 @@ fn request_row(r: &Row) -> Request {
         expires_at: r.get(8),
         approved_at: r.get(9),
         rejected: r.get(10),
+        executed_at: r.get(12),
+        executed_by: r.get(13),
         votes: Vec::new(),
         report: crate::shared::report_json(r.get(11)),
     }
@@ -263,6 +253,24 @@ impl Store for PgStore {
         self.touch_token_pg(id, at)
     }
 
+    fn create_aws_token(
+        &self,
+        name: &str,
+        role: Role,
+        actor: &str,
+        expires_at: Option<i64>,
+        by: &str,
+    ) -> Result<(TokenInfo, String), StoreError> {
+        let t = crate::shared::new_aws_token(name, role, actor, expires_at)?;
+        let info = self.insert_token_pg(t, by)?;
+        let id = info.aws_access_key_id.clone().unwrap_or_default();
+        Ok((info, id))
+    }
+
+    fn aws_key(&self, access_key_id: &str) -> Result<Option<TokenInfo>, StoreError> {
+        self.aws_key_pg(access_key_id)
+    }
+
     fn create_session(&self, token: &TokenInfo, ttl_seconds: i64) -> Result<String, StoreError> {
         self.create_session_pg(token, ttl_seconds)
     }
@@ -357,6 +365,19 @@ impl Store for PgStore {
             .map(request_row)
             .collect())
         })
+    }
+
+    fn approved_for(
+        &self,
+        requester: &str,
+        content_hash: &str,
+        now: i64,
+    ) -> Result<Option<Request>, StoreError> {
+        self.with(|c| calls::approved_for(c, requester, content_hash, now))
+    }
+
+    fn consume(&self, id: &str, by: &str) -> Result<bool, StoreError> {
+        self.write(|tx| calls::consume(tx, id, by))
     }
 
     fn audit(&self) -> Result<Vec<AuditEntry>, StoreError> {
@@ -526,6 +547,10 @@ impl Store for PgStore {
 
     fn freezes(&self, history: bool) -> Result<Vec<Freeze>, StoreError> {
         self.with(|c| freeze::list(c, history))
+    }
+
+    fn freeze_covering(&self, actor: &str, now: i64) -> Result<Option<Freeze>, StoreError> {
+        self.freeze_covering_pg(actor, now)
     }
 }
 

@@ -115,6 +115,15 @@ CREATE TABLE freezes (
 );
 CREATE INDEX freezes_active ON freezes (actor) WHERE cleared_at IS NULL;
 "#,
+    // Agent AWS keys for `parapet proxy aws` (the id only: the secret is derived, never
+    // stored); approvals used once (executed), found by the content they are bound to.
+    r#"
+ALTER TABLE tokens ADD COLUMN aws_access_key_id TEXT;
+CREATE UNIQUE INDEX tokens_aws_key ON tokens (aws_access_key_id) WHERE aws_access_key_id IS NOT NULL;
+ALTER TABLE requests ADD COLUMN executed_at BIGINT;
+ALTER TABLE requests ADD COLUMN executed_by TEXT;
+CREATE INDEX requests_binding ON requests (content_hash) WHERE outcome = 'review';
+"#,
 ];
 
 /// Taken by `migrate` so replicas starting together migrate once.
@@ -136,4 +145,59 @@ pub(super) fn migrate(c: &mut Client) -> Result<(), StoreError> {
     }
     tx.commit()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MIGRATIONS;
+    use crate::{Role, State, Store};
+
+    /// A database written before AWS keys and executions (schema version 3), with a
+    /// token and a pending review in it, opens migrated and keeps working.
+    #[test]
+    fn a_database_from_before_aws_keys_upgrades_with_its_rows() {
+        let base = std::env::var("PARAPET_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".into());
+        let schema = format!("parapet_mig_{}", &crate::new_secret()[..12]);
+        let mut c = postgres::Client::connect(&base, postgres::NoTls)
+            .expect("PostgreSQL at 127.0.0.1:5432 (database test) must be running");
+        c.batch_execute(&format!(
+            "CREATE SCHEMA {schema}; SET search_path = {schema};
+             CREATE TABLE schema_version (version INTEGER NOT NULL);"
+        ))
+        .unwrap();
+        for (i, m) in MIGRATIONS[..3].iter().enumerate() {
+            c.batch_execute(m).unwrap();
+            c.execute("INSERT INTO schema_version VALUES ($1)", &[&(i as i32 + 1)])
+                .unwrap();
+        }
+        let secret = "ppt_from-schema-3";
+        let now = crate::now();
+        c.execute(
+            "INSERT INTO tokens (id, name, role, actor, secret_hash, created_at) VALUES ('tok_old', 'old', 'agent', 'agent:kiro', $1, 5)",
+            &[&crate::hex_sha256(secret.as_bytes())],
+        )
+        .unwrap();
+        c.execute(
+            "INSERT INTO requests (id, created_at, requester, kind, content_hash, outcome, approvers_required, delay_seconds, expires_at, report)
+             VALUES ('dec_old', $1, 'agent:kiro', 'call', 'h-old', 'review', 1, 0, $2, '{}')",
+            &[&now, &(now + 3600)],
+        )
+        .unwrap();
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+        let s = crate::PgStore::connect(&url).unwrap();
+        let t = s.token(secret).unwrap().expect("the old token resolves");
+        assert_eq!(t.aws_access_key_id, None);
+        let r = s.request("dec_old").unwrap().unwrap();
+        assert_eq!((r.executed_at, r.state(now)), (None, State::Pending));
+        let found = s.approved_for("agent:kiro", "h-old", now).unwrap();
+        assert_eq!(found.map(|r| r.id).as_deref(), Some("dec_old"));
+        let (info, id) = s
+            .create_aws_token("kiro", Role::Agent, "agent:kiro", None, "human:root")
+            .unwrap();
+        assert_eq!(s.aws_key(&id).unwrap().unwrap().id, info.id);
+        drop(s);
+        let _ = c.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"));
+    }
 }

@@ -6,11 +6,14 @@ use crate::hash::hex_sha256;
 use crate::{Role, StoreError, TokenInfo};
 use postgres::Row;
 
-const TOKEN_COLUMNS: &str =
-    "t.id, t.name, t.role, t.actor, t.created_at, t.expires_at, t.revoked_at, t.last_used_at";
+const TOKEN_COLUMNS: &str = "t.id, t.name, t.role, t.actor, t.created_at, t.expires_at, t.revoked_at, t.last_used_at, t.aws_access_key_id";
+
+/// The live token of an AWS access key id (`$1`) at `$2`; prepared once per lookup
+/// connection (`lookup.rs`).
+pub(super) const AWS_KEY_SQL: &str = "SELECT t.id, t.name, t.role, t.actor, t.created_at, t.expires_at, t.revoked_at, t.last_used_at, t.aws_access_key_id FROM tokens t WHERE t.aws_access_key_id = $1 AND NOT t.revoked AND (t.expires_at IS NULL OR t.expires_at > $2)";
 
 /// Columns: [`TOKEN_COLUMNS`].
-fn info(r: &Row) -> Result<TokenInfo, StoreError> {
+pub(super) fn info(r: &Row) -> Result<TokenInfo, StoreError> {
     crate::shared::token_info(
         r.get(0),
         r.get(1),
@@ -20,6 +23,7 @@ fn info(r: &Row) -> Result<TokenInfo, StoreError> {
         r.get(5),
         r.get(6),
         r.get(7),
+        r.get(8),
     )
 }
 
@@ -33,14 +37,25 @@ impl PgStore {
         by: &str,
     ) -> Result<(TokenInfo, String), StoreError> {
         let t = crate::shared::new_token(name, role, actor, expires_at)?;
+        let secret = t.secret.clone();
+        Ok((self.insert_token_pg(t, by)?, secret))
+    }
+
+    /// Store a new token (an API token, or one with an AWS access key id) and audit it.
+    pub(super) fn insert_token_pg(
+        &self,
+        t: crate::shared::NewToken,
+        by: &str,
+    ) -> Result<TokenInfo, StoreError> {
+        let i = &t.info;
         self.write(|tx| {
             tx.execute(
-                "INSERT INTO tokens (id, name, role, actor, secret_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                &[&t.info.id, &name, &role.as_str(), &actor, &t.secret_hash, &t.info.created_at, &expires_at],
+                "INSERT INTO tokens (id, name, role, actor, secret_hash, created_at, expires_at, aws_access_key_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                &[&i.id, &i.name, &i.role.as_str(), &i.actor, &t.secret_hash, &i.created_at, &i.expires_at, &i.aws_access_key_id],
             )?;
-            append(tx, "token", by, &t.info.id, &t.audit_payload)
+            append(tx, "token", by, &i.id, &t.audit_payload)
         })?;
-        Ok((t.info, t.secret))
+        Ok(t.info)
     }
 
     pub(super) fn token_pg(&self, secret: &str) -> Result<Option<TokenInfo>, StoreError> {
@@ -138,7 +153,7 @@ impl PgStore {
                 &[&hash, &crate::now()],
             )?)
         })?;
-        row.map(|r| Ok((info(&r)?, r.get(8)))).transpose()
+        row.map(|r| Ok((info(&r)?, r.get(9)))).transpose()
     }
 
     pub(super) fn end_session_pg(&self, session_id: &str) -> Result<bool, StoreError> {

@@ -137,6 +137,27 @@ pub(super) fn covering(c: &Connection, requester: &str) -> Result<Option<Freeze>
         .find(|f| f.active(now) && f.covers(requester)))
 }
 
+/// The freeze in force at `now` covering `actor`: its exact freeze or its kind's, one
+/// probe of the active-freezes index.
+pub(super) fn covering_at(
+    c: &Connection,
+    actor: &str,
+    now: i64,
+) -> Result<Option<Freeze>, StoreError> {
+    let kind = crate::freeze::kind_pattern(actor);
+    let mut st = c.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM freezes WHERE actor IN (?1, ?2) AND cleared_at IS NULL AND (expires_at IS NULL OR expires_at > ?3) ORDER BY frozen_at, rowid"
+    ))?;
+    let rows = st.query_map(params![actor, kind, now], row)?;
+    for f in rows {
+        let f = f?;
+        if f.active(now) && f.covers(actor) {
+            return Ok(Some(f));
+        }
+    }
+    Ok(None)
+}
+
 fn active(c: &Connection, actor: &str, now: i64) -> Result<Option<Freeze>, StoreError> {
     Ok(c
         .query_row(

@@ -8,127 +8,22 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+mod calls;
 mod freeze;
 mod ops;
+mod schema;
 mod tokens;
 
-const MIGRATIONS: &[&str] = &[
-    r#"
-CREATE TABLE requests (
-  id TEXT PRIMARY KEY,
-  created_at INTEGER NOT NULL,
-  requester TEXT NOT NULL,
-  kind TEXT NOT NULL,
-  content_hash TEXT NOT NULL,
-  outcome TEXT NOT NULL,
-  approvers_required INTEGER NOT NULL,
-  delay_seconds INTEGER NOT NULL,
-  expires_at INTEGER NOT NULL,
-  approved_at INTEGER,
-  rejected INTEGER NOT NULL DEFAULT 0,
-  report TEXT NOT NULL
-);
-CREATE TABLE votes (
-  request_id TEXT NOT NULL REFERENCES requests(id),
-  approver TEXT NOT NULL,
-  approve INTEGER NOT NULL,
-  reason TEXT,
-  at INTEGER NOT NULL,
-  PRIMARY KEY (request_id, approver)
-);
-CREATE TABLE tokens (
-  id TEXT PRIMARY KEY,
-  name TEXT NOT NULL,
-  role TEXT NOT NULL,
-  actor TEXT NOT NULL,
-  secret_hash TEXT NOT NULL UNIQUE,
-  created_at INTEGER NOT NULL,
-  revoked INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE audit (
-  seq INTEGER PRIMARY KEY,
-  at INTEGER NOT NULL,
-  kind TEXT NOT NULL,
-  actor TEXT NOT NULL,
-  subject TEXT NOT NULL,
-  payload TEXT NOT NULL,
-  prev_hash TEXT NOT NULL,
-  hash TEXT NOT NULL
-);
--- The last entry's seq and hash, updated with every append: removing entries from the
--- end of the log shows as a mismatch here.
-CREATE TABLE audit_head (
-  id INTEGER PRIMARY KEY CHECK (id = 1),
-  seq INTEGER NOT NULL,
-  hash TEXT NOT NULL
-);
-"#,
-    r#"
-CREATE TABLE incidents (
-  id TEXT PRIMARY KEY,
-  source TEXT NOT NULL,
-  title TEXT NOT NULL,
-  opened_at INTEGER NOT NULL,
-  opened_by TEXT NOT NULL,
-  resolved_at INTEGER,
-  resolved_by TEXT
-);
-CREATE TABLE webhook_events (
-  source TEXT NOT NULL,
-  event_id TEXT NOT NULL,
-  received_at INTEGER NOT NULL,
-  PRIMARY KEY (source, event_id)
-);
-CREATE TABLE pins (
-  id TEXT PRIMARY KEY,
-  resource TEXT NOT NULL,
-  attribute TEXT NOT NULL,
-  value TEXT,
-  mode TEXT,
-  reason TEXT NOT NULL,
-  incident TEXT,
-  expires INTEGER,
-  created_by TEXT NOT NULL,
-  created_at INTEGER NOT NULL,
-  removed_at INTEGER
-);
-"#,
-    // Tokens expire and are revoked with a time; web UI sessions are their own
-    // random ids, stored hashed, bound to a token.
-    r#"
-ALTER TABLE tokens ADD COLUMN expires_at INTEGER;
-ALTER TABLE tokens ADD COLUMN revoked_at INTEGER;
-ALTER TABLE tokens ADD COLUMN revoked_by TEXT;
-ALTER TABLE tokens ADD COLUMN last_used_at INTEGER;
-CREATE TABLE sessions (
-  id_hash TEXT PRIMARY KEY,
-  token_id TEXT NOT NULL REFERENCES tokens(id),
-  created_at INTEGER NOT NULL,
-  expires_at INTEGER NOT NULL
-);
-CREATE INDEX sessions_token ON sessions (token_id);
-"#,
-    // The per-actor kill switch; cleared freezes are kept (who and when).
-    r#"
-CREATE TABLE freezes (
-  id TEXT PRIMARY KEY,
-  actor TEXT NOT NULL,
-  reason TEXT NOT NULL,
-  incident TEXT,
-  frozen_by TEXT NOT NULL,
-  frozen_at INTEGER NOT NULL,
-  expires_at INTEGER,
-  cleared_by TEXT,
-  cleared_at INTEGER
-);
-CREATE INDEX freezes_active ON freezes (actor) WHERE cleared_at IS NULL;
-"#,
-];
+use schema::MIGRATIONS;
 
 const WAL_AUTOCHECKPOINT_PAGES: i64 = 300;
 
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
+    /// A second connection for the lookups `parapet proxy aws` makes on every request
+    /// (access keys, freezes, approvals): in WAL mode it reads while the writer
+    /// commits, instead of waiting behind a batch's fsync for the main connection.
+    reader: Mutex<Connection>,
     /// Decisions go through the group-commit writer.
     writer: Writer,
 }
@@ -149,14 +44,24 @@ impl SqliteStore {
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         let conn = Arc::new(Mutex::new(conn));
         let shared = conn.clone();
+        // Opened before the migration so a failure to open fails `open`; it reads only
+        // after the migration has committed.
+        let reader = Connection::open(path)?;
+        reader.busy_timeout(std::time::Duration::from_secs(10))?;
         let store = SqliteStore {
             writer: Writer::start("parapet-sqlite-writer", move |batch| {
                 write_batch(&mut shared.lock().unwrap_or_else(|p| p.into_inner()), batch)
             }),
             conn,
+            reader: Mutex::new(reader),
         };
         store.migrate()?;
+        store.read().pragma_update(None, "query_only", true)?;
         Ok(store)
+    }
+
+    fn read(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.reader.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -254,6 +159,24 @@ impl Store for SqliteStore {
 
     fn touch_token(&self, id: &str, at: i64) -> Result<(), StoreError> {
         tokens::touch(&self.lock(), id, at)
+    }
+
+    fn create_aws_token(
+        &self,
+        name: &str,
+        role: Role,
+        actor: &str,
+        expires_at: Option<i64>,
+        by: &str,
+    ) -> Result<(TokenInfo, String), StoreError> {
+        let t = crate::shared::new_aws_token(name, role, actor, expires_at)?;
+        let info = tokens::insert(&mut self.lock(), t, by)?;
+        let id = info.aws_access_key_id.clone().unwrap_or_default();
+        Ok((info, id))
+    }
+
+    fn aws_key(&self, access_key_id: &str) -> Result<Option<TokenInfo>, StoreError> {
+        tokens::by_aws_key(&self.read(), access_key_id)
     }
 
     fn create_session(&self, token: &TokenInfo, ttl_seconds: i64) -> Result<String, StoreError> {
@@ -378,6 +301,19 @@ impl Store for SqliteStore {
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
+    fn approved_for(
+        &self,
+        requester: &str,
+        content_hash: &str,
+        now: i64,
+    ) -> Result<Option<Request>, StoreError> {
+        calls::approved_for(&self.read(), requester, content_hash, now)
+    }
+
+    fn consume(&self, id: &str, by: &str) -> Result<bool, StoreError> {
+        calls::consume(&mut self.lock(), id, by)
+    }
+
     fn audit_event(
         &self,
         kind: &str,
@@ -436,6 +372,10 @@ impl Store for SqliteStore {
 
     fn freezes(&self, history: bool) -> Result<Vec<Freeze>, StoreError> {
         freeze::list(&self.lock(), history)
+    }
+
+    fn freeze_covering(&self, actor: &str, now: i64) -> Result<Option<Freeze>, StoreError> {
+        freeze::covering_at(&self.read(), actor, now)
     }
 }
 
@@ -512,7 +452,7 @@ pub(super) fn set_audit_head(
     Ok(())
 }
 
-const REQUEST_COLUMNS: &str = "id, created_at, requester, kind, content_hash, outcome, approvers_required, delay_seconds, expires_at, approved_at, rejected, report";
+const REQUEST_COLUMNS: &str = "id, created_at, requester, kind, content_hash, outcome, approvers_required, delay_seconds, expires_at, approved_at, rejected, report, executed_at, executed_by";
 
 /// Columns: [`REQUEST_COLUMNS`].
 fn request_row(r: &rusqlite::Row) -> rusqlite::Result<Request> {
@@ -528,12 +468,14 @@ fn request_row(r: &rusqlite::Row) -> rusqlite::Result<Request> {
         expires_at: r.get(8)?,
         approved_at: r.get(9)?,
         rejected: r.get(10)?,
+        executed_at: r.get(12)?,
+        executed_by: r.get(13)?,
         votes: Vec::new(),
         report: crate::shared::report_json(r.get::<_, String>(11)?),
     })
 }
 
-fn load(c: &Connection, id: &str) -> Result<Option<Request>, StoreError> {
+pub(super) fn load(c: &Connection, id: &str) -> Result<Option<Request>, StoreError> {
     let row = c
         .query_row(
             &format!("SELECT {REQUEST_COLUMNS} FROM requests WHERE id = ?1"),

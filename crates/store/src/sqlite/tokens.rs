@@ -5,8 +5,7 @@ use crate::hash::hex_sha256;
 use crate::{Role, StoreError, TokenInfo};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
-const TOKEN_COLUMNS: &str =
-    "t.id, t.name, t.role, t.actor, t.created_at, t.expires_at, t.revoked_at, t.last_used_at";
+const TOKEN_COLUMNS: &str = "t.id, t.name, t.role, t.actor, t.created_at, t.expires_at, t.revoked_at, t.last_used_at, t.aws_access_key_id";
 
 /// A token row's columns, in [`TOKEN_COLUMNS`] order.
 type Row = (
@@ -18,6 +17,7 @@ type Row = (
     Option<i64>,
     Option<i64>,
     Option<i64>,
+    Option<String>,
 );
 
 /// Columns: [`TOKEN_COLUMNS`].
@@ -31,13 +31,14 @@ fn token_row(r: &rusqlite::Row) -> rusqlite::Result<Row> {
         r.get(5)?,
         r.get(6)?,
         r.get(7)?,
+        r.get(8)?,
     ))
 }
 
 fn info(
-    (id, name, role, actor, created, expires, revoked, used): Row,
+    (id, name, role, actor, created, expires, revoked, used, aws): Row,
 ) -> Result<TokenInfo, StoreError> {
-    crate::shared::token_info(id, name, role, actor, created, expires, revoked, used)
+    crate::shared::token_info(id, name, role, actor, created, expires, revoked, used, aws)
 }
 
 pub(super) fn create(
@@ -49,14 +50,36 @@ pub(super) fn create(
     by: &str,
 ) -> Result<(TokenInfo, String), StoreError> {
     let t = crate::shared::new_token(name, role, actor, expires_at)?;
+    let secret = t.secret.clone();
+    Ok((insert(c, t, by)?, secret))
+}
+
+/// Store a new token (an API token, or one with an AWS access key id) and audit it.
+pub(super) fn insert(
+    c: &mut Connection,
+    t: crate::shared::NewToken,
+    by: &str,
+) -> Result<TokenInfo, StoreError> {
+    let i = &t.info;
     let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
     tx.execute(
-        "INSERT INTO tokens (id, name, role, actor, secret_hash, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![t.info.id, name, role.as_str(), actor, t.secret_hash, t.info.created_at, expires_at],
+        "INSERT INTO tokens (id, name, role, actor, secret_hash, created_at, expires_at, aws_access_key_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![i.id, i.name, i.role.as_str(), i.actor, t.secret_hash, i.created_at, i.expires_at, i.aws_access_key_id],
     )?;
-    append(&tx, "token", by, &t.info.id, &t.audit_payload)?;
+    append(&tx, "token", by, &i.id, &t.audit_payload)?;
     tx.commit()?;
-    Ok((t.info, t.secret))
+    Ok(t.info)
+}
+
+/// The live token an AWS access key id belongs to.
+pub(super) fn by_aws_key(c: &Connection, id: &str) -> Result<Option<TokenInfo>, StoreError> {
+    let row = c
+        .prepare_cached(&format!(
+            "SELECT {TOKEN_COLUMNS} FROM tokens t WHERE t.aws_access_key_id = ?1 AND t.revoked = 0 AND (t.expires_at IS NULL OR t.expires_at > ?2)"
+        ))?
+        .query_row(params![id, crate::now()], token_row)
+        .optional()?;
+    row.map(info).transpose()
 }
 
 /// The live token a secret belongs to; only its hash is stored.
@@ -142,7 +165,7 @@ pub(super) fn session(
              WHERE s.id_hash = ?1 AND s.expires_at > ?2 AND t.revoked = 0 AND (t.expires_at IS NULL OR t.expires_at > ?2)"
         ))?
         .query_row(params![hex_sha256(session_id.as_bytes()), now], |r| {
-            Ok((token_row(r)?, r.get::<_, i64>(8)?))
+            Ok((token_row(r)?, r.get::<_, i64>(9)?))
         })
         .optional()?;
     row.map(|(t, exp)| Ok((info(t)?, exp))).transpose()

@@ -153,10 +153,19 @@ fn starts_json_lines(bytes: &[u8]) -> bool {
     start.is_some_and(|s| bytes[s] == b'{' && first_line_is_a_record(&bytes[s..]))
 }
 
+/// Why UTF-16 text cannot be decoded; offsets are bytes from the start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Utf16Error {
+    #[error("UTF-16 with an odd length ({0} bytes)")]
+    OddLength(usize),
+    #[error("UTF-16 with a lone surrogate at byte {0}")]
+    LoneSurrogate(usize),
+}
+
 /// UTF-16 text (what Windows PowerShell's `Out-File` writes): by its byte-order mark,
 /// or a JSON document's first `{`/`[` with a zero byte beside it. `Err` names the byte
 /// where a lone surrogate or an odd length breaks it.
-fn utf16(bytes: &[u8]) -> Option<Result<String, String>> {
+fn utf16(bytes: &[u8]) -> Option<Result<String, Utf16Error>> {
     let (le, body) = match bytes {
         [0xff, 0xfe, rest @ ..] => (true, rest),
         [0xfe, 0xff, rest @ ..] => (false, rest),
@@ -165,10 +174,7 @@ fn utf16(bytes: &[u8]) -> Option<Result<String, String>> {
         _ => return None,
     };
     if body.len() % 2 == 1 {
-        return Some(Err(format!(
-            "UTF-16 with an odd length ({} bytes)",
-            bytes.len()
-        )));
+        return Some(Err(Utf16Error::OddLength(bytes.len())));
     }
     let units = body.chunks_exact(2).map(|c| match le {
         true => u16::from_le_bytes([c[0], c[1]]),
@@ -180,7 +186,7 @@ fn utf16(bytes: &[u8]) -> Option<Result<String, String>> {
             Ok(c) => text.push(c),
             Err(_) => {
                 let at = i * 2 + bytes.len() - body.len();
-                return Some(Err(format!("UTF-16 with a lone surrogate at byte {at}")));
+                return Some(Err(Utf16Error::LoneSurrogate(at)));
             }
         }
     }
@@ -190,7 +196,7 @@ fn utf16(bytes: &[u8]) -> Option<Result<String, String>> {
 fn read_text(name: &str, bytes: &[u8], limits: Limits, out: &mut dyn FnMut(Item)) {
     match utf16(bytes) {
         Some(Ok(text)) => return read_text(name, text.as_bytes(), limits, out),
-        Some(Err(why)) => return out(skip(name, why)),
+        Some(Err(why)) => return out(skip(name, why.to_string())),
         None => {}
     }
     let bytes = without_bom(bytes);
@@ -404,7 +410,7 @@ fn unwrap_record(
     }
     match Event::from_record(rec) {
         Ok(e) => out(Item::Event(Box::new(e))),
-        Err(reason) => out(skip(&here(), reason)),
+        Err(reason) => out(skip(&here(), reason.to_string())),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Sharing and resource policies: snapshots, images, buckets, queues, keys.
 
 use super::*;
+use crate::resource_policy::{found_effect, judge, scan_value, Found, Path, Scan};
 
 pub(super) fn share(
     c: &Ctx,
@@ -13,44 +14,45 @@ pub(super) fn share(
     out.resource_type = Some(rtype);
     let resource = format!("{what} {}", c.target(id_keys));
     let perm = c.p.get(attr);
-    let mut adds = perm.get("Add").list();
-    // The flat form: Attribute=createVolumePermission, OperationType=add, UserIds/GroupNames.
-    if adds.is_empty()
-        && c.p
-            .get("OperationType")
-            .str()
-            .is_some_and(|o| o.eq_ignore_ascii_case("add"))
+    let mut push = |target: ShareTarget| {
+        let e = Effect::ExternalShare {
+            resource: resource.clone(),
+            target,
+            certainty: Certainty::Known,
+        };
+        if !out.effects.contains(&e) {
+            out.effects.push(e);
+        }
+    };
+    // The flat form: Attribute=createVolumePermission, OperationType=add, UserIds and
+    // groups (`GroupNames` for snapshots, `UserGroups` for images, `UserGroup` as the
+    // query API and CloudTrail name both). Read beside the structure, whichever is given.
+    if c.p
+        .get("OperationType")
+        .str()
+        .is_some_and(|o| o.eq_ignore_ascii_case("add"))
     {
-        for id in c.p.get("UserIds").strings() {
-            out.effects.push(Effect::ExternalShare {
-                resource: resource.clone(),
-                target: ShareTarget::Account { id: id.into() },
-                certainty: Certainty::Known,
-            });
+        for id in c.p.any(&["UserIds", "UserId"]).strings() {
+            if Some(id) != c.own_account {
+                push(ShareTarget::Account { id: id.into() });
+            }
         }
-        if c.p.get("GroupNames").strings().contains(&"all") {
-            out.effects.push(Effect::ExternalShare {
-                resource,
-                target: ShareTarget::Public,
-                certainty: Certainty::Known,
-            });
+        let groups = ["GroupNames", "UserGroups", "UserGroup"]
+            .iter()
+            .flat_map(|k| c.p.get(k).strings());
+        if groups.into_iter().any(|g| g.eq_ignore_ascii_case("all")) {
+            push(ShareTarget::Public);
         }
-        return;
     }
-    for a in adds.drain(..) {
-        if a.get("Group").str() == Some("all") {
-            out.effects.push(Effect::ExternalShare {
-                resource: resource.clone(),
-                target: ShareTarget::Public,
-                certainty: Certainty::Known,
-            });
+    for a in perm.get("Add").list() {
+        if a.get("Group")
+            .str()
+            .is_some_and(|g| g.eq_ignore_ascii_case("all"))
+        {
+            push(ShareTarget::Public);
         } else if let Some(id) = a.get("UserId").str() {
             if Some(id) != c.own_account {
-                out.effects.push(Effect::ExternalShare {
-                    resource: resource.clone(),
-                    target: ShareTarget::Account { id: id.into() },
-                    certainty: Certainty::Known,
-                });
+                push(ShareTarget::Account { id: id.into() });
             }
         }
     }
@@ -95,30 +97,62 @@ pub(super) fn resource_policy(c: &Ctx, out: &mut Out, keys: &[&str], rtype: &'st
         "KeyId",
         "SecretId",
     ]);
-    let Some(st) = c.p.any(keys).document().and_then(|d| parse_policy(&d).ok()) else {
+    let given = c.p.any(keys);
+    let Some(doc) = given.document().filter(|d| parse_policy(d).is_ok()) else {
+        // Given but unreadable: what it allows cannot be judged. (Parameters the
+        // required table lists are reported there, once.)
+        let listed = keys
+            .iter()
+            .any(|k| super::required::covers(c.service, c.op, k));
+        if !given.is_null() && !listed {
+            out.effects.push(Effect::Unknown {
+                resource: target,
+                unrecognised: parapet_model::Unrecognised::Parameters,
+                name: [c.service, ":", c.op].concat(),
+                why: format!(
+                    "{} is {}, not a policy document parapet can read",
+                    keys.join(" or "),
+                    crate::api::ids::type_name(given.0)
+                ),
+            });
+        }
         return;
     };
-    for s in st.iter().filter(|s| s.allow) {
-        for p in &s.principals {
-            match p {
-                Principal::Everyone if !s.has_condition => public(
-                    out,
-                    target.clone(),
-                    format!("its policy lets anyone ({})", s.actions.join(", ")),
-                ),
-                Principal::Aws(a) => {
-                    if let Some(acct) = account_of(a) {
-                        if Some(acct) != c.own_account {
-                            out.effects.push(Effect::ExternalShare {
-                                resource: target.clone(),
-                                target: ShareTarget::Account { id: acct.into() },
-                                certainty: Certainty::Known,
-                            });
-                        }
-                    }
-                }
-                _ => {}
-            }
+    out.policy_read = true;
+    let mut scan = Scan::default();
+    judge(&doc, &Path::Root, c.own_account, &mut scan);
+    push_found(out, scan.found, &target);
+}
+
+/// Any other write whose parameters carry a resource policy (DynamoDB, Kinesis,
+/// CodeArtifact, S3 Tables, Glue, and whatever comes next), found by its shape at any
+/// depth, JSON held in strings included: judged like the ones above. A document that
+/// looks like a resource policy but cannot be read is unknown, never harmless.
+pub(super) fn shaped_policies(c: &Ctx, out: &mut Out) {
+    let label = c.named_target();
+    let mut notes = Vec::new();
+    let scan = scan_value(&label, c.p.0, c.own_account, &mut notes);
+    if scan.found.is_empty() && scan.unreadable.is_empty() {
+        return;
+    }
+    out.policy_read = true;
+    push_found(out, scan.found, &label);
+    for (path, why) in scan.unreadable {
+        out.effects.push(Effect::Unknown {
+            resource: label.clone(),
+            unrecognised: parapet_model::Unrecognised::Parameters,
+            name: [c.service, ":", c.op].concat(),
+            why: format!("its {path} {why}"),
+        });
+    }
+}
+
+fn push_found(out: &mut Out, found: Vec<Found>, label: &str) {
+    let mut seen: Vec<&Found> = Vec::new();
+    for f in &found {
+        if !seen.contains(&f) {
+            seen.push(f);
+            out.effects.push(found_effect(f, label));
         }
     }
 }

@@ -207,7 +207,7 @@ pub(super) const EVASION: &[(&str, &str, &str, &str)] = &[
 pub(super) fn evasion(c: &Ctx, out: &mut Out) {
     let push = |out: &mut Out, control: &str, what: &str| {
         out.effects.push(Effect::DefenseEvasion {
-            resource: c.named_target(),
+            resource: c.targets_text(),
             evasion: DefenseEvasion {
                 control: control.into(),
                 what: what.into(),
@@ -327,7 +327,12 @@ pub(super) fn destruction(c: &Ctx, out: &mut Out) {
             ("rds", "DeleteDBInstance" | "DeleteDBCluster") => match p.get("SkipFinalSnapshot").bool() {
                 Some(true) => lost("SkipFinalSnapshot is true"),
                 Some(false) => DataFate::Survives { how: format!("a final snapshot {} is taken", p.any(&["FinalDBSnapshotIdentifier", "FinalSnapshotIdentifier"]).str().unwrap_or("")).replace("  ", " ") },
-                None if p.get("SkipFinalSnapshot").is_null() => DataFate::Unknown { why: "SkipFinalSnapshot is not given".into() },
+                // SkipFinalSnapshot defaults to false (RDS API reference): with a final
+                // snapshot named, one is taken.
+                None if p.get("SkipFinalSnapshot").is_null() => match p.any(&["FinalDBSnapshotIdentifier", "FinalSnapshotIdentifier"]).str() {
+                    Some(id) => DataFate::Survives { how: format!("a final snapshot {id} is taken (SkipFinalSnapshot defaults to false)") },
+                    None => DataFate::Unknown { why: "SkipFinalSnapshot is not given".into() },
+                },
                 // Given, but not as true or false: parapet cannot tell what the SDK or
                 // API will make of it, so it judges the worst case.
                 None => lost(&format!("SkipFinalSnapshot is given as {}, not true or false; judged as if it were true", p.get("SkipFinalSnapshot").0)),
@@ -349,8 +354,11 @@ pub(super) fn destruction(c: &Ctx, out: &mut Out) {
             _ => lost("AWS deletes the stored data with the resource"),
         }
     };
-    out.effects.push(Effect::Destroy {
-        resource: c.named_target(),
-        data,
-    });
+    // One per resource named: terminating 40 instances is 40 destructions.
+    for resource in c.all_targets() {
+        out.effects.push(Effect::Destroy {
+            resource,
+            data: data.clone(),
+        });
+    }
 }

@@ -4,9 +4,8 @@ use super::params::P;
 use crate::catalog::{catalog, AccessLevel};
 use crate::iam::{
     account_of, aws_managed_policy, grant_delta, is_aws_managed_arn, parse_policy, trust_grants,
-    Permissions, Principal,
+    Permissions,
 };
-use crate::network::classify_source;
 use parapet_model::{Certainty, DataFate, DefenseEvasion, Effect, Grant, PortRange, ShareTarget};
 
 mod access;
@@ -14,12 +13,13 @@ mod iam;
 mod lifecycle;
 mod network;
 mod required;
+mod services;
 mod technique;
 
-use access::{rds_share, replication, resource_policy, share};
+use access::{rds_share, share};
 use iam::{credential, iam_attach, iam_document, iam_trust};
 use lifecycle::{destruction, evasion};
-use network::{ingress, nacl};
+use network::{ingress, modify_rules, nacl};
 pub use required::coerce;
 use technique::techniques;
 
@@ -29,6 +29,8 @@ pub struct Ctx<'a> {
     pub resource: &'a str,
     pub p: P<'a>,
     pub own_account: Option<&'a str>,
+    /// The resources the parameters name, read as the models say (`api::ids`).
+    pub names: &'a [String],
 }
 
 pub struct Out {
@@ -36,10 +38,14 @@ pub struct Out {
     pub resource_type: Option<&'static str>,
     pub destroys: bool,
     pub data_bearing: bool,
+    /// A resource policy in the parameters was judged (by an operation's rule or by
+    /// its shape).
+    pub policy_read: bool,
 }
 
 /// Parameters that name the target of a call, most specific first (matched ignoring
-/// case: the API's `DBInstanceIdentifier` is CloudTrail's `dBInstanceIdentifier`).
+/// case: the API's `DBInstanceIdentifier` is CloudTrail's `dBInstanceIdentifier`), for
+/// calls the models do not place (`api::ids` places the rest, per operation).
 /// Detection reads the same list for the resource an event names.
 pub const ID_KEYS: &[&str] = &[
     "DBInstanceIdentifier",
@@ -78,15 +84,28 @@ pub const ID_KEYS: &[&str] = &[
     "GroupId",
     "NetworkAclId",
     "ImageId",
+    "RoleArn",
     "PolicyArn",
     "Name",
 ];
 
+/// A member named as the models name ARN-valued members: `RoleArn`, `ResourceARN`,
+/// `PolicyArns`, `ResourceARNList`.
+pub(crate) fn is_arn_member(key: &str) -> bool {
+    let k = key.strip_suffix("List").unwrap_or(key);
+    let k = k.strip_suffix('s').unwrap_or(k);
+    k.len() > 3 && (k.ends_with("Arn") || k.ends_with("ARN"))
+}
+
 impl Ctx<'_> {
-    /// The target named by the resource given or by the call's id parameters.
+    /// The target named by the resource given, by the members the models say name it,
+    /// or by the call's id parameters.
     pub fn named_target(&self) -> String {
         if !self.resource.ends_with("(no resource given)") {
             return self.resource.to_string();
+        }
+        if let Some(first) = self.names.first() {
+            return first.clone();
         }
         // The id keys the call names, found in one pass over its few parameters rather
         // than a lookup per id key (there are dozens); then read in ID_KEYS order, as
@@ -109,10 +128,43 @@ impl Ctx<'_> {
                 return first.to_string();
             }
         }
+        // Then any ARN-valued member (the models' `...Arn`, `...ARN`, `...Arns`), first
+        // by name: an operation the models do not hold still names its resource by ARN.
+        let mut arns: Vec<(&String, &str)> = obj
+            .iter()
+            .filter(|(k, _)| is_arn_member(k))
+            .filter_map(|(k, v)| P(v).strings().first().map(|s| (k, *s)))
+            .collect();
+        arns.sort_unstable();
+        if let Some((_, arn)) = arns.first() {
+            return arn.to_string();
+        }
         self.resource.to_string()
     }
 
-    /// The target: the resource given, or the id parameter the call names.
+    /// Every target: the resource given, else each one the parameters name (every item
+    /// of a list-valued member), else the one [`Ctx::named_target`] finds.
+    pub fn all_targets(&self) -> Vec<String> {
+        if self.resource.ends_with("(no resource given)") && !self.names.is_empty() {
+            self.names.to_vec()
+        } else {
+            vec![self.named_target()]
+        }
+    }
+
+    /// The targets for a sentence: `i-1, i-2 and 8 more`.
+    pub fn targets_text(&self) -> String {
+        const SHOWN: usize = 5;
+        let all = self.all_targets();
+        let mut text = all[..all.len().min(SHOWN)].join(", ");
+        if all.len() > SHOWN {
+            text.push_str(&format!(" and {} more", all.len() - SHOWN));
+        }
+        text
+    }
+
+    /// The target: the resource given, the id parameter the call names, or the one the
+    /// models say names it.
     fn target(&self, keys: &[&str]) -> String {
         if !self.resource.ends_with("(no resource given)") {
             return self.resource.to_string();
@@ -121,7 +173,7 @@ impl Ctx<'_> {
             .any(keys)
             .str()
             .map(String::from)
-            .unwrap_or_else(|| self.resource.to_string())
+            .unwrap_or_else(|| self.named_target())
     }
 }
 
@@ -194,171 +246,12 @@ pub fn apply(c: &Ctx, out: &mut Out) {
         ("rolesanywhere", "CreateTrustAnchor") => {
             out.effects.push(Effect::NewCredential { resource: c.resource.into(), what: "lets certificates from an outside certificate authority obtain AWS credentials (IAM Roles Anywhere)".into() });
         }
-        ("s3", "PutBucketPolicy") => {
-            resource_policy(c, out, &["bucketPolicy", "Policy"], "aws_s3_bucket_policy")
-        }
-        ("s3", "PutBucketReplication") => replication(c, out),
-        ("s3", "PutBucketAcl") => {
-            // CloudTrail records the canned ACL header as a list (`"x-amz-acl": ["public-read"]`).
-            let acl = c.p.any(&["ACL", "x-amz-acl"]).strings().first().copied();
-            let text = c.p.0.to_string();
-            if matches!(
-                acl,
-                Some("public-read" | "public-read-write" | "authenticated-read")
-            ) || text.contains("groups/global/AllUsers")
-                || text.contains("groups/global/AuthenticatedUsers")
-            {
-                public(
-                    out,
-                    c.target(&["Bucket", "bucketName"]),
-                    "an ACL that lets anyone read".into(),
-                );
-            }
-        }
-        ("s3", "DeletePublicAccessBlock") | ("s3", "DeleteBucketPublicAccessBlock") => {
-            public(
-                out,
-                c.target(&["Bucket", "bucketName"]),
-                "removes S3 Block Public Access, so public ACLs and policies take effect".into(),
-            );
-        }
-        ("s3", "PutPublicAccessBlock")
-        | ("s3", "PutBucketPublicAccessBlock")
-        | ("s3", "PutAccountPublicAccessBlock") => {
-            let cfg =
-                c.p.any(&["PublicAccessBlockConfiguration", "publicAccessBlock"]);
-            let off: Vec<&str> = [
-                "BlockPublicAcls",
-                "BlockPublicPolicy",
-                "IgnorePublicAcls",
-                "RestrictPublicBuckets",
-            ]
-            .into_iter()
-            .filter(|k| cfg.get(k).bool() == Some(false))
-            .collect();
-            if !off.is_empty() {
-                public(
-                    out,
-                    c.target(&["Bucket", "bucketName"]),
-                    format!(
-                        "turns off S3 Block Public Access ({} = false)",
-                        off.join(", ")
-                    ),
-                );
-            }
-        }
-        ("lambda", "AddPermission") | ("lambda", "AddLayerVersionPermission") => {
-            let principal = c.p.get("Principal").str().unwrap_or_default();
-            let conditioned = [
-                "SourceArn",
-                "SourceAccount",
-                "PrincipalOrgID",
-                "OrganizationId",
-            ]
-            .iter()
-            .any(|k| !c.p.get(k).is_null());
-            let target = c.target(&["FunctionName", "LayerName"]);
-            if principal == "*" && !conditioned {
-                public(
-                    out,
-                    target,
-                    "a resource policy lets any AWS principal use it".into(),
-                );
-            } else if let Some(a) = account_of(principal) {
-                if Some(a) != c.own_account {
-                    out.effects.push(Effect::ExternalShare {
-                        resource: target,
-                        target: ShareTarget::Account { id: a.into() },
-                        certainty: Certainty::Known,
-                    });
-                }
-            }
-        }
-        ("lambda", "CreateFunctionUrlConfig" | "UpdateFunctionUrlConfig") => {
-            if c.p.get("AuthType").str() == Some("NONE") {
-                public(
-                    out,
-                    c.target(&["FunctionName"]),
-                    "a function URL with AuthType NONE: anyone on the internet can invoke it"
-                        .into(),
-                );
-            }
-        }
-        ("lambda", "UpdateFunctionCode") => out.effects.push(Effect::CodeChange {
-            resource: c.named_target(),
-            what: "replaces the function's code".into(),
-            role: None,
-        }),
-        ("lambda", "UpdateFunctionConfiguration") => {
-            let mut what = Vec::new();
-            if !c.p.get("Role").is_null() {
-                what.push("changes the role the function runs as");
-            }
-            if !c.p.get("Layers").is_null() {
-                what.push("changes the function's layers (code loaded before the handler)");
-            }
-            if !c.p.get("Environment").is_null() {
-                what.push("changes the function's environment");
-            }
-            for w in what {
-                out.effects.push(Effect::CodeChange {
-                    resource: c.target(&["FunctionName"]),
-                    what: w.into(),
-                    role: c.p.get("Role").str().map(String::from),
-                });
-            }
-        }
-        ("ecr", "SetRepositoryPolicy") => {
-            resource_policy(c, out, &["PolicyText"], "aws_ecr_repository_policy")
-        }
-        ("sqs", "SetQueueAttributes") => {
-            let attrs = c.p.get("Attributes");
-            if !attrs.get("Policy").is_null() {
-                let inner = Ctx { p: attrs, ..*c };
-                resource_policy(&inner, out, &["Policy"], "aws_sqs_queue_policy");
-            }
-        }
-        ("sns", "SetTopicAttributes") => {
-            if c.p.get("AttributeName").str() == Some("Policy") {
-                resource_policy(c, out, &["AttributeValue"], "aws_sns_topic_policy");
-            }
-        }
-        ("kms", "PutKeyPolicy") => resource_policy(c, out, &["Policy"], "aws_kms_key"),
-        ("secretsmanager", "PutResourcePolicy") => resource_policy(
-            c,
-            out,
-            &["ResourcePolicy"],
-            "aws_secretsmanager_secret_policy",
-        ),
-        ("rds", "ModifyDBInstance" | "CreateDBInstance" | "ModifyDBCluster") => {
-            if c.op.starts_with("Modify") && !c.p.get("MasterUserPassword").is_null() {
-                out.effects.push(Effect::NewCredential {
-                    resource: c.target(&["DBInstanceIdentifier", "DBClusterIdentifier"]),
-                    what: "resets the database's master password: whoever sets it can log in as the administrator".into(),
-                });
-            }
-            if c.p.get("PubliclyAccessible").bool() == Some(true) {
-                public(
-                    out,
-                    c.target(&["DBInstanceIdentifier"]),
-                    "PubliclyAccessible is true: the database gets a public address".into(),
-                );
-            }
-        }
-        ("eks", "UpdateClusterConfig" | "CreateCluster") => {
-            let vc = c.p.any(&["ResourcesVpcConfig", "resourcesVpcConfig"]);
-            let cidrs = vc.get("PublicAccessCidrs").strings();
-            if vc.get("EndpointPublicAccess").bool() == Some(true)
-                && (cidrs.is_empty() || cidrs.iter().any(|x| x.ends_with("/0")))
-            {
-                public(
-                    out,
-                    c.target(&["Name", "name"]),
-                    "the Kubernetes API endpoint is reachable from the whole internet".into(),
-                );
-            }
-        }
-        _ => has_rule = false,
+        ("ec2", "ModifySecurityGroupRules") => modify_rules(c, out),
+        _ => has_rule = services::apply(c, out),
+    }
+    // IAM's own documents (trust policies included) are judged by the IAM rules.
+    if !out.policy_read && c.service != "iam" && may_write(c) {
+        access::shaped_policies(c, out);
     }
     evasion(c, out);
     destruction(c, out);
@@ -375,6 +268,18 @@ pub(super) fn public(out: &mut Out, resource: String, how: String) {
         how,
         certainty: Certainty::Known,
     });
+}
+
+/// Whether the call may change something: not a read or list in the catalog (an
+/// operation the catalog does not know may).
+fn may_write(c: &Ctx) -> bool {
+    let cat = catalog();
+    cat.canonical(c.service, c.op).is_none_or(|k| {
+        !matches!(
+            cat.actions[k.action].level,
+            AccessLevel::List | AccessLevel::Read
+        )
+    })
 }
 
 /// Calls parapet has no specific rule for: judged by what the catalog says they are.
@@ -432,7 +337,17 @@ mod tests {
                 return first.to_string();
             }
         }
-        c.resource.to_string()
+        let mut arns: Vec<(&String, &str)> =
+            c.p.0
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter(|(k, _)| super::is_arn_member(k))
+                .filter_map(|(k, v)| P(v).strings().first().map(|s| (k, *s)))
+                .collect();
+        arns.sort_unstable();
+        arns.first()
+            .map_or_else(|| c.resource.to_string(), |(_, a)| a.to_string())
     }
 
     fn key() -> impl Strategy<Value = String> {
@@ -449,6 +364,7 @@ mod tests {
                 .collect()),
             Just(ID_KEYS[3].to_string()),
             "[a-zA-Z]{1,12}",
+            "[a-zA-Z]{1,8}(Arn|ARN|Arns|ARNList)",
         ]
     }
 
@@ -477,6 +393,7 @@ mod tests {
                 resource: if given { "arn:aws:ec2:::thing/x" } else { "ec2 (no resource given)" },
                 p: P(&p),
                 own_account: None,
+                names: &[],
             };
             prop_assert_eq!(c.named_target(), one_lookup_per_key(&c));
         }
@@ -502,6 +419,41 @@ mod tests {
         for (s, o) in names {
             let (ns, no) = crate::api::normalise(s, o).unwrap();
             assert_eq!((ns.as_ref(), no), (s, o));
+        }
+    }
+
+    /// The fallback list names what the models name: each key is a member that names
+    /// an operation's target in `data/id-keys.tsv`, or a CloudTrail spelling of one.
+    #[test]
+    fn id_keys_are_the_models_target_members() {
+        use crate::api::ids;
+        let mut members = std::collections::HashSet::new();
+        for (_, _, t) in ids::rows() {
+            for path in t.parts.iter().flat_map(|p| &p.paths).chain(&t.arns) {
+                for alt in path.split('|') {
+                    let last = alt.rsplit('.').next().unwrap_or(alt);
+                    members.insert(
+                        last.trim_end_matches("[]")
+                            .trim_end_matches("{}")
+                            .to_ascii_lowercase(),
+                    );
+                }
+            }
+        }
+        for (_, _, ct) in ids::CLOUDTRAIL {
+            members.insert(
+                ct.rsplit('.')
+                    .next()
+                    .unwrap()
+                    .trim_end_matches("[]")
+                    .to_ascii_lowercase(),
+            );
+        }
+        for k in ID_KEYS {
+            assert!(
+                members.contains(&k.to_ascii_lowercase()),
+                "{k} names no target in the models"
+            );
         }
     }
 

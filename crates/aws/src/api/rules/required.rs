@@ -46,6 +46,16 @@ pub(super) const REQUIRED: &[Row] = &[
     ),
     (
         "ec2",
+        &["ModifySecurityGroupRules"],
+        &[
+            ("SecurityGroupRules", Structure),
+            ("SecurityGroupRule", Structure),
+            // CloudTrail's record of the call.
+            ("ModifySecurityGroupRulesRequest", Structure),
+        ],
+    ),
+    (
+        "ec2",
         &["CreateNetworkAclEntry", "ReplaceNetworkAclEntry"],
         &[("CidrBlock", Str), ("Ipv6CidrBlock", Str)],
     ),
@@ -93,7 +103,7 @@ pub(super) const REQUIRED: &[Row] = &[
     ),
     (
         "s3",
-        &["PutBucketAcl"],
+        &["PutBucketAcl", "PutObjectAcl"],
         &[
             ("ACL", List),
             ("x-amz-acl", List),
@@ -135,8 +145,32 @@ pub(super) const REQUIRED: &[Row] = &[
     ("lambda", &["CreateFunctionUrlConfig"], &[("AuthType", Str)]),
     ("ecr", &["SetRepositoryPolicy"], &[("PolicyText", Document)]),
     ("sqs", &["SetQueueAttributes"], &[("Attributes", Structure)]),
+    (
+        "sqs",
+        &["AddPermission"],
+        &[("AWSAccountIds", List), ("Actions", List)],
+    ),
+    (
+        "sns",
+        &["AddPermission"],
+        &[("AWSAccountId", List), ("ActionName", List)],
+    ),
     ("sns", &["SetTopicAttributes"], &[("AttributeName", Str)]),
     ("kms", &["PutKeyPolicy"], &[("Policy", Document)]),
+    ("kms", &["CreateGrant"], &[("GranteePrincipal", Str)]),
+    (
+        "s3",
+        &[
+            "PutAccessPointPolicy",
+            "PutAccessPointPolicyForObjectLambda",
+        ],
+        &[("Policy", Document)],
+    ),
+    (
+        "s3",
+        &["PutMultiRegionAccessPointPolicy"],
+        &[("Details", Structure)],
+    ),
     (
         "secretsmanager",
         &["PutResourcePolicy"],
@@ -149,6 +183,11 @@ fn entry(service: &str, op: &str) -> Option<&'static [(&'static str, Kind)]> {
         .iter()
         .find(|(s, ops, _)| *s == service && ops.contains(&op))
         .map(|(_, _, keys)| *keys)
+}
+
+/// Whether the table lists `key` for the operation (so [`check`] reports it).
+pub(super) fn covers(service: &str, op: &str, key: &str) -> bool {
+    entry(service, op).is_some_and(|keys| keys.iter().any(|(k, _)| k.eq_ignore_ascii_case(key)))
 }
 
 /// CloudTrail records query-string flags of S3 subresources as `"acl": [""]`,

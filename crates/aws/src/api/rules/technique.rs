@@ -136,6 +136,34 @@ fn accelerated_launch(c: &Ctx, out: &mut Out) {
     );
 }
 
+/// Where commands run: every instance named (`InstanceIds`, or `Target`), or the tag
+/// and resource-group targets (`Targets[].Key`/`Values`) that select them.
+fn command_targets(c: &Ctx) -> String {
+    let ids = c.p.any(&["InstanceIds", "Target", "InstanceId"]).strings();
+    if !ids.is_empty() {
+        let shown: Vec<&str> = ids.iter().take(5).copied().collect();
+        let more = ids.len().saturating_sub(shown.len());
+        return match more {
+            0 => shown.join(", "),
+            n => format!("{} and {n} more instance(s)", shown.join(", ")),
+        };
+    }
+    let targets: Vec<String> =
+        c.p.get("Targets")
+            .list()
+            .into_iter()
+            .filter_map(|t| {
+                let key = t.get("Key").str()?;
+                Some(format!("{key}={}", t.get("Values").strings().join(",")))
+            })
+            .collect();
+    if targets.is_empty() {
+        c.named_target()
+    } else {
+        format!("instances selected by {}", targets.join("; "))
+    }
+}
+
 fn push(out: &mut Out, resource: String, technique: Technique, what: String) {
     out.effects.push(Effect::Technique {
         resource,
@@ -161,13 +189,7 @@ pub(super) fn techniques(c: &Ctx, out: &mut Out) {
                 what.push_str(&format!(", {n} command line(s)"));
             }
         }
-        let target = c.p.any(&["InstanceIds", "Targets", "Target", "InstanceId"]);
-        let resource = target
-            .strings()
-            .first()
-            .map(|s| s.to_string())
-            .unwrap_or_else(|| c.named_target());
-        push(out, resource, Technique::RunsCommands, what);
+        push(out, command_targets(c), Technique::RunsCommands, what);
         return;
     }
     match (c.service, c.op) {
@@ -228,10 +250,17 @@ pub(super) fn techniques(c: &Ctx, out: &mut Out) {
 }
 
 /// The shortest enabled expiry of a lifecycle configuration, API (`Rules`) or CloudTrail
-/// (`Rule`, one object or a list) shape, current or noncurrent versions.
+/// (`Rule`, one object or a list) shape, current or noncurrent versions, by days
+/// (`Expiration.Days`, `NoncurrentVersionExpiration.NoncurrentDays`) or by date
+/// (`Expiration.Date`: objects expire from that day, at once when it has passed).
 fn expiry(c: &Ctx, out: &mut Out) {
     let cfg = c.p.any(&["LifecycleConfiguration", "Lifecycle"]);
-    let mut shortest: Option<(i64, &str)> = None;
+    let mut shortest: Option<(i64, String)> = None;
+    let mut keep = |d: i64, what: String| {
+        if d <= SHORT_EXPIRY_DAYS && shortest.as_ref().is_none_or(|(s, _)| d < *s) {
+            shortest = Some((d, what));
+        }
+    };
     for rule in cfg.any(&["Rules", "Rule"]).list() {
         if rule
             .get("Status")
@@ -240,30 +269,62 @@ fn expiry(c: &Ctx, out: &mut Out) {
         {
             continue;
         }
-        let days = [
-            (rule.get("Expiration").get("Days").i64(), "objects"),
-            (
-                rule.get("NoncurrentVersionExpiration")
-                    .any(&["NoncurrentDays", "NoncurrentVersionDays"])
-                    .i64(),
-                "earlier versions",
-            ),
-        ];
-        for (d, what) in days {
-            if let Some(d) = d.filter(|d| *d <= SHORT_EXPIRY_DAYS) {
-                if shortest.is_none_or(|(s, _)| d < s) {
-                    shortest = Some((d, what));
-                }
+        if let Some(d) = rule.get("Expiration").get("Days").i64() {
+            keep(d, format!("objects {d} day(s) after they are written"));
+        }
+        let date = rule.get("Expiration").get("Date");
+        if !date.is_null() {
+            match days_until(date) {
+                Some(d) => keep(d, format!("every object it covers from {}", date_text(date))),
+                // S3 refuses a date it cannot read; parapet judges the worst case.
+                None => keep(
+                    0,
+                    format!(
+                        "every object it covers from Expiration.Date {}, which parapet cannot read as a date (judged as now)",
+                        date.0
+                    ),
+                ),
             }
         }
+        let noncurrent = rule
+            .get("NoncurrentVersionExpiration")
+            .any(&["NoncurrentDays", "NoncurrentVersionDays"])
+            .i64();
+        if let Some(d) = noncurrent {
+            keep(
+                d,
+                format!("earlier versions {d} day(s) after they are replaced"),
+            );
+        }
     }
-    if let Some((d, what)) = shortest {
+    if let Some((_, what)) = shortest {
         push(
             out,
             c.target(&["Bucket", "bucketName"]),
             Technique::ExpiresData,
-            format!("a lifecycle rule makes S3 delete {what} {d} day(s) after they are written"),
+            format!("a lifecycle rule makes S3 delete {what}"),
         );
+    }
+}
+
+/// Whole days from now until a lifecycle date (ISO 8601 text, or Unix seconds as the
+/// API's JSON protocols write timestamps); 0 for a date that has passed.
+fn days_until(date: P) -> Option<i64> {
+    let at = match date.0 {
+        serde_json::Value::Number(n) => n.as_f64().map(|f| f as i64),
+        serde_json::Value::String(s) => parapet_model::time::parse_rfc3339(s.trim()),
+        _ => None,
+    }?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    Some(((at - now).max(0)) / 86_400)
+}
+
+fn date_text(date: P) -> String {
+    match date.0 {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
     }
 }
 

@@ -1,0 +1,341 @@
+//! Bad input and bad servers through `parapet proxy mcp`: garbage, batches, unknown
+//! methods and oversized lines from the client get clear JSON-RPC errors and the session
+//! goes on; a server that fails to start is a clear error and exit 1, never a hang; a
+//! server that hangs, floods or crashes in the middle of a session fails the request
+//! with an error naming what happened, and the child is reaped when the client leaves.
+
+mod common;
+mod mcp_common;
+mod proxy_common;
+
+use mcp_common::*;
+use proxy_common::*;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::time::{Duration, Instant};
+
+/// The gateway on raw stdio: the test writes lines and reads its answers.
+struct Raw {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<String>,
+}
+
+impl Drop for Raw {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Raw {
+    fn start(m: &Mcp, argv: &[String]) -> Raw {
+        // client.py's environment (the parapet token, the servers' settings), run
+        // directly instead of through the Python client.
+        let py = m.client_cmd(&[]);
+        let mut cmd = Command::new(&argv[0]);
+        cmd.args(&argv[1..]).env_clear();
+        for (k, v) in py.get_envs() {
+            if let Some(v) = v {
+                cmd.env(k, v);
+            }
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(m.s.dir.join("raw.err")).unwrap())
+            .spawn()
+            .unwrap();
+        let out = BufReader::new(child.stdout.take().unwrap());
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for l in out.lines().map_while(Result::ok) {
+                if tx.send(l).is_err() {
+                    break;
+                }
+            }
+        });
+        Raw {
+            stdin: child.stdin.take(),
+            child,
+            lines,
+        }
+    }
+
+    fn send(&mut self, line: &str) {
+        let w = self.stdin.as_mut().unwrap();
+        w.write_all(line.as_bytes()).unwrap();
+        w.write_all(b"\n").unwrap();
+        w.flush().unwrap();
+    }
+
+    /// The next answer (notifications skipped); a hang guard of 60 s, not a timing.
+    fn answer(&self) -> Value {
+        loop {
+            let l = self
+                .lines
+                .recv_timeout(Duration::from_secs(60))
+                .expect("the gateway answers");
+            let v: Value = serde_json::from_str(&l).unwrap_or_else(|_| panic!("not JSON: {l}"));
+            if v.get("method").is_none() {
+                return v;
+            }
+        }
+    }
+
+    /// Close stdin and wait (hang guard) for the exit code.
+    fn close(&mut self) -> i32 {
+        drop(self.stdin.take());
+        exit_within(&mut self.child, 30)
+    }
+}
+
+fn exit_within(child: &mut Child, secs: u64) -> i32 {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(secs) {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s.code().unwrap_or(-1);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("the gateway did not exit");
+}
+
+fn initialize() -> String {
+    json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "raw-test", "version": "0"}}})
+    .to_string()
+}
+
+#[test]
+fn garbage_from_the_client_gets_clear_errors_and_the_session_goes_on() {
+    let m = Mcp::start("garbage", Opts::default());
+    // The server's pid, to see it reaped at the end.
+    let pid_file = m.s.dir.join("server.pid");
+    let server = Upstream::Test.argv();
+    let mut argv = m.gateway(Upstream::Test, &["--max-message", "64KiB"]);
+    let at = argv.iter().position(|a| a == "--").unwrap();
+    argv.truncate(at + 1);
+    argv.extend([
+        "/bin/sh".to_string(),
+        "-c".to_string(),
+        format!(
+            "echo $$ > {}; exec {} {}",
+            pid_file.display(),
+            server[0],
+            server[1]
+        ),
+    ]);
+    let mut g = Raw::start(&m, &argv);
+    // A response to nothing the gateway asked, before initialize: dropped (the SDK
+    // alone would end the session on it).
+    g.send(r#"{"jsonrpc":"2.0","id":77,"result":{}}"#);
+    g.send(r#"{"jsonrpc":"2.0","id":78,"error":{"code":-1,"message":"stray"}}"#);
+    g.send(&initialize());
+    let init = g.answer();
+    assert_eq!(init["id"], 1, "{init}");
+    assert_eq!(init["result"]["protocolVersion"], "2025-11-25", "{init}");
+    g.send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+
+    g.send("this is not json {");
+    let e = g.answer();
+    assert_eq!(e["error"]["code"], -32700, "a parse error: {e}");
+    assert!(e["id"].is_null(), "{e}");
+
+    g.send(r#"[{"jsonrpc":"2.0","id":2,"method":"ping"}]"#);
+    let e = g.answer();
+    assert_eq!(e["error"]["code"], -32600, "{e}");
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("batch"),
+        "{e}"
+    );
+
+    g.send(r#"{"jsonrpc":"2.0","id":3,"method":"no/such/method","params":{}}"#);
+    let e = g.answer();
+    assert_eq!(e["id"], 3, "{e}");
+    assert_eq!(e["error"]["code"], -32601, "an unknown method: {e}");
+
+    let big = json!({"jsonrpc": "2.0", "id": 4, "method": "tools/call",
+        "params": {"name": "echo", "arguments": {"text": "x".repeat(200_000)}}});
+    g.send(&big.to_string());
+    let e = g.answer();
+    assert_eq!(e["error"]["code"], -32600, "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("--max-message"),
+        "names the limit: {e}"
+    );
+    assert!(
+        m.reached_test_server().is_empty(),
+        "nothing reached the server"
+    );
+
+    // Still serving.
+    g.send(r#"{"jsonrpc":"2.0","id":5,"method":"tools/list"}"#);
+    let list = g.answer();
+    assert_eq!(list["id"], 5, "{list}");
+    let tools = list["result"]["tools"].as_array().unwrap();
+    assert!(tools.iter().any(|t| t["name"] == "echo"), "{list}");
+
+    // The client leaves: the gateway ends cleanly, and so does its child.
+    assert_eq!(g.close(), 0, "exit 0 when the client closes");
+    let pid: u32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let gone = Instant::now();
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(
+            gone.elapsed() < Duration::from_secs(30),
+            "the server (pid {pid}) was not reaped"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    m.s.keep(&std::process::Output {
+        status: g.child.wait().unwrap(),
+        stdout: Vec::new(),
+        stderr: std::fs::read(m.s.dir.join("raw.err")).unwrap_or_default(),
+    });
+    m.finish();
+}
+
+#[test]
+fn a_server_that_fails_to_start_is_a_clear_error_not_a_hang() {
+    let m = Mcp::start("nostart", Opts::default());
+    let mut argv = m.gateway(Upstream::Test, &[]);
+    let at = argv.iter().position(|a| a == "--").unwrap();
+    argv.truncate(at + 1);
+    argv.extend([
+        "/bin/sh".to_string(),
+        "-c".to_string(),
+        "echo 'no such config' >&2; exit 3".to_string(),
+    ]);
+    let mut g = Raw::start(&m, &argv);
+    // However far the gateway gets before it notices, it must end, with exit 1.
+    let _ = g
+        .stdin
+        .as_mut()
+        .unwrap()
+        .write_all(format!("{}\n", initialize()).as_bytes());
+    let code = exit_within(&mut g.child, 60);
+    let err = std::fs::read_to_string(m.s.dir.join("raw.err")).unwrap();
+    assert_eq!(code, 1, "a runtime failure: {err}");
+    assert!(err.contains("MCP server"), "names the server: {err}");
+
+    // A command that does not exist: the same.
+    let mut argv = m.gateway(Upstream::Test, &[]);
+    argv.truncate(at + 1);
+    argv.push("/nonexistent/parapet-test/mcp-server".into());
+    let mut g = Raw::start(&m, &argv);
+    let _ = g
+        .stdin
+        .as_mut()
+        .unwrap()
+        .write_all(format!("{}\n", initialize()).as_bytes());
+    let code = exit_within(&mut g.child, 60);
+    let err = std::fs::read_to_string(m.s.dir.join("raw.err")).unwrap();
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("/nonexistent/parapet-test/mcp-server"),
+        "names the command: {err}"
+    );
+    m.finish();
+}
+
+#[test]
+fn a_server_that_hangs_floods_or_crashes_mid_session_fails_the_request_clearly() {
+    let m = Mcp::start("crash", Opts::default());
+    for mode in REVISIONS {
+        let out = m.steps(
+            mode,
+            Upstream::Test,
+            &["--call-timeout", "2s", "--max-message", "64KiB"],
+            json!([
+                {"op": "read", "uri": "test://flood/100"},
+                {"op": "read", "uri": "test://hang"},
+                {"op": "read", "uri": "test://flood/200000"},
+                {"op": "read", "uri": "test://crash"},
+                {"op": "list"}
+            ]),
+        );
+        assert_eq!(out[0]["size"], 100, "{mode}: a normal read: {out:?}");
+        let msg = |i: usize| {
+            out[i]["error"]["message"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        };
+        assert!(
+            msg(1).contains("timed out") || msg(1).contains("timeout"),
+            "{mode}: the hang is a timeout error: {}",
+            out[1]
+        );
+        assert!(
+            out[2]["error"].is_object(),
+            "{mode}: the flood is an error, not a 200 kB answer: {}",
+            out[2]
+        );
+        assert!(
+            msg(3).contains("gone") || msg(3).contains("exited"),
+            "{mode}: the crash names the server's end: {}",
+            out[3]
+        );
+        assert!(
+            out[4]["error"]["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("gone"),
+            "{mode}: and so is every later request: {}",
+            out[4]
+        );
+    }
+    m.finish();
+}
+
+/// Over HTTP (`--listen`), a body over --max-message is refused before anything is
+/// judged or forwarded, with a JSON-RPC error that names the limit (not a bare 413).
+#[test]
+fn an_oversized_http_request_gets_a_json_rpc_error_naming_the_limit() {
+    let m = Mcp::start("http-big", Opts::default());
+    let gw = m.listen(
+        Upstream::Test,
+        &[
+            "--database",
+            m.s.db.to_str().unwrap(),
+            "--max-message",
+            "64KiB",
+        ],
+    );
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let big = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "x".repeat(200_000), "version": "0"}}});
+    let mut r = agent
+        .post(format!("{}/mcp", gw.url()))
+        .header("Authorization", format!("Bearer {}", m.token))
+        .header("Accept", "application/json, text/event-stream")
+        .header("Content-Type", "application/json")
+        .send(big.to_string())
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 413);
+    let body: Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(body["error"]["code"], -32600, "{body}");
+    let msg = body["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("65536") && msg.contains("--max-message"),
+        "{msg}"
+    );
+    assert!(
+        m.reached_test_server().is_empty(),
+        "nothing reached the server"
+    );
+}

@@ -1,0 +1,131 @@
+//! Streamable HTTP for clients (`--listen`): every request authenticated by its
+//! parapet bearer token before the SDK sees it; the caller rides in the request's
+//! extensions to the handler. Identity only from the token.
+
+use super::handler::GatewayHandler;
+use super::{GatewayError, Shared};
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
+use std::sync::Arc;
+
+fn refuse(status: StatusCode, message: &str) -> Response {
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "error": {"code": -32001, "message": message},
+    });
+    (
+        status,
+        [
+            (header::WWW_AUTHENTICATE, "Bearer realm=\"parapet\""),
+            (header::CONTENT_TYPE, "application/json"),
+        ],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+async fn authenticate(State(shared): State<Arc<Shared>>, mut req: Request, next: Next) -> Response {
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    let Some(token) = token else {
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "send your parapet token as Authorization: Bearer <token>",
+        );
+    };
+    match shared.gate.authenticate(token).await {
+        Ok(caller) => {
+            req.extensions_mut().insert(caller);
+            next.run(req).await
+        }
+        Err(e) => {
+            tracing::info!(error = %e, "refused a request with a bad parapet token");
+            refuse(StatusCode::UNAUTHORIZED, "the parapet token is not valid")
+        }
+    }
+}
+
+/// The SDK answers an over-limit body with a bare 413; MCP clients read errors as
+/// JSON-RPC, so say it in that shape, naming the limit.
+async fn explain_too_large(
+    State(shared): State<Arc<Shared>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let res = next.run(req).await;
+    if res.status() != StatusCode::PAYLOAD_TOO_LARGE {
+        return res;
+    }
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": {
+            "code": -32600,
+            "message": format!(
+                "request body over the gateway's limit of {} bytes (--max-message)",
+                shared.settings.max_message
+            ),
+        },
+    });
+    (
+        StatusCode::PAYLOAD_TOO_LARGE,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+pub(super) async fn serve(
+    shared: Arc<Shared>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), GatewayError> {
+    let ct = tokio_util::sync::CancellationToken::new();
+    let local = listener.local_addr().ok();
+    let mut config = StreamableHttpServerConfig::default()
+        .with_max_request_body_bytes(shared.settings.max_message);
+    config.cancellation_token = ct.clone();
+    // Host validation guards unauthenticated local servers against DNS rebinding;
+    // every request here carries a token, and a shared service has other names.
+    if !local.is_some_and(|a| a.ip().is_loopback()) {
+        config.allowed_hosts = Vec::new();
+    }
+    let handler = GatewayHandler {
+        shared: shared.clone(),
+        caller: None,
+    };
+    let mcp = StreamableHttpService::new(
+        move || Ok(handler.clone()),
+        Arc::new(LocalSessionManager::default()),
+        config,
+    );
+    let app = axum::Router::new()
+        .nest_service("/mcp", mcp)
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            explain_too_large,
+        ))
+        .layer(axum::middleware::from_fn_with_state(shared, authenticate));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            ct.cancel();
+        })
+        .await
+        .map_err(|source| GatewayError::Io {
+            what: "serving HTTP".into(),
+            source,
+        })
+}

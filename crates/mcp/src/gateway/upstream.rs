@@ -1,0 +1,382 @@
+//! The gateway as a client of the upstream MCP server: a stdio child process or a
+//! streamable-HTTP endpoint. What the server sends on its own (progress, log messages,
+//! list changes, elicitation and sampling requests) is relayed to the agent's client.
+
+use super::GatewayError;
+use rmcp::model::{
+    ClientCapabilities, ClientConfig, ClientJsonRpcMessage, ClientRequest, ClientResult, ErrorData,
+    Implementation, JsonRpcMessage, ProgressToken, ProtocolVersion, RequestId, ResultType,
+    ServerJsonRpcMessage, ServerNotification, ServerRequest, ServerResult,
+};
+use rmcp::service::{
+    ClientLifecycleMode, ClientServiceExt, NotificationContext, Peer, RequestContext, RoleClient,
+    RoleServer, RunningService, Service,
+};
+use rmcp::transport::async_rw::AsyncRwTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::transport::{StreamableHttpClientTransport, Transport};
+use std::collections::HashMap;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use tokio::process::Child;
+use tokio::sync::oneshot;
+
+/// Where the upstream server is.
+#[derive(Debug, Clone)]
+pub enum UpstreamSpec {
+    /// A stdio server: the gateway starts it and owns it.
+    Command { program: String, args: Vec<String> },
+    /// A streamable-HTTP server; `bearer` (the token alone) is sent as
+    /// `Authorization: Bearer <token>`.
+    Url { url: String, bearer: Option<String> },
+}
+
+impl UpstreamSpec {
+    /// The name used when neither --name nor the server's own name is known.
+    pub fn fallback_name(&self) -> String {
+        match self {
+            UpstreamSpec::Command { program, .. } => std::path::Path::new(program)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| program.clone()),
+            UpstreamSpec::Url { url, .. } => url.clone(),
+        }
+    }
+}
+
+/// Routes what the upstream sends on its own back to the agent's client.
+#[derive(Default)]
+pub struct Relay {
+    /// The client that spoke last: where server-initiated requests and list changes go.
+    downstream: Mutex<Option<Peer<RoleServer>>>,
+    /// Upstream progress token -> the client and its own token for that call.
+    progress: Mutex<HashMap<ProgressToken, (Peer<RoleServer>, ProgressToken)>>,
+}
+
+impl Relay {
+    pub fn set_downstream(&self, peer: &Peer<RoleServer>) {
+        *lock(&self.downstream) = Some(peer.clone());
+    }
+
+    fn downstream(&self) -> Option<Peer<RoleServer>> {
+        lock(&self.downstream).clone()
+    }
+
+    /// Relay the upstream's progress for one call (until [`Relay::forget_progress`]).
+    pub fn track_progress(
+        &self,
+        upstream: ProgressToken,
+        peer: Peer<RoleServer>,
+        downstream: ProgressToken,
+    ) {
+        lock(&self.progress).insert(upstream, (peer, downstream));
+    }
+
+    pub fn forget_progress(&self, upstream: &ProgressToken) {
+        lock(&self.progress).remove(upstream);
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic elsewhere while holding these maps leaves them usable.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The gateway's client side towards the upstream.
+pub struct UpstreamClient {
+    relay: Arc<Relay>,
+}
+
+impl Service<RoleClient> for UpstreamClient {
+    async fn handle_request(
+        &self,
+        request: ServerRequest,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<ClientResult, ErrorData> {
+        if let ServerRequest::PingRequest(_) = request {
+            return Ok(ClientResult::empty(()));
+        }
+        let Some(peer) = self.relay.downstream() else {
+            return Err(ErrorData::internal_error(
+                "no MCP client is connected to the gateway to answer this request",
+                None,
+            ));
+        };
+        peer.send_request(request)
+            .await
+            .map_err(|e| ErrorData::internal_error(format!("the client did not answer: {e}"), None))
+    }
+
+    async fn handle_notification(
+        &self,
+        notification: ServerNotification,
+        _context: NotificationContext<RoleClient>,
+    ) -> Result<(), ErrorData> {
+        let (peer, notification) = match notification {
+            ServerNotification::ProgressNotification(mut n) => {
+                let Some((peer, token)) = lock(&self.relay.progress)
+                    .get(&n.params.progress_token)
+                    .cloned()
+                else {
+                    return Ok(()); // a call that is over, or not ours
+                };
+                n.params.progress_token = token;
+                (Some(peer), ServerNotification::ProgressNotification(n))
+            }
+            // Cancellations name upstream request ids the client never saw.
+            ServerNotification::CancelledNotification(_) => return Ok(()),
+            other => (self.relay.downstream(), other),
+        };
+        if let Some(peer) = peer {
+            if let Err(e) = peer.send_notification(notification).await {
+                tracing::debug!(error = %e, "could not relay a notification to the client");
+            }
+        }
+        Ok(())
+    }
+
+    #[allow(deprecated)] // sampling is deprecated by SEP-2577 but still relayed
+    fn get_info(&self) -> ClientConfig {
+        // Elicitation and sampling are relayed to the agent's client.
+        let mut caps = ClientCapabilities::builder()
+            .enable_elicitation()
+            .enable_sampling()
+            .build();
+        if let Some(e) = caps.elicitation.as_mut() {
+            e.form = Some(Default::default());
+            e.url = Some(Default::default());
+        }
+        ClientConfig::new(
+            caps,
+            Implementation::new("parapet-mcp-gateway", env!("CARGO_PKG_VERSION")),
+        )
+    }
+}
+
+/// A connected upstream: the running client and, for a stdio server, the task that
+/// owns its process (reaps it when it exits, kills it at shutdown).
+pub struct Upstream {
+    pub service: RunningService<RoleClient, UpstreamClient>,
+    reaper: Option<(oneshot::Sender<()>, tokio::task::JoinHandle<()>)>,
+    /// The child's process id (stdio servers).
+    pub pid: Option<u32>,
+}
+
+/// Own the child: log and reap it as soon as it exits; on request, give it two
+/// seconds to exit after its stdin closed, then kill it (kill also reaps).
+fn reap(mut child: Child, program: String) -> (oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let stop = tokio::select! {
+            status = child.wait() => {
+                match status {
+                    Ok(s) => tracing::warn!(program, status = %s, "the upstream MCP server exited"),
+                    Err(e) => tracing::warn!(program, error = %e, "waiting for the upstream MCP server failed"),
+                }
+                false
+            }
+            _ = rx => true,
+        };
+        if stop {
+            let grace = std::time::Duration::from_secs(2);
+            if tokio::time::timeout(grace, child.wait()).await.is_err() {
+                tracing::warn!(program, "the upstream MCP server did not exit: killing it");
+                let _ = child.kill().await;
+            }
+        }
+    });
+    (tx, task)
+}
+
+impl Upstream {
+    pub fn peer(&self) -> &Peer<RoleClient> {
+        self.service.peer()
+    }
+
+    /// Stop the client (closing the child's stdin) and make sure the child is gone.
+    pub async fn shutdown(mut self) {
+        let _ = self
+            .service
+            .close_with_timeout(std::time::Duration::from_secs(2))
+            .await;
+        if let Some((stop, task)) = self.reaper.take() {
+            let _ = stop.send(());
+            let _ = task.await;
+        }
+    }
+}
+
+/// A stdio transport that drops the answer to a `server/discover` probe arriving after
+/// the SDK gave up on it (10 s) and fell back to `initialize`: a legacy server slow to
+/// start (the AWS API MCP server takes seconds) answers the probe late with an error,
+/// which the SDK would take as an uncorrelated answer to `initialize` and fail.
+struct LateDiscoverFilter<T> {
+    inner: T,
+    discover_ids: Vec<RequestId>,
+    initialize_sent: bool,
+}
+
+impl<T: Transport<RoleClient>> Transport<RoleClient> for LateDiscoverFilter<T> {
+    type Error = T::Error;
+
+    fn send(
+        &mut self,
+        item: ClientJsonRpcMessage,
+    ) -> impl std::future::Future<Output = Result<(), Self::Error>> + Send + 'static {
+        if let JsonRpcMessage::Request(r) = &item {
+            match r.request {
+                ClientRequest::DiscoverRequest(_) => self.discover_ids.push(r.id.clone()),
+                ClientRequest::InitializeRequest(_) => self.initialize_sent = true,
+                _ => {}
+            }
+        }
+        self.inner.send(item)
+    }
+
+    async fn receive(&mut self) -> Option<ServerJsonRpcMessage> {
+        loop {
+            let message = self.inner.receive().await?;
+            let id = match &message {
+                JsonRpcMessage::Response(r) => Some(&r.id),
+                JsonRpcMessage::Error(e) => e.id.as_ref(),
+                _ => None,
+            };
+            if self.initialize_sent && id.is_some_and(|id| self.discover_ids.contains(id)) {
+                tracing::debug!("dropped a late answer to the server/discover probe");
+                continue;
+            }
+            return Some(message);
+        }
+    }
+
+    fn close(&mut self) -> impl std::future::Future<Output = Result<(), Self::Error>> + Send {
+        self.inner.close()
+    }
+}
+
+fn lifecycle() -> ClientLifecycleMode {
+    // Prefer the newest revision; fall back to `initialize` for older servers.
+    ClientLifecycleMode::Auto {
+        preferred_versions: vec![ProtocolVersion::V_2026_07_28, ProtocolVersion::V_2025_11_25],
+        legacy_version: Some(ProtocolVersion::V_2025_11_25),
+    }
+}
+
+/// Start or reach the upstream and complete the MCP handshake with it.
+pub async fn connect(
+    spec: &UpstreamSpec,
+    relay: Arc<Relay>,
+    max_message: usize,
+) -> Result<Upstream, GatewayError> {
+    let client = UpstreamClient { relay };
+    match spec {
+        UpstreamSpec::Command { program, args } => {
+            let mut child = tokio::process::Command::new(program)
+                .args(args)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .kill_on_drop(true)
+                .spawn()
+                .map_err(|source| GatewayError::Spawn {
+                    program: program.clone(),
+                    source,
+                })?;
+            let (Some(stdout), Some(stdin)) = (child.stdout.take(), child.stdin.take()) else {
+                return Err(GatewayError::Upstream(
+                    "the server's standard input/output could not be opened".into(),
+                ));
+            };
+            // The SDK drops (and logs) a line over the limit: the call then times out.
+            let transport = LateDiscoverFilter {
+                inner: AsyncRwTransport::new_client(stdout, stdin)
+                    .with_max_line_length(max_message),
+                discover_ids: Vec::new(),
+                initialize_sent: false,
+            };
+            let service = client
+                .serve_with_lifecycle(transport, lifecycle())
+                .await
+                .map_err(|e| GatewayError::Upstream(format!("handshake with {program}: {e}")))?;
+            Ok(Upstream {
+                service,
+                pid: child.id(),
+                reaper: Some(reap(child, program.clone())),
+            })
+        }
+        UpstreamSpec::Url { url, bearer } => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let mut config = StreamableHttpClientTransportConfig::with_uri(url.as_str());
+            config.auth_header = bearer.clone();
+            config.max_json_response_size = max_message;
+            config.max_sse_event_size = max_message;
+            let transport = StreamableHttpClientTransport::from_config(config);
+            let service = client
+                .serve_with_lifecycle(transport, lifecycle())
+                .await
+                .map_err(|e| GatewayError::Upstream(format!("handshake with {url}: {e}")))?;
+            Ok(Upstream {
+                service,
+                pid: None,
+                reaper: None,
+            })
+        }
+    }
+}
+
+/// Send one request upstream (used for everything the gateway does not judge).
+pub async fn forward(
+    peer: &Peer<RoleClient>,
+    request: ClientRequest,
+    timeout: std::time::Duration,
+) -> Result<ServerResult, ErrorData> {
+    let handle = peer
+        .send_request_with_option(
+            request,
+            rmcp::service::PeerRequestOptions::with_timeout(timeout),
+        )
+        .await
+        .map_err(upstream_error)?;
+    let result = handle.await_response().await.map_err(upstream_error)?;
+    Ok(complete(result))
+}
+
+/// A legacy server's result carries no `resultType`, which 2026-07-28 clients require
+/// (absent means "complete"): say so explicitly. The SDK strips it again for clients
+/// on an older revision.
+pub fn complete(mut result: ServerResult) -> ServerResult {
+    let result_type = match &mut result {
+        ServerResult::CompleteResult(r) => &mut r.result_type,
+        ServerResult::GetPromptResult(r) => &mut r.result_type,
+        ServerResult::ListPromptsResult(r) => &mut r.result_type,
+        ServerResult::ListResourcesResult(r) => &mut r.result_type,
+        ServerResult::ListResourceTemplatesResult(r) => &mut r.result_type,
+        ServerResult::ReadResourceResult(r) => &mut r.result_type,
+        ServerResult::ListToolsResult(r) => &mut r.result_type,
+        ServerResult::CallToolResult(r) => &mut r.result_type,
+        _ => return result,
+    };
+    result_type.get_or_insert(ResultType::COMPLETE);
+    result
+}
+
+/// A failure talking to the upstream as the client should see it.
+pub fn upstream_error(e: rmcp::service::ServiceError) -> ErrorData {
+    use rmcp::service::ServiceError;
+    match e {
+        // The server's own JSON-RPC error: pass it through unchanged.
+        ServiceError::McpError(e) => e,
+        ServiceError::Timeout { timeout } => ErrorData::internal_error(
+            format!(
+                "the upstream MCP server did not answer within {:?} (--call-timeout)",
+                timeout
+            ),
+            None,
+        ),
+        ServiceError::TransportClosed => ErrorData::internal_error(
+            "the upstream MCP server is gone (it exited or closed the connection)",
+            None,
+        ),
+        other => ErrorData::internal_error(format!("upstream MCP server: {other}"), None),
+    }
+}
