@@ -105,6 +105,16 @@ impl Enriched {
             && self.vals[UNFAMILIAR_IP] != Value::Bool(true)
     }
 
+    /// Whether the call came from an address new or unfamiliar to the acting identity.
+    pub fn from_new_place(&self) -> bool {
+        self.vals[NEW_IP] == Value::Bool(true) || self.vals[UNFAMILIAR_IP] == Value::Bool(true)
+    }
+
+    /// The resource the call names (`bedrock:modelId=...`), when it names one.
+    pub fn resource(&self) -> Option<&str> {
+        self.vals[RESOURCE].as_str()
+    }
+
     fn set_str(&mut self, i: usize, s: Option<&str>) {
         match (&mut self.vals[i], s) {
             (Value::String(old), Some(s)) => {

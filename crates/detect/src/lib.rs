@@ -15,7 +15,7 @@ pub mod reorder;
 pub mod sigma;
 
 pub use enrich::{ActorKinds, Enricher};
-pub use incident::{Incident, Incidents};
+pub use incident::{Activity, Incident, Incidents};
 pub use kinds::ActorsError;
 pub use lineage::Lineage;
 
@@ -83,6 +83,9 @@ pub struct Alert {
     pub count: Option<u64>,
     pub group: Vec<(String, String)>,
     pub source_ip: Option<String>,
+    /// The resource the call names (`bedrock:modelId=...`), when it names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
     /// Rule provenance (Sigma rules' authors are credited, as their licence asks).
     pub rule_file: String,
     pub rule_author: String,
@@ -193,11 +196,18 @@ impl Detector {
         hits.retain(|h| rules[h.rule].meta.level >= min);
         matched.retain(|&r| self.engine.emits(r) && rules[r].meta.level >= min);
         let mut alerts = Vec::new();
+        let root = path.last().map_or(actor.as_str(), String::as_str);
         if hits.is_empty() && matched.is_empty() {
+            self.incidents.witness(root, &actor, e);
             self.scratch = matched;
             self.after_event();
             return alerts;
         }
+        // Where the attacker works from: an address new to the identity, or any address
+        // of an identity the lineage made or took over within the day.
+        let attacker_place =
+            extra.from_new_place() || self.lineage.made_recently(&actor, e.time_ms, 86_400_000);
+        let resource = extra.resource().map(String::from);
         let explanation: Vec<String> = analysis
             .map(|a| a.effects.iter().map(|x| x.summary()).collect())
             .unwrap_or_default();
@@ -229,6 +239,7 @@ impl Detector {
                 count: None,
                 group: Vec::new(),
                 source_ip: e.source_ip.clone(),
+                resource: resource.clone(),
                 rule_file: rule.meta.file.clone(),
                 rule_author: rule.meta.author.clone(),
                 incident: None,
@@ -254,6 +265,20 @@ impl Detector {
         let anchor = path.last().and_then(|r| self.lineage.anchor(r));
         for a in &mut alerts {
             a.incident = Some(self.incidents.add(a, anchor));
+        }
+        for node in &path {
+            if let Some(user) = self.lineage.key_user(node) {
+                self.incidents.name_key(root, node, user);
+            }
+        }
+        let address = e
+            .source_ip
+            .as_deref()
+            .filter(|a| a.parse::<std::net::IpAddr>().is_ok());
+        if let Some(ip) = address.filter(|_| attacker_place) {
+            if alerts.iter().any(|a| a.level >= Level::High) {
+                self.incidents.add_source(root, ip);
+            }
         }
         self.stats.alerts += alerts.len() as u64;
         self.after_event();

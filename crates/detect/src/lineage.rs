@@ -299,6 +299,22 @@ impl Lineage {
         self.principals.get(root).map(String::as_str)
     }
 
+    /// The user an access key node (`key:AKIA...`) belongs to, when the log showed it.
+    pub fn key_user(&self, node: &str) -> Option<&str> {
+        node.strip_prefix("key:")
+            .and_then(|k| self.key_user.get(k))
+            .map(String::as_str)
+    }
+
+    /// Whether `node` was made (a key, a user, a login) or taken over (a changed
+    /// function's or launched instance's role) by another identity within `within_ms`
+    /// of `at_ms`; a role session someone assumed is not made (that is how roles work).
+    pub fn made_recently(&self, node: &str, at_ms: i64, within_ms: i64) -> bool {
+        self.links
+            .get(node)
+            .is_some_and(|l| !l.how.starts_with("AssumeRole") && at_ms - l.time_ms <= within_ms)
+    }
+
     /// How `node` came to be, if the log showed it.
     pub fn link_of(&self, node: &str) -> Option<&Link> {
         self.links.get(node)

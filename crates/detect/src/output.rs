@@ -33,6 +33,11 @@ pub fn incident_json(i: &Incident) -> Value {
         "rules": i.rules,
         "event_ids": i.event_ids,
         "alerts": i.alerts.len(),
+        "sources": i.sources,
+        "key_users": i.key_users,
+        "activity_total": i.activity_total,
+        "activity": i.activity.iter().map(|a| json!({"time": a.time, "actor": a.actor,
+            "action": a.action, "source_ip": a.source_ip, "event_id": a.event_id})).collect::<Vec<_>>(),
     })
 }
 
@@ -154,6 +159,7 @@ pub fn incident_ocsf(i: &Incident) -> Value {
         "attacks": attacks(&i.attack, &tactics),
         "metadata": metadata(&i.id),
         "unmapped": {"root": i.root, "actors": i.actors, "atlas": i.atlas, "event_ids": i.event_ids,
+            "sources": i.sources, "activity_total": i.activity_total,
             "phases": i.phases.iter().map(|(p, t)| json!({"phase": p, "first_time": t})).collect::<Vec<_>>()},
     })
 }
@@ -189,7 +195,16 @@ pub fn short(node: &str) -> String {
     }
 }
 
-/// The incident as a terminal timeline.
+/// A node as a responder reads it: a key with its user when the incident knows it.
+fn named(i: &Incident, node: &str) -> String {
+    match i.key_users.get(node) {
+        Some(user) => format!("{} ({})", short(node), short(user)),
+        None => short(node),
+    }
+}
+
+/// The incident as a terminal timeline: the lineage said once, then alerts and the
+/// attacker's other calls in time order.
 pub fn timeline(i: &Incident) -> String {
     let mut s = String::new();
     s.push_str(&format!(
@@ -210,6 +225,35 @@ pub fn timeline(i: &Incident) -> String {
         i.event_ids.len(),
         if i.event_ids.len() == 1 { "" } else { "s" },
     ));
+    // Each chain once: the alerts' lineages, root first, leaving out any that another
+    // extends.
+    let mut chains: Vec<Vec<&str>> = Vec::new();
+    for a in &i.alerts {
+        let chain: Vec<&str> = a.lineage.iter().rev().map(String::as_str).collect();
+        if chain.len() < 2 || chains.iter().any(|c| c.starts_with(&chain)) {
+            continue;
+        }
+        chains.retain(|c| !chain.starts_with(c));
+        chains.push(chain);
+    }
+    for c in chains.iter().take(5) {
+        // A key right after its own user needs no second name.
+        let named: Vec<String> = c
+            .iter()
+            .enumerate()
+            .map(|(k, n)| match k.checked_sub(1).map(|p| c[p]) {
+                Some(prev) if i.key_users.get(*n).is_some_and(|u| u == prev) => short(n),
+                _ => named(i, n),
+            })
+            .collect();
+        s.push_str(&format!("  lineage: {}\n", named.join(" -> ")));
+    }
+    if !i.sources.is_empty() {
+        s.push_str(&format!(
+            "  attacker's addresses: {}\n",
+            i.sources.join(", ")
+        ));
+    }
     s.push_str(&format!(
         "  phases: {}\n",
         i.phases
@@ -234,7 +278,13 @@ pub fn timeline(i: &Incident) -> String {
             None => seen.push((&a.rule_id, &a.actor, 1, a)),
         }
     }
+    let mut activity: Vec<&crate::Activity> = i.activity.iter().collect();
+    activity.sort_by_key(|a| a.time_ms);
+    let mut calls = activity.as_slice();
     for (_, _, times, a) in seen {
+        let before = calls.partition_point(|c| c.time_ms < a.first_ms);
+        quiet_calls(&mut s, i, &calls[..before]);
+        calls = &calls[before..];
         let count = match (a.count, times) {
             (Some(c), _) => format!(" [{c} in window]"),
             (None, 1) => String::new(),
@@ -248,17 +298,72 @@ pub fn timeline(i: &Incident) -> String {
             a.title,
             count
         ));
-        s.push_str(&format!("            by {}", short(&a.actor)));
-        if a.lineage.len() > 1 {
-            let via: Vec<String> = a.lineage[1..].iter().map(|n| short(n)).collect();
-            s.push_str(&format!(" <- {}", via.join(" <- ")));
-        }
-        s.push_str(&format!("  {}\n", a.action));
+        s.push_str(&format!(
+            "            by {}  {}\n",
+            named(i, &a.actor),
+            a.action
+        ));
         for e in a.explanation.iter().take(3) {
             s.push_str(&format!("            {e}\n"));
         }
+        if a.explanation.is_empty() {
+            if let Some(r) = &a.resource {
+                s.push_str(&format!("            on {r}\n"));
+            }
+        }
+    }
+    quiet_calls(&mut s, i, calls);
+    if i.activity_total > i.activity.len() as u64 {
+        s.push_str(&format!(
+            "  ... and {} more calls from the attacker's addresses\n",
+            i.activity_total - i.activity.len() as u64
+        ));
     }
     s
+}
+
+/// The attacker's calls that raised no alert, one line per run of calls by one actor.
+fn quiet_calls(s: &mut String, i: &Incident, calls: &[&crate::Activity]) {
+    for run in calls.chunk_by(|a, b| a.actor == b.actor) {
+        let mut actions: Vec<(&str, usize)> = Vec::new();
+        for c in run {
+            match actions.iter_mut().find(|(a, _)| *a == c.action) {
+                Some(e) => e.1 += 1,
+                None => actions.push((&c.action, 1)),
+            }
+        }
+        let listed: Vec<String> = actions
+            .iter()
+            .take(8)
+            .map(|(a, n)| {
+                if *n > 1 {
+                    format!("{a} (x{n})")
+                } else {
+                    a.to_string()
+                }
+            })
+            .collect();
+        let more = actions.len().saturating_sub(8);
+        s.push_str(&format!(
+            "  {}  {:<17} {:<8} {} call{} without an alert\n",
+            hms(&run[0].time),
+            "activity",
+            "-",
+            run.len(),
+            if run.len() == 1 { "" } else { "s" }
+        ));
+        s.push_str(&format!(
+            "            by {} from {}  {}{}\n",
+            named(i, &run[0].actor),
+            run[0].source_ip,
+            listed.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        ));
+    }
 }
 
 /// The last line of a scan.

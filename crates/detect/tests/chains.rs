@@ -41,6 +41,7 @@ fn the_takeover_is_one_incident_with_every_phase() {
     let phases: Vec<&str> = attack.phases.iter().map(|(p, _)| p.as_str()).collect();
     assert_eq!(
         phases,
+        // In the order they were reached.
         [
             "initial-access",
             "recon",

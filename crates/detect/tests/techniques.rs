@@ -251,3 +251,39 @@ fn secure_string_harvesting_and_bulk_reads_but_not_terraform() {
     );
     assert!(raised(vec![batch], "parapet-secrets-bulk-read"));
 }
+
+/// Issue 22 (1): `aws ec2 authorize-security-group-ingress --cidr 0.0.0.0/0 --port 22`
+/// as CloudTrail records it: the flat form (`cidrIp`, `fromPort`, `toPort`,
+/// `ipProtocol`) beside an empty `ipPermissions`, in each empty shape CloudTrail writes.
+#[test]
+fn the_flat_security_group_form_is_an_opened_port() {
+    for empty in [json!({}), json!({"items": []}), Value::Null] {
+        let mut req = json!({"groupId": "sg-0123", "cidrIp": "0.0.0.0/0", "fromPort": 22,
+                             "toPort": 22, "ipProtocol": "tcp"});
+        if !empty.is_null() {
+            req["ipPermissions"] = empty.clone();
+        }
+        let open = call(
+            1,
+            &pipeline(),
+            "ec2.amazonaws.com",
+            "AuthorizeSecurityGroupIngress",
+            req,
+        );
+        assert!(
+            raised(vec![open], "parapet-network-opened"),
+            "ipPermissions {empty}"
+        );
+        // The same form to one address is not the internet.
+        let narrow = json!({"groupId": "sg-0123", "cidrIp": "198.51.100.7/32", "fromPort": 22,
+                            "toPort": 22, "ipProtocol": "tcp", "ipPermissions": empty});
+        let one = call(
+            2,
+            &pipeline(),
+            "ec2.amazonaws.com",
+            "AuthorizeSecurityGroupIngress",
+            narrow,
+        );
+        assert!(!raised(vec![one], "parapet-network-opened"), "{empty}");
+    }
+}

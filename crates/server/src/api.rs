@@ -164,6 +164,12 @@ impl App {
         self: &Arc<Self>,
         actor: &str,
     ) -> Result<Option<parapet_store::Freeze>, StoreError> {
+        if let Some(r) = self
+            .store
+            .try_freeze_covering_now(actor, parapet_store::now())
+        {
+            return r;
+        }
         let (a, actor) = (self.clone(), actor.to_string());
         off_thread(move || a.store.freeze_covering(&actor, parapet_store::now())).await
     }

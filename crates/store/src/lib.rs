@@ -485,6 +485,16 @@ pub trait Store: Send + Sync {
     /// The freeze in force at `now` that covers `actor` (exactly or by its kind), read
     /// fresh: one indexed lookup, cheap enough for every request.
     fn freeze_covering(&self, actor: &str, now: i64) -> Result<Option<Freeze>, StoreError>;
+    /// [`Store::freeze_covering`] when it can run at once without waiting (a local
+    /// database whose reader is free); `None` when the caller must run it where
+    /// blocking is allowed. Saves a thread hop on every proxied call.
+    fn try_freeze_covering_now(
+        &self,
+        _actor: &str,
+        _now: i64,
+    ) -> Option<Result<Option<Freeze>, StoreError>> {
+        None
+    }
 }
 
 /// Open a store: a `postgres://` or `postgresql://` URL, else a SQLite file path

@@ -377,6 +377,17 @@ impl Store for SqliteStore {
     fn freeze_covering(&self, actor: &str, now: i64) -> Result<Option<Freeze>, StoreError> {
         freeze::covering_at(&self.read(), actor, now)
     }
+
+    fn try_freeze_covering_now(
+        &self,
+        actor: &str,
+        now: i64,
+    ) -> Option<Result<Option<Freeze>, StoreError>> {
+        // WAL: a reader never waits for a writer; only another read on this connection
+        // (a long listing) could make it wait, and then the caller goes off thread.
+        let reader = self.reader.try_lock().ok()?;
+        Some(freeze::covering_at(&reader, actor, now))
+    }
 }
 
 fn audit_entries(c: &Connection) -> Result<Vec<AuditEntry>, StoreError> {

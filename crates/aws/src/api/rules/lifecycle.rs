@@ -149,6 +149,12 @@ pub(super) const EVASION: &[(&str, &str, &str, &str)] = &[
         "stops logging model invocations, so LLMjacking goes unrecorded",
     ),
     (
+        "bedrock",
+        "PutModelInvocationLoggingConfiguration",
+        "Bedrock invocation logging",
+        "replaces where and what model invocations are logged (an attacker points it away or turns the data off)",
+    ),
+    (
         "route53resolver",
         "DeleteResolverQueryLogConfig",
         "Route 53 Resolver query logging",

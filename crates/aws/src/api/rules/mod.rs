@@ -86,6 +86,7 @@ pub const ID_KEYS: &[&str] = &[
     "ImageId",
     "RoleArn",
     "PolicyArn",
+    "ModelId",
     "Name",
 ];
 
