@@ -114,7 +114,9 @@ pub struct McpArgs {
     #[arg(long, value_name = "SIZE", default_value = "4MiB")]
     max_message: String,
 
-    /// Log filter on standard error, e.g. info (default), parapet_mcp=debug.
+    /// Log filter on standard error, e.g. info (default), parapet_mcp=debug. The MCP
+    /// SDK's own logs (rmcp: whole messages, tool arguments and their secrets included)
+    /// show only at warn unless the filter names rmcp.
     #[arg(long, env = "PARAPET_LOG")]
     log: Option<String>,
 
@@ -180,7 +182,14 @@ fn read_secret(path: &PathBuf, what: &str) -> Result<String> {
 
 pub fn run(args: McpArgs) -> Result<u8> {
     let log = args.log.clone().unwrap_or_else(|| "info".into());
-    let filter = tracing_subscriber::EnvFilter::try_new(&log)
+    // The MCP SDK logs whole messages (tool arguments, secrets included) at debug and
+    // every server notification at info: quiet unless the filter names it.
+    let full = if log.contains("rmcp") {
+        log.clone()
+    } else {
+        format!("{log},rmcp=warn")
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(&full)
         .with_context(|| format!("log filter {log}"))?;
     // Standard output is the MCP channel in stdio mode: logs go to standard error only.
     tracing_subscriber::fmt()
@@ -343,7 +352,9 @@ async fn judge_backend(args: &McpArgs, token: Option<&str>) -> Result<Judge> {
                 server,
                 Default::default(),
             ));
-            Ok(Judge::in_process(app, public_url))
+            // stdio: one token for the session, checked again on every call.
+            let session = args.listen.is_none().then(|| token.map(str::to_string)).flatten();
+            Ok(Judge::in_process(app, public_url).with_session_token(session))
         }
         (None, None) => bail!(
             "how should calls be judged? give --server URL (a running `parapet serve`) or --database FILE|URL (in process)"

@@ -143,7 +143,8 @@ fn garbage_from_the_client_gets_clear_errors_and_the_session_goes_on() {
     g.send("this is not json {");
     let e = g.answer();
     assert_eq!(e["error"]["code"], -32700, "a parse error: {e}");
-    assert!(e["id"].is_null(), "{e}");
+    // JSON-RPC 2.0: present, and null (not left out).
+    assert_eq!(e.get("id"), Some(&Value::Null), "{e}");
 
     g.send(r#"[{"jsonrpc":"2.0","id":2,"method":"ping"}]"#);
     let e = g.answer();
@@ -248,6 +249,27 @@ fn a_server_that_fails_to_start_is_a_clear_error_not_a_hang() {
     m.finish();
 }
 
+/// A command that never speaks MCP (it starts and says nothing, or prints something
+/// else) fails the handshake within --call-timeout: exit 1 naming the handshake, the
+/// child killed, never a hang.
+#[test]
+fn a_server_that_never_finishes_the_handshake_is_an_error_not_a_hang() {
+    let m = Mcp::start("nohandshake", Opts::default());
+    for script in ["sleep 1000", "echo hello; sleep 1000"] {
+        let mut argv = m.gateway(Upstream::Test, &["--call-timeout", "2s"]);
+        let at = argv.iter().position(|a| a == "--").unwrap();
+        argv.truncate(at + 1);
+        argv.extend(["/bin/sh".to_string(), "-c".to_string(), script.to_string()]);
+        let mut g = Raw::start(&m, &argv);
+        g.send(&initialize());
+        let code = exit_within(&mut g.child, 60);
+        let err = std::fs::read_to_string(m.s.dir.join("raw.err")).unwrap();
+        assert_eq!(code, 1, "{script}: {err}");
+        assert!(err.contains("handshake"), "{script}: {err}");
+    }
+    m.finish();
+}
+
 #[test]
 fn a_server_that_hangs_floods_or_crashes_mid_session_fails_the_request_clearly() {
     let m = Mcp::start("crash", Opts::default());
@@ -338,4 +360,70 @@ fn an_oversized_http_request_gets_a_json_rpc_error_naming_the_limit() {
         m.reached_test_server().is_empty(),
         "nothing reached the server"
     );
+}
+
+/// A stdio session judged in process holds one token for its life: revoked mid-session,
+/// the next calls are refused (within the decision service's one-second token cache),
+/// as they are over HTTP and through a remote decision service.
+#[test]
+fn a_token_revoked_mid_session_stops_working() {
+    let m = Mcp::start("revoke-stdio", Opts::default());
+    let maps = m.s.dir.join("echo.toml");
+    std::fs::write(
+        &maps,
+        "servers = [\"deploy\"]\n[[tools]]\nname = [\"echo\"]\naction = \"mcp:deploy.Echo\"\naccess = \"read\"\n",
+    )
+    .unwrap();
+    let argv = m.gateway_judged(
+        &["--database", m.s.db.to_str().unwrap()],
+        Upstream::Test,
+        &["--mappings", maps.to_str().unwrap()],
+    );
+    let mut g = Raw::start(&m, &argv);
+    g.send(&initialize());
+    assert_eq!(g.answer()["id"], 1);
+    g.send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+    let mut id = 10;
+    let mut echo = |g: &mut Raw| {
+        id += 1;
+        g.send(
+            &json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                    "params": {"name": "echo", "arguments": {"text": "hi"}}})
+            .to_string(),
+        );
+        g.answer()
+    };
+    let ok = echo(&mut g);
+    assert_ne!(ok["result"]["isError"], true, "allowed before: {ok}");
+
+    let (_, tokens) = common::http(m.s.server.port, "GET", "/v1/tokens", Some(&m.s.admin), None);
+    let kiro = tokens
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "kiro-mcp")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    m.s.admin_cli(&["token", "revoke", &kiro]);
+    // The wait only guards a hang: the cache lapses within a second.
+    let start = Instant::now();
+    let refused = loop {
+        let r = echo(&mut g);
+        if r["result"]["isError"] == true {
+            break r;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "still allowed: {r}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let text = refused["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or("");
+    assert!(text.contains("token"), "{refused}");
+    assert_eq!(g.close(), 0);
+    m.finish();
 }

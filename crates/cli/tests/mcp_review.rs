@@ -153,3 +153,71 @@ fn a_tool_policy_forbids_is_hidden_and_refused_when_called_anyway() {
     }
     m.finish();
 }
+
+/// A hidden tool whose mapping needs arguments is refused whatever the arguments: with
+/// arguments the mapping cannot read (missing, null, of the wrong type) it is not held
+/// for review, where an approval could let it run.
+#[test]
+fn a_hidden_tool_is_refused_whatever_its_arguments() {
+    // Mapped to deleting a database, which the built-in pack refuses agents whatever
+    // the database: hidden, and the action is known without the arguments.
+    let m = Mcp::start("hidden-args", Opts::default());
+    let mappings = m.s.dir.join("deploy.toml");
+    std::fs::write(
+        &mappings,
+        r#"servers = ["deploy"]
+[[tools]]
+name = ["deploy_service"]
+action = "rds:DeleteDBInstance"
+resource = "arn:aws:rds:us-east-1:111122223333:db:{/service}"
+"#,
+    )
+    .unwrap();
+    let mappings = mappings.display().to_string();
+    for mode in REVISIONS {
+        let calls: Vec<serde_json::Value> = [
+            json!({}),
+            json!({"environment": null, "service": "api"}),
+            json!({"environment": {"x": 1}, "service": []}),
+            json!({"environment": "prod", "service": "orders-db", "version": "1.2"}),
+        ]
+        .into_iter()
+        .map(|args| json!({"op": "call", "tool": "deploy_service", "args": args}))
+        .collect();
+        let mut steps = vec![json!({"op": "list"})];
+        steps.extend(calls);
+        let out = m.steps(
+            mode,
+            Upstream::Test,
+            &["--mappings", &mappings],
+            json!(steps),
+        );
+        let tools: Vec<&str> = out[0]["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|t| t.as_str())
+            .collect();
+        assert!(
+            !tools.contains(&"deploy_service"),
+            "{mode}: hidden: {tools:?}"
+        );
+        for r in &out[1..] {
+            let text = r["text"]
+                .as_str()
+                .or(r["error"]["message"].as_str())
+                .unwrap_or_default();
+            assert!(
+                text.contains("parapet denied deploy_service"),
+                "{mode}: refused, not held for review: {r}"
+            );
+        }
+        assert!(
+            m.reached_test_server()
+                .iter()
+                .all(|c| c["tool"] != "deploy_service"),
+            "{mode}: never reached the server"
+        );
+    }
+    m.finish();
+}

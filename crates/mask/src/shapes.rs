@@ -20,8 +20,16 @@ pub(crate) struct Shapes {
     der: Regex,
 }
 
-const KV: &str = r#"(?P<k>[A-Za-z_][A-Za-z0-9_.-]*)["']?[ \t]*[:=][ \t]*(?:"(?P<dq>[^"\n]*)"|'(?P<sq>[^'\n]*)'|(?P<v>[^\s"',;&]+))"#;
-const FLAG: &str = r#"(?:^|\s)--?(?P<k>[A-Za-z][A-Za-z0-9_-]*)[ \t]+(?:"(?P<dq>[^"\n]*)"|'(?P<sq>[^'\n]*)'|(?P<v>[^\s"'-][^\s"']*))"#;
+// An unquoted value ends where a shell word does (`;`, `&`, `|`, `<`, `>`, `(`, `)`,
+// backquote, `$`): what follows is another command, and an approver must see it.
+const KV: &str = r#"(?P<k>[A-Za-z_][A-Za-z0-9_.-]*)["']?[ \t]*[:=][ \t]*(?:"(?P<dq>[^"\n]*)"|'(?P<sq>[^'\n]*)'|(?P<v>[^\s"',;&|<>()`$]+))"#;
+const FLAG: &str = r#"(?:^|\s)--?(?P<k>[A-Za-z][A-Za-z0-9_-]*)(?:[ \t]+|=)(?:"(?P<dq>[^"\n]*)"|'(?P<sq>[^'\n]*)'|(?P<v>[^\s"'\-;&|<>()`$][^\s"';&|<>()`$]*))"#;
+
+/// Where a shell runs a command inside a double-quoted or unquoted value: from there on
+/// the value is shown, so a secret-named flag cannot hide `$(curl ...|sh)`.
+fn substitution_at(v: &str) -> Option<usize> {
+    ["$(", "`", "${"].iter().filter_map(|p| v.find(p)).min()
+}
 
 impl Shapes {
     pub(crate) fn new(rules: &[ShapeRule]) -> Result<Shapes, MaskError> {
@@ -119,7 +127,12 @@ impl Shapes {
             }
             if let Some(v) = c.name("dq").or(c.name("sq")).or(c.name("v")) {
                 if v.as_str() != MASK && !v.as_str().starts_with(MASK) {
-                    spans.push((v.start(), v.end()));
+                    // Single quotes are literal in a shell; elsewhere a substitution runs.
+                    let end = match c.name("sq") {
+                        Some(_) => v.end(),
+                        None => substitution_at(v.as_str()).map_or(v.end(), |i| v.start() + i),
+                    };
+                    spans.push((v.start(), end));
                 }
             }
         }

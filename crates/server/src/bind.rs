@@ -21,22 +21,26 @@ pub fn call_binding(actor: &str, action: &str, params: &Value, policy_version: &
 }
 
 /// The binding of an MCP tool call made through `parapet proxy mcp`: caller, server,
-/// tool, canonical arguments, policy version. A domain tag keeps it apart from
-/// [`call_binding`] whatever the parts.
+/// tool, canonical arguments, what the mapping made of them (`mapping`: the actions, or
+/// that none covers the tool), policy version. A mapping added or changed since an
+/// approval is another call: what was approved is what it was judged to do. A domain
+/// tag keeps it apart from [`call_binding`] whatever the parts.
 pub fn tool_binding(
     actor: &str,
     server: &str,
     tool: &str,
     arguments: &serde_json::Map<String, Value>,
+    mapping: &Value,
     policy_version: &str,
 ) -> String {
     let mut h = Sha256::new();
-    for part in ["mcp-tool-call/v1", actor, server, tool, policy_version] {
+    for part in ["mcp-tool-call/v2", actor, server, tool, policy_version] {
         part_into(&mut h, part.as_bytes());
     }
     let mut args = Vec::new();
     write_object(arguments, &mut args);
     part_into(&mut h, &args);
+    part_into(&mut h, &canonical_json(mapping));
     format!("{:x}", h.finalize())
 }
 
@@ -219,23 +223,25 @@ mod tests {
     #[test]
     fn the_tool_binding_sees_caller_server_tool_arguments_and_pack() {
         let args = obj(json!({"cli_command": "aws s3 ls", "opts": {"b": 1, "a": [1, 2]}}));
+        let m = json!([{"action": "s3:ListBuckets", "resource": null, "params": {}}]);
         let same = obj(json!({"opts": {"a": [1, 2], "b": 1}, "cli_command": "aws s3 ls"}));
-        let base = tool_binding("agent:kiro", "aws", "call_aws", &args, "v1");
+        let base = tool_binding("agent:kiro", "aws", "call_aws", &args, &m, "v1");
         assert!(is_binding(&base));
         assert_eq!(
             base,
-            tool_binding("agent:kiro", "aws", "call_aws", &same, "v1")
+            tool_binding("agent:kiro", "aws", "call_aws", &same, &m, "v1")
         );
         for other in [
-            tool_binding("agent:kira", "aws", "call_aws", &args, "v1"),
-            tool_binding("agent:kiro", "aws2", "call_aws", &args, "v1"),
-            tool_binding("agent:kiro", "aws", "suggest", &args, "v1"),
-            tool_binding("agent:kiro", "aws", "call_aws", &args, "v2"),
+            tool_binding("agent:kira", "aws", "call_aws", &args, &m, "v1"),
+            tool_binding("agent:kiro", "aws2", "call_aws", &args, &m, "v1"),
+            tool_binding("agent:kiro", "aws", "suggest", &args, &m, "v1"),
+            tool_binding("agent:kiro", "aws", "call_aws", &args, &m, "v2"),
             tool_binding(
                 "agent:kiro",
                 "aws",
                 "call_aws",
                 &obj(json!({"cli_command": "aws s3 ls ", "opts": {"b": 1, "a": [1, 2]}})),
+                &m,
                 "v1",
             ),
             tool_binding(
@@ -243,6 +249,24 @@ mod tests {
                 "aws",
                 "call_aws",
                 &obj(json!({"cli_command": "aws s3 ls", "opts": {"b": 1, "a": [2, 1]}})),
+                &m,
+                "v1",
+            ),
+            // What the mapping made of the same arguments: another action, or none.
+            tool_binding(
+                "agent:kiro",
+                "aws",
+                "call_aws",
+                &args,
+                &json!([{"action": "s3:DeleteBucket", "resource": null, "params": {}}]),
+                "v1",
+            ),
+            tool_binding(
+                "agent:kiro",
+                "aws",
+                "call_aws",
+                &args,
+                &json!("unmapped"),
                 "v1",
             ),
         ] {
@@ -250,8 +274,8 @@ mod tests {
         }
         // Server and tool cannot run into each other.
         assert_ne!(
-            tool_binding("a:b", "ab", "c", &args, "v"),
-            tool_binding("a:b", "a", "bc", &args, "v")
+            tool_binding("a:b", "ab", "c", &args, &m, "v"),
+            tool_binding("a:b", "a", "bc", &args, &m, "v")
         );
     }
 

@@ -49,6 +49,24 @@ pub enum ToolMapping {
     Unreadable(String),
 }
 
+/// What an approval binds of the mapping: the actions a call maps to, or that no
+/// mapping could read it (the reason's wording is not bound: it changes with versions).
+fn mapping_bound(m: &ToolMapping) -> Value {
+    match m {
+        ToolMapping::Actions(actions) => Value::Array(
+            actions
+                .iter()
+                .map(|a| {
+                    json!({"action": a.action, "resource": a.resource, "params": a.params,
+                           "access": a.access})
+                })
+                .collect(),
+        ),
+        ToolMapping::Unmapped(_) => json!("unmapped"),
+        ToolMapping::Unreadable(_) => json!("unreadable"),
+    }
+}
+
 /// One action the call would take.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -115,6 +133,7 @@ pub async fn decide_tool(
         &input.server,
         &input.tool,
         &input.arguments,
+        &mapping_bound(&input.mapping),
         app.engine.version(),
     );
     if let Some(f) = app.frozen_now(actor).await? {

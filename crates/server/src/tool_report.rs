@@ -229,6 +229,8 @@ pub fn reasons(report: &Value) -> String {
     if out.is_empty() {
         "no reason recorded".into()
     } else {
-        out.join("; ")
+        // Sentences joined into one: their own full stops would double up.
+        let parts: Vec<&str> = out.iter().map(|r| r.trim_end_matches('.')).collect();
+        parts.join("; ")
     }
 }

@@ -174,7 +174,19 @@ async fn write_line<W: AsyncWrite + Unpin>(
     write: &Mutex<Option<W>>,
     message: &TxJsonRpcMessage<RoleServer>,
 ) -> std::io::Result<()> {
-    let mut line = serde_json::to_vec(message).map_err(std::io::Error::other)?;
+    let mut line = match message {
+        // JSON-RPC 2.0: an error to a request whose id could not be read carries
+        // `"id": null` (the SDK leaves the member out).
+        JsonRpcMessage::Error(e) if e.id.is_none() => {
+            let mut value = serde_json::to_value(message).map_err(std::io::Error::other)?;
+            if let Some(obj) = value.as_object_mut() {
+                obj.insert("id".into(), Value::Null);
+            }
+            serde_json::to_vec(&value)
+        }
+        _ => serde_json::to_vec(message),
+    }
+    .map_err(std::io::Error::other)?;
     line.push(b'\n');
     let mut guard = write.lock().await;
     let w = guard

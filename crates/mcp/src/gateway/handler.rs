@@ -5,7 +5,7 @@
 use super::review;
 use super::upstream::{complete, forward, upstream_error, Relay};
 use super::Shared;
-use crate::{Caller, ToolCall, Verdict};
+use crate::{Caller, Mapping, ToolCall, Verdict};
 use rmcp::model::*;
 use rmcp::service::{NotificationContext, RequestContext, RoleServer};
 use rmcp::ServerHandler;
@@ -127,6 +127,30 @@ impl GatewayHandler {
             arguments,
         };
         let mapping = self.shared.gate.map(&call);
+        // A tool hidden from this caller is refused whatever the arguments: arguments a
+        // mapping cannot read would otherwise go to review, and could be approved.
+        // (Readable ones map to the actions that hid it, and an unmapped tool is judged
+        // as the write that hid it: both are refused by the policy, with its reason.)
+        if matches!(mapping, Mapping::Unreadable { .. }) {
+            let actions = self.shared.gate.static_actions(server, &params.name);
+            let visible = self
+                .shared
+                .gate
+                .visible(&caller, server, &params.name, actions.as_deref())
+                .await;
+            if !matches!(visible, Ok(true)) {
+                tracing::info!(actor = %caller.actor, server, tool = %params.name, "tools/call refused: hidden tool");
+                let why = match visible {
+                    Err(e) => format!("whether this caller may use it could not be decided ({e})"),
+                    _ => "policy refuses it to this caller whatever its arguments (it is hidden from tools/list)".into(),
+                };
+                return Ok(CallToolResponse::Complete(review::denied(
+                    &params.name,
+                    None,
+                    &why,
+                )));
+            }
+        }
         let verdict = self.shared.gate.judge(&caller, &call, &mapping).await;
         tracing::info!(
             actor = %caller.actor,

@@ -99,7 +99,20 @@ impl Gateway {
         settings: Settings,
     ) -> Result<Gateway, GatewayError> {
         let relay = Arc::new(Relay::default());
-        let upstream = upstream::connect(spec, relay.clone(), settings.max_message).await?;
+        // A server that never finishes the handshake (a command that is not an MCP
+        // server, a socket that accepts and says nothing) is an error, not a hang; the
+        // child is killed when its handle drops.
+        let upstream = tokio::time::timeout(
+            settings.call_timeout,
+            upstream::connect(spec, relay.clone(), settings.max_message),
+        )
+        .await
+        .map_err(|_| {
+            GatewayError::Upstream(format!(
+                "the server did not finish the MCP handshake (initialize) within {:?} (--call-timeout)",
+                settings.call_timeout
+            ))
+        })??;
         let info = upstream.peer().peer_info().ok_or_else(|| {
             GatewayError::Upstream(
                 "the server finished the handshake without describing itself".into(),

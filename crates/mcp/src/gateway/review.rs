@@ -54,7 +54,8 @@ pub(crate) fn outcome(v: &Verdict) -> String {
 pub(crate) fn denied(tool: &str, decision: Option<&str>, reason: &str) -> CallToolResult {
     let id = decision.map_or(String::new(), |d| format!(" (decision {d})"));
     let mut r = CallToolResult::error(vec![ContentBlock::text(format!(
-        "parapet denied {tool}{id}: {reason}. Nothing was run."
+        "parapet denied {tool}{id}: {}. Nothing was run.",
+        reason.trim_end_matches('.')
     ))]);
     r.structured_content = Some(serde_json::json!({
         "parapet": {"status": "denied", "decision": decision, "reason": reason}
@@ -76,7 +77,9 @@ impl Pending<'_> {
             .map_or(String::new(), |u| format!(" Approvers decide at {u}."));
         let mut r = CallToolResult::error(vec![ContentBlock::text(format!(
             "parapet is holding {tool} for review (decision {}): {}. {}{url} {why} Nothing was run: once it is approved, call {tool} again with the same arguments and it runs (once).",
-            self.decision, self.reason, self.explanation
+            self.decision,
+            self.reason.trim_end_matches('.'),
+            self.explanation
         ))]);
         r.structured_content = Some(serde_json::json!({
             "parapet": {
@@ -96,7 +99,9 @@ impl Pending<'_> {
             .map_or(String::new(), |u| format!(" Approvers decide at {u}."));
         format!(
             "parapet holds this call for review (decision {}): {}. {}{url} Accept to wait for their decision; decline to leave it pending.",
-            self.decision, self.reason, self.explanation
+            self.decision,
+            self.reason.trim_end_matches('.'),
+            self.explanation
         )
     }
 

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 pub(super) struct Local {
     app: Arc<App>,
     public_url: String,
+    /// See [`super::Judge::with_session_token`].
+    pub(super) session_token: Option<String>,
 }
 
 impl Local {
@@ -18,6 +20,7 @@ impl Local {
         Local {
             app,
             public_url: public_url.trim_end_matches('/').to_string(),
+            session_token: None,
         }
     }
 
@@ -29,11 +32,27 @@ impl Local {
         }
     }
 
+    /// The session's token still names `caller` (not revoked, not expired).
+    async fn session_holds(&self, caller: &Caller) -> Result<(), JudgeError> {
+        let Some(token) = &self.session_token else {
+            return Ok(());
+        };
+        let now = self.authenticate(token).await?;
+        if now.actor != caller.actor {
+            return Err(JudgeError::Unauthenticated(format!(
+                "the session's token now names {}, not {}",
+                now.actor, caller.actor
+            )));
+        }
+        Ok(())
+    }
+
     pub(super) async fn judge(
         &self,
         caller: &Caller,
         input: ToolInput,
     ) -> Result<Verdict, JudgeError> {
+        self.session_holds(caller).await?;
         let (server, tool) = (input.server.clone(), input.tool.clone());
         match parapet_server::decide_tool(&self.app, &caller.actor, input).await {
             Ok(ToolDecision::Approved(r)) => {
@@ -85,6 +104,7 @@ impl Local {
         let started = Instant::now();
         let mut unused = false;
         loop {
+            self.session_holds(caller).await?;
             let r = self.read(caller, id).await?;
             match r.state(parapet_store::now()) {
                 State::Approved => {

@@ -64,6 +64,17 @@ impl Judge {
         Judge(Backend::Local(local::Local::new(app, public_url.into())))
     }
 
+    /// The one token of a stdio session judged in process: read again before every
+    /// call, so a token revoked or expired mid-session stops working at once (over
+    /// HTTP every request is authenticated anyway; a remote service checks the token
+    /// it is sent).
+    pub fn with_session_token(mut self, token: Option<String>) -> Judge {
+        if let Backend::Local(l) = &mut self.0 {
+            l.session_token = token;
+        }
+        self
+    }
+
     /// Through a running `parapet serve` at `server_url` (`http://` or `https://`).
     /// `token`: the agent's parapet token, registered at once (stdio deployments);
     /// callers of other tokens are registered by [`Judge::authenticate`].
