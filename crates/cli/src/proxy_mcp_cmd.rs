@@ -200,6 +200,9 @@ pub fn run(args: McpArgs) -> Result<u8> {
     let spec = match (&args.upstream, args.command.split_first()) {
         (Some(_), Some(_)) => bail!("give either --upstream URL or -- COMMAND ARGS, not both"),
         (None, None) => bail!("no MCP server to front: give -- COMMAND ARGS or --upstream URL"),
+        (Some(url), None) if !(url.starts_with("http://") || url.starts_with("https://")) => {
+            bail!("--upstream {url}: a streamable-HTTP MCP server's URL starts with http:// or https://")
+        }
         (Some(url), None) => UpstreamSpec::Url {
             url: url.clone(),
             bearer: match &args.upstream_token_file {
@@ -336,6 +339,9 @@ async fn judge_backend(args: &McpArgs, token: Option<&str>) -> Result<Judge> {
                 .unwrap_or_default()
                 .trim_end_matches('/')
                 .to_string();
+            if public_url.is_empty() {
+                tracing::warn!("no --public-url: calls held for review name their decision id but no approval page (approvers find them in `parapet serve`'s queue)");
+            }
             let mut server = parapet_server::ServerConfig {
                 ttl_seconds: ttl as i64,
                 public_url: public_url.clone(),

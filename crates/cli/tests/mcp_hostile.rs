@@ -427,3 +427,30 @@ fn a_token_revoked_mid_session_stops_working() {
     assert_eq!(g.close(), 0);
     m.finish();
 }
+
+/// An upstream URL that is not HTTP is a bad setting (exit 2), found before anything
+/// starts.
+#[test]
+fn an_upstream_that_is_not_http_is_a_bad_setting() {
+    for url in [
+        "ftp://example.com/mcp",
+        "example.com/mcp",
+        "file:///tmp/mcp",
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_parapet"))
+            .args([
+                "proxy",
+                "mcp",
+                "--upstream",
+                url,
+                "--database",
+                "/nonexistent/p.db",
+            ])
+            .env("PARAPET_TOKEN", "ppt_unused")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{url}: {err}");
+        assert!(err.contains("http://") && err.contains(url), "{url}: {err}");
+    }
+}
