@@ -432,3 +432,40 @@ fn the_allow_list_names_only_pack_operations() {
         );
     }
 }
+
+/// The instance types the pack's GPU rule counts are the ones the gate calls GPU,
+/// accelerator or very large (one list each, checked both ways): a type added to one and
+/// not the other would be judged before the call and missed after it, or the reverse.
+#[test]
+fn the_gpu_rule_and_the_gate_name_the_same_instance_types() {
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/compute.yml"))
+            .unwrap();
+    let rule = text
+        .split("\n---")
+        .map(|d| yaml_serde::from_str::<Y>(d).unwrap())
+        .find(|y| y.get("id").and_then(Y::as_str) == Some("parapet-gpu-launch"))
+        .expect("the GPU rule");
+    let list = |key: &str| -> BTreeSet<String> {
+        rule["detection"]["gpu_types"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .find_map(|m| m.get(key))
+            .unwrap_or_else(|| panic!("{key}"))
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
+    };
+    let gate = |l: &[&str]| -> BTreeSet<String> { l.iter().map(|s| s.to_string()).collect() };
+    assert_eq!(
+        list("requestParameters.instanceType|startswith"),
+        gate(parapet_aws::api::ACCELERATED_TYPES)
+    );
+    assert_eq!(
+        list("requestParameters.instanceType|endswith"),
+        gate(parapet_aws::api::HUGE_SIZES)
+    );
+}

@@ -9,7 +9,7 @@ pub mod place;
 mod rules;
 
 pub use params::P;
-pub use rules::ID_KEYS;
+pub use rules::{ACCELERATED_TYPES, HUGE_SIZES, ID_KEYS};
 
 use crate::catalog::{catalog, AccessLevel};
 use parapet_model::Effect;

@@ -15,6 +15,7 @@ mod network;
 mod required;
 mod services;
 mod technique;
+pub use technique::{ACCELERATED_TYPES, HUGE_SIZES};
 
 use access::{rds_share, share};
 use iam::{credential, iam_attach, iam_document, iam_trust};

@@ -82,9 +82,14 @@ pub const ACCELERATED_TYPES: &[&str] = &[
     "dl2q.", "x1.", "x1e.", "x2", "u-",
 ];
 
+/// Size suffixes of the very largest instances of any family, as the behaviour pack's
+/// `parapet-gpu-launch` rule lists them: hundreds of vCPUs each, what miners ask for
+/// when GPUs are refused.
+pub const HUGE_SIZES: &[&str] = &[".24xlarge", ".32xlarge", ".48xlarge", ".metal"];
+
 fn accelerated(instance_type: &str) -> bool {
     let t = instance_type.trim().to_ascii_lowercase();
-    ACCELERATED_TYPES.iter().any(|p| t.starts_with(p))
+    ACCELERATED_TYPES.iter().any(|p| t.starts_with(p)) || HUGE_SIZES.iter().any(|s| t.ends_with(s))
 }
 
 /// The accelerated instance types a launch asks for, in the API's and CloudTrail's
@@ -130,7 +135,7 @@ fn accelerated_launch(c: &Ctx, out: &mut Out) {
         c.named_target(),
         Technique::AcceleratedCompute,
         format!(
-            "launches {how_many}GPU or accelerator instance(s) ({})",
+            "launches {how_many}GPU, accelerator or very large instance(s) ({})",
             found.join(", ")
         ),
     );
