@@ -122,28 +122,9 @@ const AGGREGATE_OR_READ: &[(&str, &str, &str)] = &[
         "CompleteMultipartUpload",
         "counted: SSE-C encryption over many objects",
     ),
-    // Capacity: GPU launches and quota requests are judged by instance type and in
-    // aggregate (LLMjacking, crypto-mining); launching compute is not a gate effect.
-    (
-        "ec2",
-        "RunInstances",
-        "capacity, judged by type and in aggregate",
-    ),
-    (
-        "ec2",
-        "CreateFleet",
-        "capacity, judged by type and in aggregate",
-    ),
-    (
-        "ec2",
-        "RequestSpotInstances",
-        "capacity, judged by type and in aggregate",
-    ),
-    (
-        "ec2",
-        "RequestSpotFleet",
-        "capacity, judged by type and in aggregate",
-    ),
+    // Capacity asked for through templates and quotas: judged by type and in aggregate
+    // (LLMjacking, crypto-mining). Launches themselves (RunInstances, fleets, spot) are
+    // the gate's accelerated-compute effect, and checked below like any other.
     (
         "ec2",
         "CreateLaunchTemplate",
@@ -284,6 +265,18 @@ fn risky_params(service: &str, op: &str) -> Value {
         }
         ("lambda", "UpdateFunctionConfiguration") => {
             json!({"functionName": "f", "role": "arn:aws:iam::1:role/admin"})
+        }
+        ("ec2", "RunInstances") => {
+            json!({"instanceType": "p4d.24xlarge", "minCount": 1, "maxCount": 4})
+        }
+        ("ec2", "RequestSpotInstances") => {
+            json!({"launchSpecification": {"instanceType": "g5.48xlarge"}, "instanceCount": 2})
+        }
+        ("ec2", "CreateFleet") => {
+            json!({"CreateFleetRequest": {"LaunchTemplateConfigs": [{"Overrides": [{"InstanceType": "p5.48xlarge"}]}]}})
+        }
+        ("ec2", "RequestSpotFleet") => {
+            json!({"spotFleetRequestConfig": {"launchSpecifications": [{"instanceType": "trn1.32xlarge"}]}})
         }
         ("kms", "ScheduleKeyDeletion" | "DisableKey") => {
             json!({"keyId": "k", "pendingWindowInDays": 7})
