@@ -454,3 +454,34 @@ fn an_upstream_that_is_not_http_is_a_bad_setting() {
         assert!(err.contains("http://") && err.contains(url), "{url}: {err}");
     }
 }
+
+/// Over HTTP, a body that is not one JSON-RPC message (garbage, a batch) gets a 400 with
+/// a JSON-RPC error, as on stdio, not the SDK's plain-text 415.
+#[test]
+fn an_unreadable_http_body_gets_a_json_rpc_error() {
+    let m = Mcp::start("http-garbage", Opts::default());
+    let gw = m.listen(Upstream::Test, &["--database", m.s.db.to_str().unwrap()]);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    for body in [
+        "this is not json {",
+        r#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#,
+    ] {
+        let mut r = agent
+            .post(format!("{}/mcp", gw.url()))
+            .header("Authorization", format!("Bearer {}", m.token))
+            .header("Accept", "application/json, text/event-stream")
+            .header("Content-Type", "application/json")
+            .send(body)
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 400, "{body}");
+        let text = r.body_mut().read_to_string().unwrap();
+        let v: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{body}: {text}"));
+        assert_eq!(v["error"]["code"], -32700, "{body}: {v}");
+        assert_eq!(v.get("id"), Some(&Value::Null), "{v}");
+    }
+    assert!(m.reached_test_server().is_empty());
+    m.finish();
+}

@@ -65,6 +65,12 @@ async fn explain_too_large(
     next: Next,
 ) -> Response {
     let res = next.run(req).await;
+    if matches!(
+        res.status(),
+        StatusCode::BAD_REQUEST | StatusCode::UNSUPPORTED_MEDIA_TYPE | StatusCode::NOT_ACCEPTABLE
+    ) {
+        return explain_refusal(res).await;
+    }
     if res.status() != StatusCode::PAYLOAD_TOO_LARGE {
         return res;
     }
@@ -81,6 +87,47 @@ async fn explain_too_large(
     });
     (
         StatusCode::PAYLOAD_TOO_LARGE,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// The SDK refuses a body it cannot read (not JSON, a batch, the wrong content type)
+/// with plain text; say it as JSON-RPC, as stdio does: a body that is not a JSON-RPC
+/// message is a 400 Parse error or Invalid Request, a wrong content type or Accept
+/// header keeps its status with the SDK's words.
+async fn explain_refusal(res: Response) -> Response {
+    let json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/event-stream"));
+    if json {
+        return res;
+    }
+    let status = res.status();
+    let text = match axum::body::to_bytes(res.into_body(), 64 * 1024).await {
+        Ok(b) => String::from_utf8_lossy(&b).trim().to_string(),
+        Err(_) => String::new(),
+    };
+    let unreadable = text.contains("deserialize");
+    let (status, code, message) = if unreadable {
+        (
+            StatusCode::BAD_REQUEST,
+            -32700,
+            format!("the request body is not one JSON-RPC message (JSON-RPC batches are not part of MCP): {text}"),
+        )
+    } else {
+        (status, -32600, text)
+    };
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": {"code": code, "message": message},
+    });
+    (
+        status,
         [(header::CONTENT_TYPE, "application/json")],
         body.to_string(),
     )
