@@ -159,6 +159,21 @@ fn garbage_from_the_client_gets_clear_errors_and_the_session_goes_on() {
     assert_eq!(e["id"], 3, "{e}");
     assert_eq!(e["error"]["code"], -32601, "an unknown method: {e}");
 
+    // A method of MCP with params of the wrong shape: Invalid params, not unknown.
+    for (id, params) in [
+        (31, json!({"name": "echo", "arguments": "text=hi"})),
+        (32, json!({"name": "echo", "arguments": [1, 2]})),
+        (33, json!({"arguments": {}})),
+    ] {
+        g.send(
+            &json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": params})
+                .to_string(),
+        );
+        let e = g.answer();
+        assert_eq!(e["id"], id, "{e}");
+        assert_eq!(e["error"]["code"], -32602, "{params}: {e}");
+    }
+
     let big = json!({"jsonrpc": "2.0", "id": 4, "method": "tools/call",
         "params": {"name": "echo", "arguments": {"text": "x".repeat(200_000)}}});
     g.send(&big.to_string());

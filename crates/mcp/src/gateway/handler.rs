@@ -394,6 +394,34 @@ impl ServerHandler for GatewayHandler {
         request: CustomRequest,
         _ctx: RequestContext<RoleServer>,
     ) -> Result<CustomResult, ErrorData> {
+        // A method of MCP arrives here when its params do not have MCP's shape (the SDK
+        // could not read them): say that, not that the method is unknown.
+        const MCP_METHODS: &[&str] = &[
+            "initialize",
+            "ping",
+            "tools/list",
+            "tools/call",
+            "resources/list",
+            "resources/templates/list",
+            "resources/read",
+            "prompts/list",
+            "prompts/get",
+            "completion/complete",
+            "logging/setLevel",
+        ];
+        if MCP_METHODS.contains(&request.method.as_str()) {
+            let shape = match request.method.as_str() {
+                "tools/call" => " (tools/call: {\"name\": string, \"arguments\": object})",
+                _ => "",
+            };
+            return Err(ErrorData::invalid_params(
+                format!(
+                    "the params of {} are not what MCP specifies{shape}",
+                    request.method
+                ),
+                None,
+            ));
+        }
         // Not forwarded: a method nobody judges could act unjudged.
         Err(ErrorData::new(
             ErrorCode::METHOD_NOT_FOUND,
