@@ -3,6 +3,7 @@
 mod call_cmd;
 mod freeze_cmd;
 mod inventory_cmd;
+mod logs;
 mod model_cmd;
 mod ops_cmd;
 mod plan_cmd;

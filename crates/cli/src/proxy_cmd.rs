@@ -2,7 +2,7 @@
 //! itself is `parapet_proxy`.
 
 use crate::EXIT_ALLOW;
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use parapet_gate::Config;
 use parapet_proxy::{parse_duration, Mode, ProxyConfig, ProxyFile, RunOptions};
@@ -207,21 +207,7 @@ pub fn run(cmd: ProxyCommand) -> Result<u8> {
         .log
         .or(file.log)
         .unwrap_or_else(|| "info,aws_config::imds::region=error".into());
-    let filter = tracing_subscriber::EnvFilter::try_new(&log)
-        .with_context(|| format!("log filter {log}"))?;
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match args
-        .log_format
-        .or(file.log_format)
-        .as_deref()
-        .unwrap_or("text")
-    {
-        "json" => logs.json().init(),
-        "text" => logs.init(),
-        other => bail!("log format {other}: use text or json"),
-    }
+    crate::logs::init(&log, args.log_format.or(file.log_format).as_deref())?;
     let mut proxy = ProxyConfig::default();
     if let Some(m) = args.mode.or(file.mode) {
         proxy.mode = Mode::parse(&m)

@@ -189,13 +189,8 @@ pub fn run(args: McpArgs) -> Result<u8> {
     } else {
         format!("{log},rmcp=warn")
     };
-    let filter = tracing_subscriber::EnvFilter::try_new(&full)
-        .with_context(|| format!("log filter {log}"))?;
     // Standard output is the MCP channel in stdio mode: logs go to standard error only.
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    crate::logs::init(&full, None)?;
 
     let spec = match (&args.upstream, args.command.split_first()) {
         (Some(_), Some(_)) => bail!("give either --upstream URL or -- COMMAND ARGS, not both"),

@@ -157,21 +157,7 @@ pub fn serve(args: ServeArgs) -> Result<u8> {
         None => (Config::default(), ServerFile::default()),
     };
     let log = args.log.or(file.log).unwrap_or_else(|| "info".into());
-    let filter = tracing_subscriber::EnvFilter::try_new(&log)
-        .with_context(|| format!("log filter {log}"))?;
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match args
-        .log_format
-        .or(file.log_format)
-        .as_deref()
-        .unwrap_or("text")
-    {
-        "json" => logs.json().init(),
-        "text" => logs.init(),
-        other => bail!("log format {other}: use text or json"),
-    }
+    crate::logs::init(&log, args.log_format.or(file.log_format).as_deref())?;
     let policies = args.policies.or(file.policies);
     let engine = PolicyEngine::load(policies.as_deref()).context("loading policies")?;
     let review_ttl = args
