@@ -285,3 +285,79 @@ fn accelerated_compute_every_launch_shape() {
         "{text}"
     );
 }
+
+#[test]
+fn eks_cluster_admin_every_access_entry_shape() {
+    let admin = [
+        // API (rest-json: clusterName in the path, the rest in the body).
+        (
+            "eks:AssociateAccessPolicy",
+            json!({"clusterName": "prod", "principalArn": "arn:aws:iam::111122223333:role/x",
+                "policyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
+                "accessScope": {"type": "cluster"}}),
+        ),
+        (
+            "eks:AssociateAccessPolicy",
+            json!({"ClusterName": "prod", "PrincipalArn": "arn:aws:iam::111122223333:role/x",
+                "PolicyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminPolicy",
+                "AccessScope": {"Type": "namespace", "Namespaces": ["a"]}}),
+        ),
+        // CloudTrail names the cluster `name`.
+        (
+            "eks:CreateAccessEntry",
+            json!({"name": "prod", "principalArn": "arn:aws:iam::111122223333:user/u", "kubernetesGroups": ["dev", "system:masters"]}),
+        ),
+        (
+            "eks:UpdateAccessEntry",
+            json!({"clusterName": "prod", "principalArn": "arn:aws:iam::111122223333:user/u", "kubernetesGroups": ["System:Masters"]}),
+        ),
+    ];
+    for (action, p) in admin {
+        assert_eq!(
+            technique(action, p.clone()),
+            Some("identity.kubernetes-admin"),
+            "{action} {p}"
+        );
+    }
+    let ordinary = [
+        (
+            "eks:AssociateAccessPolicy",
+            json!({"clusterName": "prod", "principalArn": "arn:aws:iam::111122223333:role/x",
+                "policyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy",
+                "accessScope": {"type": "cluster"}}),
+        ),
+        (
+            "eks:CreateAccessEntry",
+            json!({"clusterName": "prod", "principalArn": "arn:aws:iam::111122223333:role/x", "kubernetesGroups": ["viewers"]}),
+        ),
+    ];
+    for (action, p) in ordinary {
+        assert_eq!(technique(action, p.clone()), None, "{action} {p}");
+    }
+    let said = format!(
+        "{:?}",
+        effects(
+            "eks:CreateAccessEntry",
+            json!({"name": "prod", "principalArn": "arn:aws:iam::1:user/u", "kubernetesGroups": ["system:masters"]})
+        )
+    );
+    assert!(
+        said.contains("arn:aws:iam::1:user/u") && said.contains("prod"),
+        "{said}"
+    );
+}
+
+#[test]
+fn disabling_a_kms_key_makes_its_data_unreadable() {
+    for p in [
+        json!({"KeyId": "1234abcd-12ab-34cd-56ef-1234567890ab"}),
+        json!({"keyId": "alias/prod"}),
+    ] {
+        assert_eq!(
+            technique("kms:DisableKey", p.clone()),
+            Some("impact.disable-key"),
+            "{p}"
+        );
+    }
+    assert_eq!(technique("kms:EnableKey", json!({"KeyId": "k"})), None);
+}

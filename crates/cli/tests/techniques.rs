@@ -111,3 +111,16 @@ fn an_agent_launching_gpu_instances_is_reviewed_a_small_instance_is_not() {
     );
     assert_eq!((code, outcome(&v).as_str()), (0, "allow"), "{v}");
 }
+
+#[test]
+fn an_agent_making_a_cluster_admin_or_disabling_a_key_is_reviewed() {
+    let (code, v) = call(
+        "eks:create-access-entry",
+        r#"{"clusterName":"prod","principalArn":"arn:aws:iam::111122223333:role/agent","kubernetesGroups":["system:masters"]}"#,
+    );
+    assert_eq!((code, outcome(&v).as_str()), (1, "review"), "{v}");
+    assert!(v["effects"].to_string().contains("kubernetes_admin"), "{v}");
+    let (code, v) = call("kms:DisableKey", r#"{"KeyId":"alias/prod-data"}"#);
+    assert_eq!((code, outcome(&v).as_str()), (1, "review"), "{v}");
+    assert!(v["effects"].to_string().contains("disables_key"), "{v}");
+}

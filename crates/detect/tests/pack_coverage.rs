@@ -210,17 +210,6 @@ const AGGREGATE_OR_READ: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// Known gaps (issue 22, left for follow-up): the pack detects these, the knowledge layer
-/// has no effect for them yet. Each entry must be removed when its effect lands; the
-/// coverage test fails if one of them starts producing an effect, so this list only
-/// shrinks.
-const KNOWN_GAPS: &[(&str, &str)] = &[
-    ("eks", "AssociateAccessPolicy"),
-    ("eks", "CreateAccessEntry"),
-    ("eks", "UpdateAccessEntry"),
-    ("kms", "DisableKey"),
-];
-
 /// The risky form of operations whose effect depends on their parameters, as CloudTrail
 /// records them (the rule's own condition).
 fn risky_params(service: &str, op: &str) -> Value {
@@ -399,12 +388,7 @@ fn every_operation_the_pack_detects_is_a_gate_effect() {
                 .iter()
                 .any(|e| !matches!(e, Effect::Unknown { .. } | Effect::CriticalResource { .. }))
         });
-        let gap = KNOWN_GAPS.iter().any(|(s, o)| s == svcs && o == op);
-        if gap && judged {
-            missing.push(format!(
-                "{svcs}:{op} now has an effect: remove it from KNOWN_GAPS"
-            ));
-        } else if !judged && !gap {
+        if !judged {
             missing.push(format!("{svcs}:{op}"));
         }
     }

@@ -50,6 +50,7 @@ impl ServerHandler for TestServer {
         let caps = ServerCapabilities::builder()
             .enable_tools()
             .enable_resources()
+            .enable_resources_subscribe()
             .enable_prompts()
             .build();
         ServerConfig::new(caps).with_server_info(Implementation::new("test-server", "1.0.0"))

@@ -216,6 +216,12 @@ pub enum Technique {
     /// GPU, accelerator or very large instances launched (instances, spot requests,
     /// fleets): the capacity attackers take for mining and model abuse.
     AcceleratedCompute,
+    /// An IAM principal made a Kubernetes cluster administrator through an EKS access
+    /// entry (the cluster-admin access policies, or the `system:masters` group).
+    KubernetesAdmin,
+    /// A KMS key disabled: nothing encrypted under it can be decrypted until it is
+    /// enabled again.
+    DisablesKey,
 }
 
 impl Technique {
@@ -227,6 +233,8 @@ impl Technique {
             Technique::AssumesPrivilegedRole => "assumes_privileged_role",
             Technique::InhibitsRecovery => "inhibits_recovery",
             Technique::AcceleratedCompute => "accelerated_compute",
+            Technique::KubernetesAdmin => "kubernetes_admin",
+            Technique::DisablesKey => "disables_key",
         }
     }
 }
@@ -397,6 +405,8 @@ impl Effect {
                 Technique::AssumesPrivilegedRole => "identity.assume-privileged-role",
                 Technique::InhibitsRecovery => "impact.inhibit-recovery",
                 Technique::AcceleratedCompute => "impact.accelerated-compute",
+                Technique::KubernetesAdmin => "identity.kubernetes-admin",
+                Technique::DisablesKey => "impact.disable-key",
             },
         }
     }

@@ -277,6 +277,8 @@ impl Effect {
                 Technique::AssumesPrivilegedRole => "The session gets all of the role's permissions. parapet cannot see the role's policies offline, so it judges by the name; confirm what the role may do.",
                 Technique::InhibitsRecovery => "With versioning suspended S3 keeps no previous versions: objects overwritten or deleted from then on cannot be restored, the usual step before destroying or ransoming data.",
                 Technique::AcceleratedCompute => "GPU and accelerator instances cost up to hundreds of dollars an hour each and are what attackers launch first for mining and model abuse; the behaviour pack reports such launches once CloudTrail shows them.",
+                Technique::KubernetesAdmin => "A cluster administrator controls every workload on the cluster and reads every Kubernetes secret; granted through an EKS access entry, it bypasses the cluster's own RBAC review and outlives changes to the principal's IAM policies.",
+                Technique::DisablesKey => "While a KMS key is disabled nothing encrypted under it can be decrypted: databases, volumes, buckets and secrets that use it stop working, which is how data is held to ransom in the cloud.",
             }.into(),
         }
     }

@@ -285,33 +285,3 @@ fn a_freeze_through_another_replica_applies_to_the_next_call() {
         }
     }
 }
-
-/// How long `frozen_now` takes on each backend (printed, never asserted):
-/// `cargo test -p parapet-server --test decide_call -- --ignored --nocapture`.
-#[test]
-#[ignore = "a measurement, not a check: prints frozen_now timings on SQLite and PostgreSQL (timings are never asserted); run by hand with --ignored --nocapture"]
-fn measure_frozen_now() {
-    for (loc, _guard) in locations() {
-        let a = app(open(&loc).unwrap());
-        let backend = a.store.backend();
-        rt().block_on(async {
-            for _ in 0..200 {
-                a.frozen_now("agent:kiro").await.unwrap();
-            }
-            let mut took: Vec<f64> = Vec::new();
-            for _ in 0..5000 {
-                let t = std::time::Instant::now();
-                a.frozen_now("agent:kiro").await.unwrap();
-                took.push(t.elapsed().as_secs_f64() * 1e6);
-            }
-            took.sort_by(f64::total_cmp);
-            let q = |p: f64| took[((took.len() as f64 - 1.0) * p) as usize];
-            println!(
-                "{backend}: frozen_now p50 {:.0} us, p99 {:.0} us, max {:.0} us",
-                q(0.5),
-                q(0.99),
-                q(1.0)
-            );
-        });
-    }
-}

@@ -4,13 +4,15 @@
 //! its id when one can be read). A client never waits on a message the gateway threw
 //! away.
 
-use rmcp::model::{ErrorData, JsonRpcMessage, RequestId};
+use rmcp::model::{ClientNotification, ErrorData, JsonRpcError, JsonRpcMessage, RequestId};
 use rmcp::service::{RoleServer, RxJsonRpcMessage, TxJsonRpcMessage};
 use rmcp::transport::Transport;
 use serde_json::Value;
 use std::sync::Arc;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::Mutex;
+
+use super::lines::{Line, LineSplitter};
 
 /// Default largest message (one line) from the client: 4 MiB.
 pub const DEFAULT_MAX_MESSAGE: usize = 4 << 20;
@@ -42,31 +44,58 @@ pub fn decode(line: &[u8]) -> Frame {
             None,
         ),
         Err(e) => {
+            tracing::debug!(error = %e, "a message of the wrong shape");
             // Well-formed JSON of the wrong shape: answer with its id when it has one.
             let value: Value = serde_json::from_slice(line).unwrap_or(Value::Null);
             let id = value
                 .get("id")
                 .and_then(|id| serde_json::from_value::<RequestId>(id.clone()).ok());
-            let what = if value.is_array() {
-                "JSON-RPC batches are not part of MCP; send one message per line".to_string()
-            } else {
-                match value.get("method").and_then(Value::as_str) {
-                    Some(m) => format!("{m}: {e}"),
-                    None => format!("not a JSON-RPC 2.0 message: {e}"),
-                }
-            };
+            let what = explain_shape(&value);
             Frame::Reject(ErrorData::invalid_request(what, None), id)
         }
     }
 }
 
-fn oversized(len: usize, max: usize) -> Frame {
+/// Why well-formed JSON is not a JSON-RPC message, in the specification's terms (the
+/// SDK's own error names its Rust types, which mean nothing to a client's author).
+fn explain_shape(value: &Value) -> String {
+    let Some(obj) = value.as_object() else {
+        return if value.is_array() {
+            "JSON-RPC batches are not part of MCP; send one message per line".into()
+        } else {
+            "a JSON-RPC message is a JSON object".into()
+        };
+    };
+    if obj.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+        return "not a JSON-RPC 2.0 message: \"jsonrpc\" must be \"2.0\"".into();
+    }
+    if let Some(id) = obj.get("id") {
+        if !(id.is_string() || id.is_i64() || id.is_u64()) {
+            return "\"id\" must be a string or an integer".into();
+        }
+    }
+    match obj.get("method") {
+        Some(Value::String(m)) => match obj.get("params") {
+            Some(p) if !p.is_object() => format!("{m}: \"params\" must be an object"),
+            _ => format!("{m}: the message does not have the shape MCP gives this method"),
+        },
+        Some(_) => "\"method\" must be a string".into(),
+        None if obj.contains_key("result") || obj.contains_key("error") => {
+            "a response needs an \"id\" and one \"result\" or one \"error\" object".into()
+        }
+        None => "a message needs a \"method\" (a request or a notification) or a \"result\" or \"error\" (a response)".into(),
+    }
+}
+
+fn oversized(len: usize, max: usize, id: Option<RequestId>) -> Frame {
     Frame::Reject(
         ErrorData::invalid_request(
-            format!("message of more than {len} bytes exceeds the gateway's limit of {max} bytes (--max-message)"),
+            format!(
+                "message of {len} bytes exceeds the gateway's limit of {max} bytes (--max-message)"
+            ),
             None,
         ),
-        None,
+        id,
     )
 }
 
@@ -74,46 +103,31 @@ fn oversized(len: usize, max: usize) -> Frame {
 /// side feeds it whatever it has read (and the fuzz target feeds it any split).
 #[derive(Debug)]
 pub struct Splitter {
-    buf: Vec<u8>,
+    lines: LineSplitter,
     max: usize,
-    /// Inside an oversized line: drop bytes until its newline.
-    discarding: bool,
 }
 
 impl Splitter {
     pub fn new(max: usize) -> Self {
         Splitter {
-            buf: Vec::new(),
+            lines: LineSplitter::new(max),
             max,
-            discarding: false,
         }
     }
 
     /// Take bytes from `chunk`: how many were used, and the frame they completed.
     /// Call again with the rest while it returns a frame.
     pub fn push(&mut self, chunk: &[u8]) -> (usize, Option<Frame>) {
-        let newline = chunk.iter().position(|&b| b == b'\n');
-        let take = newline.map_or(chunk.len(), |i| i + 1);
-        if self.discarding {
-            if newline.is_some() {
-                self.discarding = false;
+        let (used, line) = self.lines.push(chunk);
+        let frame = line.map(|line| match line {
+            Line::Whole(bytes) => decode(&bytes),
+            // An oversized request is answered by its id; an oversized answer (to an
+            // elicitation of ours) has no request of the client's to answer.
+            Line::Oversized { len, envelope } => {
+                oversized(len, self.max, envelope.id.filter(|_| envelope.has_method))
             }
-            return (take, None);
-        }
-        let body = newline.unwrap_or(chunk.len());
-        if self.buf.len() + body > self.max {
-            let seen = self.buf.len() + body;
-            self.buf.clear();
-            self.discarding = newline.is_none();
-            return (take, Some(oversized(seen, self.max)));
-        }
-        self.buf.extend_from_slice(&chunk[..body]);
-        if newline.is_none() {
-            return (take, None);
-        }
-        let frame = decode(&self.buf);
-        self.buf.clear();
-        (take, Some(frame))
+        });
+        (used, frame)
     }
 }
 
@@ -155,6 +169,10 @@ pub struct FramedIo<R, W> {
     /// an answer. A response to anything else is dropped: the SDK ends a session on a
     /// response it did not ask for (one sent before `initialize` ends it at once).
     asked: Arc<std::sync::Mutex<std::collections::HashSet<RequestId>>>,
+    /// Ids of the client's requests not yet answered. JSON-RPC ids are unique among
+    /// requests in flight; a second request with a live id would make two answers with
+    /// one id, and the client could take one for the other.
+    in_flight: Arc<std::sync::Mutex<std::collections::HashSet<RequestId>>>,
 }
 
 impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> FramedIo<R, W> {
@@ -166,6 +184,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> FramedIo<R, W> {
             },
             write: Arc::new(Mutex::new(Some(write))),
             asked: Arc::default(),
+            in_flight: Arc::default(),
         }
     }
 }
@@ -196,6 +215,59 @@ async fn write_line<W: AsyncWrite + Unpin>(
     w.flush().await
 }
 
+/// Write an answer from `receive` in its own task: `receive` is cancelled whenever the
+/// SDK has something else to do, and a write cut short would corrupt the stream.
+fn spawn_write<W: AsyncWrite + Unpin + Send + 'static>(
+    write: &Arc<Mutex<Option<W>>>,
+    reply: TxJsonRpcMessage<RoleServer>,
+) {
+    let write = write.clone();
+    tokio::spawn(async move {
+        if let Err(e) = write_line(&write, &reply).await {
+            tracing::debug!(error = %e, "could not answer the client");
+        }
+    });
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl<R, W> FramedIo<R, W> {
+    /// Note a request or notification from the client; the error to answer instead
+    /// when it reuses the id of a request still in flight.
+    fn admit(
+        &self,
+        message: &RxJsonRpcMessage<RoleServer>,
+    ) -> Option<TxJsonRpcMessage<RoleServer>> {
+        match message {
+            JsonRpcMessage::Request(r) => {
+                if lock(&self.in_flight).insert(r.id.clone()) {
+                    return None;
+                }
+                tracing::warn!(id = %r.id, "refused a request reusing the id of one in flight");
+                Some(JsonRpcMessage::error(
+                    ErrorData::invalid_request(
+                        format!("request id {} is already in use by a request the gateway has not answered yet; JSON-RPC ids must be unique among requests in flight", r.id),
+                        None,
+                    ),
+                    Some(r.id.clone()),
+                ))
+            }
+            JsonRpcMessage::Notification(n) => {
+                // A cancelled request gets no answer: its id is free again.
+                if let ClientNotification::CancelledNotification(c) = &n.notification {
+                    if let Some(id) = &c.params.request_id {
+                        lock(&self.in_flight).remove(id);
+                    }
+                }
+                None
+            }
+            _ => None,
+        }
+    }
+}
+
 impl<R, W> Transport<RoleServer> for FramedIo<R, W>
 where
     R: AsyncRead + Unpin + Send + 'static,
@@ -207,10 +279,17 @@ where
         &mut self,
         item: TxJsonRpcMessage<RoleServer>,
     ) -> impl std::future::Future<Output = Result<(), Self::Error>> + Send + 'static {
-        if let JsonRpcMessage::Request(r) = &item {
-            if let Ok(mut asked) = self.asked.lock() {
-                asked.insert(r.id.clone());
+        match &item {
+            JsonRpcMessage::Request(r) => {
+                lock(&self.asked).insert(r.id.clone());
             }
+            JsonRpcMessage::Response(r) => {
+                lock(&self.in_flight).remove(&r.id);
+            }
+            JsonRpcMessage::Error(JsonRpcError { id: Some(id), .. }) => {
+                lock(&self.in_flight).remove(id);
+            }
+            _ => {}
         }
         let write = self.write.clone();
         async move { write_line(&write, &item).await }
@@ -226,11 +305,13 @@ where
                         _ => None,
                     };
                     let Some(id) = answered else {
+                        if let Some(reply) = self.admit(&m) {
+                            spawn_write(&self.write, reply);
+                            continue;
+                        }
                         return Some(*m);
                     };
-                    let ours = id.is_some_and(|id| {
-                        self.asked.lock().map(|mut a| a.remove(id)).unwrap_or(false)
-                    });
+                    let ours = id.is_some_and(|id| lock(&self.asked).remove(id));
                     if ours {
                         return Some(*m);
                     }
@@ -239,10 +320,7 @@ where
                 Frame::Skip => {}
                 Frame::Reject(error, id) => {
                     tracing::warn!(code = error.code.0, message = %error.message, "rejected a message from the client");
-                    let reply = JsonRpcMessage::error(error, id);
-                    if write_line(&self.write, &reply).await.is_err() {
-                        return None;
-                    }
+                    spawn_write(&self.write, JsonRpcMessage::error(error, id));
                 }
             }
         }
@@ -300,7 +378,7 @@ mod tests {
             60,
         );
         assert!(
-            matches!(&got[0], Frame::Reject(e, None) if e.message.contains("limit of 60 bytes"))
+            matches!(&got[0], Frame::Reject(e, Some(RequestId::Number(1))) if e.message.contains("limit of 60 bytes"))
         );
         assert!(matches!(&got[1], Frame::Message(_)));
         assert_eq!(got.len(), 2);

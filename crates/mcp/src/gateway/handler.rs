@@ -2,8 +2,9 @@
 //! everything else (resources, prompts, completion, logging level) forwarded as is.
 //! Methods the gateway does not know are refused, never passed on unjudged.
 
+use super::catalog::Known;
 use super::review;
-use super::upstream::{complete, forward, upstream_error, Relay};
+use super::upstream::{complete, fit_to_client, forward, upstream_error, Relay};
 use super::Shared;
 use crate::{Caller, Mapping, ToolCall, Verdict};
 use rmcp::model::*;
@@ -34,6 +35,12 @@ fn unexpected(what: &str) -> ErrorData {
     )
 }
 
+/// Whether the client speaks a revision before 2026-07-28.
+fn legacy(ctx: &RequestContext<RoleServer>) -> bool {
+    ctx.protocol_version()
+        .is_none_or(|v| v.as_str() < ProtocolVersion::V_2026_07_28.as_str())
+}
+
 impl GatewayHandler {
     fn relay(&self) -> &Relay {
         &self.shared.relay
@@ -59,10 +66,12 @@ impl GatewayHandler {
         ctx: &RequestContext<RoleServer>,
     ) -> Result<ServerResult, ErrorData> {
         self.relay().set_downstream(&ctx.peer);
-        tokio::select! {
-            r = forward(&self.shared.upstream, request, self.shared.settings.call_timeout) => r,
-            _ = ctx.ct.cancelled() => Err(ErrorData::internal_error("cancelled by the client", None)),
-        }
+        let mut result = tokio::select! {
+            r = forward(&self.shared.upstream, request, self.shared.settings.call_timeout) => r?,
+            _ = ctx.ct.cancelled() => return Err(ErrorData::internal_error("cancelled by the client", None)),
+        };
+        fit_to_client(&mut result, legacy(ctx));
+        Ok(result)
     }
 
     /// Forward an allowed call and relay its progress to the client.
@@ -118,6 +127,32 @@ impl GatewayHandler {
         let caller = self.caller(&ctx)?;
         // A retry after our own review round (2026-07-28): not the upstream's state.
         let review_round = review::take_round(&mut params)?;
+        let known = self
+            .shared
+            .tools
+            .knows(
+                &params.name,
+                &self.shared.upstream,
+                self.shared.settings.call_timeout,
+            )
+            .await;
+        match known {
+            Known::Yes => {}
+            Known::No => {
+                tracing::info!(actor = %caller.actor, tool = %params.name, "tools/call refused: unknown tool");
+                return Err(ErrorData::invalid_params(
+                    format!(
+                        "unknown tool {:?}: the server {} offers no tool of that name (see tools/list)",
+                        params.name, self.shared.server
+                    ),
+                    None,
+                ));
+            }
+            // Judged as any call is: the gate decides, and an unmapped tool waits.
+            Known::Unsure(e) => {
+                tracing::warn!(tool = %params.name, error = %e, "could not read the server's tools")
+            }
+        }
         let empty = serde_json::Map::new();
         let arguments = params.arguments.as_ref().unwrap_or(&empty);
         let server = self.shared.server.as_str();
@@ -202,6 +237,12 @@ impl ServerHandler for GatewayHandler {
         // Tasks and other extensions are not relayed: a task would run unjudged polls.
         caps.extensions = None;
         caps.experimental = None;
+        // Nor are resource subscriptions: an update for one client's subscription would
+        // reach whichever client spoke last, and a 2026-07-28 server has no
+        // resources/subscribe for a 2025-11-25 client's request.
+        if let Some(resources) = caps.resources.as_mut() {
+            resources.subscribe = None;
+        }
         let mut info = ServerConfig::new(caps);
         info.server_info = up
             .server_info
@@ -225,6 +266,11 @@ impl ServerHandler for GatewayHandler {
         let ServerResult::ListToolsResult(mut result) = self.pass(request, &ctx).await? else {
             return Err(unexpected("tools/list"));
         };
+        self.shared.tools.saw(result.tools.iter().map(|t| &*t.name));
+        if !legacy(&ctx) {
+            // Filtered for this caller: no shared cache may serve it to another.
+            result.cache_scope = Some(CacheScope::Private);
+        }
         let server = self.shared.server.as_str();
         let mut kept = Vec::with_capacity(result.tools.len());
         for tool in std::mem::take(&mut result.tools) {
@@ -362,31 +408,6 @@ impl ServerHandler for GatewayHandler {
             ServerResult::InputRequiredResult(r) => Ok(ReadResourceResponse::InputRequired(r)),
             _ => Err(unexpected("resources/read")),
         }
-    }
-
-    #[allow(deprecated)]
-    async fn subscribe(
-        &self,
-        request: SubscribeRequestParams,
-        ctx: RequestContext<RoleServer>,
-    ) -> Result<(), ErrorData> {
-        self.pass(ClientRequest::SubscribeRequest(Request::new(request)), &ctx)
-            .await
-            .map(|_| ())
-    }
-
-    #[allow(deprecated)]
-    async fn unsubscribe(
-        &self,
-        request: UnsubscribeRequestParams,
-        ctx: RequestContext<RoleServer>,
-    ) -> Result<(), ErrorData> {
-        self.pass(
-            ClientRequest::UnsubscribeRequest(Request::new(request)),
-            &ctx,
-        )
-        .await
-        .map(|_| ())
     }
 
     async fn on_custom_request(

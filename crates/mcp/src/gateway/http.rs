@@ -4,6 +4,7 @@
 
 use super::handler::GatewayHandler;
 use super::{GatewayError, Shared};
+use crate::Caller;
 use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;
@@ -55,6 +56,65 @@ async fn authenticate(State(shared): State<Arc<Shared>>, mut req: Request, next:
             refuse(StatusCode::UNAUTHORIZED, "the parapet token is not valid")
         }
     }
+}
+
+/// Which actor's token opened each MCP session. A session id is not a credential: a
+/// request naming another actor's session is answered as if the session did not exist
+/// (404, after which a client starts its own), so one token cannot answer another's
+/// elicitations or read its stream.
+#[derive(Default)]
+struct Sessions(std::sync::Mutex<std::collections::HashMap<String, String>>);
+
+impl Sessions {
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, String>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+const SESSION_HEADER: &str = "mcp-session-id";
+
+async fn bind_session(State(sessions): State<Arc<Sessions>>, req: Request, next: Next) -> Response {
+    let actor = req.extensions().get::<Caller>().map(|c| c.actor.clone());
+    let claimed = req
+        .headers()
+        .get(SESSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    if let (Some(id), Some(actor)) = (&claimed, &actor) {
+        let owner = sessions.lock().get(id).cloned();
+        if owner.is_some_and(|o| &o != actor) {
+            tracing::warn!(
+                actor,
+                "refused a request naming another token's MCP session"
+            );
+            let body = serde_json::json!({
+                "jsonrpc": "2.0",
+                "id": null,
+                "error": {"code": -32001, "message": "session not found for this parapet token; start a new session"},
+            });
+            return (
+                StatusCode::NOT_FOUND,
+                [(header::CONTENT_TYPE, "application/json")],
+                body.to_string(),
+            )
+                .into_response();
+        }
+    }
+    let deleting = req.method() == axum::http::Method::DELETE;
+    let res = next.run(req).await;
+    let opened = res
+        .headers()
+        .get(SESSION_HEADER)
+        .and_then(|v| v.to_str().ok());
+    if let (Some(id), Some(actor)) = (opened, actor) {
+        sessions.lock().entry(id.to_string()).or_insert(actor);
+    }
+    if let Some(id) = claimed {
+        if res.status() == StatusCode::NOT_FOUND || (deleting && res.status().is_success()) {
+            sessions.lock().remove(&id); // over: forget it
+        }
+    }
+    res
 }
 
 /// The SDK answers an over-limit body with a bare 413; MCP clients read errors as
@@ -163,6 +223,10 @@ pub(super) async fn serve(
         .layer(axum::middleware::from_fn_with_state(
             shared.clone(),
             explain_too_large,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(Sessions::default()),
+            bind_session,
         ))
         .layer(axum::middleware::from_fn_with_state(shared, authenticate));
     axum::serve(listener, app)

@@ -5,16 +5,20 @@
 //! Both the 2025-11-25 (`initialize`) and 2026-07-28 (per-request metadata) revisions
 //! are spoken on both sides, as far as rmcp speaks them.
 //!
-//! Files: `frame` (bounded stdio framing), `upstream` (client side and relay),
+//! Files: `lines` (bounded line splitting), `frame` (the client's stdio framing),
+//! `upstream` (client side and relay), `upstream_io` (the child server's stdio framing),
 //! `handler` (the judged MCP server), `review` (elicitation, progress, pending),
 //! `http` (bearer-authenticated streamable HTTP), `gate` (the seam to map and judge).
 
+mod catalog;
 pub mod frame;
 pub mod gate;
 mod handler;
 mod http;
+pub mod lines;
 mod review;
 pub mod upstream;
+mod upstream_io;
 
 pub use frame::DEFAULT_MAX_MESSAGE;
 pub use gate::{GateError, Gatekeeper, Parapet};
@@ -80,6 +84,8 @@ pub(crate) struct Shared {
     /// The server's name for mappings and policies.
     pub(crate) server: String,
     pub(crate) settings: Settings,
+    /// The names of the upstream's tools.
+    pub(crate) tools: catalog::Catalog,
 }
 
 /// A gateway connected to its upstream, ready to serve clients.
@@ -134,6 +140,7 @@ impl Gateway {
             relay,
             server,
             settings,
+            tools: Default::default(),
         });
         Ok(Gateway { shared, upstream })
     }

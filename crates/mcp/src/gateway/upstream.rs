@@ -12,7 +12,6 @@ use rmcp::service::{
     ClientLifecycleMode, ClientServiceExt, NotificationContext, Peer, RequestContext, RoleClient,
     RoleServer, RunningService, Service,
 };
-use rmcp::transport::async_rw::AsyncRwTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::transport::{StreamableHttpClientTransport, Transport};
 use std::collections::HashMap;
@@ -287,10 +286,10 @@ pub async fn connect(
                     "the server's standard input/output could not be opened".into(),
                 ));
             };
-            // The SDK drops (and logs) a line over the limit: the call then times out.
+            // Not the SDK's stdio transport: it drops a line over the limit, and the
+            // call that line answered would wait for the timeout.
             let transport = LateDiscoverFilter {
-                inner: AsyncRwTransport::new_client(stdout, stdin)
-                    .with_max_line_length(max_message),
+                inner: super::upstream_io::UpstreamIo::new(stdout, stdin, max_message),
                 discover_ids: Vec::new(),
                 initialize_sent: false,
             };
@@ -358,6 +357,25 @@ pub fn complete(mut result: ServerResult) -> ServerResult {
     };
     result_type.get_or_insert(ResultType::COMPLETE);
     result
+}
+
+/// Fit a relayed result to the client's revision: caching hints (`ttlMs`, `cacheScope`)
+/// are 2026-07-28 members an older client has no use for; the SDK strips only
+/// `resultType`.
+pub fn fit_to_client(result: &mut ServerResult, legacy: bool) {
+    if !legacy {
+        return;
+    }
+    let (ttl_ms, cache_scope) = match result {
+        ServerResult::ListToolsResult(r) => (&mut r.ttl_ms, &mut r.cache_scope),
+        ServerResult::ListPromptsResult(r) => (&mut r.ttl_ms, &mut r.cache_scope),
+        ServerResult::ListResourcesResult(r) => (&mut r.ttl_ms, &mut r.cache_scope),
+        ServerResult::ListResourceTemplatesResult(r) => (&mut r.ttl_ms, &mut r.cache_scope),
+        ServerResult::ReadResourceResult(r) => (&mut r.ttl_ms, &mut r.cache_scope),
+        _ => return,
+    };
+    *ttl_ms = None;
+    *cache_scope = None;
 }
 
 /// A failure talking to the upstream as the client should see it.

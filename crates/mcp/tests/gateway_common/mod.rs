@@ -45,6 +45,9 @@ impl Gatekeeper for Scripted {
                 "agent-token" => Ok(Caller {
                     actor: "agent:test".into(),
                 }),
+                "other-token" => Ok(Caller {
+                    actor: "agent:other".into(),
+                }),
                 _ => Err(err("unknown token")),
             }
         })

@@ -141,6 +141,57 @@ fn accelerated_launch(c: &Ctx, out: &mut Out) {
     );
 }
 
+/// EKS access policies that make their holder a cluster administrator (EKS user guide,
+/// "Review access policy permissions"): the cluster-admin policy (Kubernetes'
+/// `cluster-admin` role) and the admin policy (`admin` in every namespace in scope).
+const EKS_ADMIN_POLICIES: &[&str] = &["AmazonEKSClusterAdminPolicy", "AmazonEKSAdminPolicy"];
+
+/// An EKS access entry that makes an IAM principal a cluster administrator: an admin
+/// access policy associated (`policyArn`), or the `system:masters` group in the entry's
+/// Kubernetes groups (`kubernetesGroups`, a list; AWS refuses `system:` groups for new
+/// entries, but a request asking for one is judged by what it asks).
+fn kubernetes_admin(c: &Ctx, out: &mut Out) {
+    let principal = c.p.get("PrincipalArn").str().unwrap_or("a principal");
+    let cluster =
+        c.p.any(&["ClusterName", "Name"])
+            .str()
+            .unwrap_or("the cluster");
+    let what = if c.op == "AssociateAccessPolicy" {
+        let policy = c.p.get("PolicyArn").str().unwrap_or("");
+        let Some(admin) = EKS_ADMIN_POLICIES.iter().find(|p| {
+            policy
+                .rsplit('/')
+                .next()
+                .is_some_and(|name| name.eq_ignore_ascii_case(p))
+        }) else {
+            return;
+        };
+        let scope =
+            c.p.get("AccessScope")
+                .get("Type")
+                .str()
+                .unwrap_or("cluster");
+        format!(
+            "makes {principal} an administrator of EKS cluster {cluster} ({admin}, scope {scope})"
+        )
+    } else {
+        let groups = c.p.get("KubernetesGroups").strings();
+        if !groups
+            .iter()
+            .any(|g| g.trim().eq_ignore_ascii_case("system:masters"))
+        {
+            return;
+        }
+        format!("puts {principal} in system:masters on EKS cluster {cluster}: unrestricted cluster administrator")
+    };
+    push(
+        out,
+        c.target(&["ClusterName", "Name"]),
+        Technique::KubernetesAdmin,
+        what,
+    );
+}
+
 /// Where commands run: every instance named (`InstanceIds`, or `Target`), or the tag
 /// and resource-group targets (`Targets[].Key`/`Values`) that select them.
 fn command_targets(c: &Ctx) -> String {
@@ -250,6 +301,15 @@ pub(super) fn techniques(c: &Ctx, out: &mut Out) {
         ("ec2", "RunInstances" | "RequestSpotInstances" | "CreateFleet" | "RequestSpotFleet") => {
             accelerated_launch(c, out)
         }
+        ("eks", "AssociateAccessPolicy" | "CreateAccessEntry" | "UpdateAccessEntry") => {
+            kubernetes_admin(c, out)
+        }
+        ("kms", "DisableKey") => push(
+            out,
+            c.target(&["KeyId"]),
+            Technique::DisablesKey,
+            "disables the KMS key: everything encrypted under it is unreadable until it is enabled again".into(),
+        ),
         _ => {}
     }
 }
