@@ -18,6 +18,11 @@ pub(super) enum Kind {
     Document,
     /// Anything but null.
     Any,
+    /// A boolean (`true`/`false`, or the strings the query protocols send).
+    Bool,
+    /// One of an enumeration's values, exactly as AWS spells them (AWS refuses others,
+    /// and parapet cannot say what a value it does not know would do).
+    OneOf(&'static [&'static str]),
 }
 
 use Kind::*;
@@ -142,7 +147,21 @@ pub(super) const REQUIRED: &[Row] = &[
         &["AddPermission", "AddLayerVersionPermission"],
         &[("Principal", Str)],
     ),
-    ("lambda", &["CreateFunctionUrlConfig"], &[("AuthType", Str)]),
+    (
+        "lambda",
+        &["CreateFunctionUrlConfig"],
+        &[("AuthType", OneOf(FUNCTION_URL_AUTH))],
+    ),
+    (
+        "s3",
+        &[
+            "PutBucketLifecycleConfiguration",
+            "PutBucketLifecycle",
+            "PutLifecycleConfiguration",
+        ],
+        &[("LifecycleConfiguration", Structure)],
+    ),
+    ("eks", &["AssociateAccessPolicy"], &[("PolicyArn", Str)]),
     ("ecr", &["SetRepositoryPolicy"], &[("PolicyText", Document)]),
     ("sqs", &["SetQueueAttributes"], &[("Attributes", Structure)]),
     (
@@ -178,16 +197,73 @@ pub(super) const REQUIRED: &[Row] = &[
     ),
 ];
 
-fn entry(service: &str, op: &str) -> Option<&'static [(&'static str, Kind)]> {
-    REQUIRED
+/// Lambda function URL `AuthType` values (Lambda API reference, `FunctionUrlAuthType`).
+const FUNCTION_URL_AUTH: &[&str] = &["NONE", "AWS_IAM"];
+
+/// Parameters that carry risk when given but may be left out (the setting then stays as
+/// it is, or takes a default the rules know): each one given must be readable. A dotted
+/// name is a member of a structure (`ResourcesVpcConfig.EndpointPublicAccess`).
+pub(super) const CHECKED_IF_GIVEN: &[Row] = &[
+    (
+        "rds",
+        &[
+            "CreateDBInstance",
+            "ModifyDBInstance",
+            "CreateDBCluster",
+            "ModifyDBCluster",
+            "RestoreDBInstanceFromDBSnapshot",
+            "RestoreDBClusterFromSnapshot",
+            "RestoreDBInstanceToPointInTime",
+        ],
+        &[("PubliclyAccessible", Bool)],
+    ),
+    (
+        "lambda",
+        &["UpdateFunctionUrlConfig"],
+        &[("AuthType", OneOf(FUNCTION_URL_AUTH))],
+    ),
+    (
+        "eks",
+        &["CreateCluster", "UpdateClusterConfig"],
+        &[
+            ("ResourcesVpcConfig", Structure),
+            ("ResourcesVpcConfig.EndpointPublicAccess", Bool),
+            ("ResourcesVpcConfig.PublicAccessCidrs", List),
+        ],
+    ),
+    (
+        "eks",
+        &["CreateAccessEntry", "UpdateAccessEntry"],
+        &[("KubernetesGroups", List)],
+    ),
+    ("ec2", &["RunInstances"], &[("InstanceType", Str)]),
+];
+
+fn find(table: &'static [Row], service: &str, op: &str) -> Option<&'static [(&'static str, Kind)]> {
+    table
         .iter()
         .find(|(s, ops, _)| *s == service && ops.contains(&op))
         .map(|(_, _, keys)| *keys)
 }
 
-/// Whether the table lists `key` for the operation (so [`check`] reports it).
+fn entry(service: &str, op: &str) -> Option<&'static [(&'static str, Kind)]> {
+    find(REQUIRED, service, op)
+}
+
+/// Whether either table lists `key` for the operation (so [`check`] reports it).
 pub(super) fn covers(service: &str, op: &str, key: &str) -> bool {
-    entry(service, op).is_some_and(|keys| keys.iter().any(|(k, _)| k.eq_ignore_ascii_case(key)))
+    [
+        find(REQUIRED, service, op),
+        find(CHECKED_IF_GIVEN, service, op),
+    ]
+    .into_iter()
+    .flatten()
+    .any(|keys| keys.iter().any(|(k, _)| k.eq_ignore_ascii_case(key)))
+}
+
+/// A parameter by name; a dotted name walks into structures.
+fn param<'a>(p: P<'a>, key: &str) -> P<'a> {
+    key.split('.').fold(p, |v, k| v.get(k))
 }
 
 /// CloudTrail records query-string flags of S3 subresources as `"acl": [""]`,
@@ -234,6 +310,9 @@ fn type_name(v: &Value) -> &'static str {
 fn unreadable(v: P, kind: Kind) -> Option<String> {
     let ok = match (kind, v.0) {
         (Any, _) => true,
+        (Bool, Value::Bool(_)) => true,
+        (Bool, Value::String(_)) => v.bool().is_some(),
+        (OneOf(values), Value::String(s)) => values.contains(&s.as_str()),
         (Str, Value::String(s)) => !s.trim().is_empty(),
         (List, Value::String(_)) => true,
         (List, Value::Array(a)) => a.iter().all(|x| x.is_string()),
@@ -253,6 +332,17 @@ fn unreadable(v: P, kind: Kind) -> Option<String> {
         Structure => "a structure or a list of structures",
         Document => "a JSON policy document",
         Any => "a value",
+        Bool => "true or false",
+        OneOf(values) => {
+            return Some(format!(
+                "{} where the API takes one of {}",
+                match v.0 {
+                    Value::String(s) => format!("{s:?}"),
+                    other => type_name(other).to_string(),
+                },
+                values.join(", ")
+            ))
+        }
     };
     Some(match v.0 {
         Value::String(_) if kind == Structure => {
@@ -267,11 +357,27 @@ fn unreadable(v: P, kind: Kind) -> Option<String> {
 
 /// Adds an `Unknown` (parameters) effect when the call's risky parameters cannot be read.
 pub(super) fn check(c: &Ctx, out: &mut Out) {
+    let mut why = Vec::new();
+    if let Some(keys) = find(CHECKED_IF_GIVEN, c.service, c.op) {
+        for (key, kind) in keys {
+            let v = param(c.p, key);
+            if v.is_null() || placeholder(v.0) {
+                continue;
+            }
+            if let Some(w) = unreadable(v, *kind) {
+                why.push(format!("{key} is {w}"));
+            }
+        }
+    }
+    if c.service == "ec2" && c.op == "RunInstances" {
+        launch_template(c, &mut why);
+    }
     let Some(keys) = entry(c.service, c.op) else {
+        report(c, out, why);
         return;
     };
     let mut readable = false;
-    let mut why = Vec::new();
+    let before = why.len();
     for (key, kind) in keys {
         let v = c.p.get(key);
         if v.is_null() || placeholder(v.0) {
@@ -282,7 +388,7 @@ pub(super) fn check(c: &Ctx, out: &mut Out) {
             Some(w) => why.push(format!("{key} is {w}")),
         }
     }
-    if why.is_empty() && !readable {
+    if why.len() == before && !readable {
         let names: Vec<&str> = keys.iter().map(|(k, _)| *k).collect();
         why.push(if names.len() == 1 {
             format!("{} is not given (or is null)", names[0])
@@ -290,6 +396,29 @@ pub(super) fn check(c: &Ctx, out: &mut Out) {
             format!("none of {} is given (or all are null)", names.join(", "))
         });
     }
+    report(c, out, why);
+}
+
+/// A launch from a launch template without its own instance type: the type is the
+/// template's, which parapet cannot read offline, so it may be a GPU or very large one.
+fn launch_template(c: &Ctx, why: &mut Vec<String>) {
+    if !c.p.get("InstanceType").is_null() {
+        return;
+    }
+    let template = c.p.get("LaunchTemplate");
+    if template.is_null() {
+        return;
+    }
+    let name = template
+        .any(&["LaunchTemplateName", "LaunchTemplateId"])
+        .str()
+        .unwrap_or("(unnamed)");
+    why.push(format!(
+        "the instance type comes from launch template {name}, which parapet cannot read offline (it may be a GPU or very large type); give InstanceType to judge it"
+    ));
+}
+
+fn report(c: &Ctx, out: &mut Out, why: Vec<String>) {
     if why.is_empty() {
         return;
     }
