@@ -4,7 +4,10 @@
 //! dozen services, engineers in the console and the CLI through SSO, an IAM user rotating
 //! their own key, AWS services acting for the account, a clean-up job deleting objects,
 //! occasional denied calls, and upkeep that would look like evasion or impact from anyone
-//! else (backups expiring, GPU training, the SES console). The behaviour pack must raise
+//! else (backups expiring, GPU training, the SES console), and the classes of issue 22,
+//! point 5: a compliance scanner sweeping every service with an audit role (some calls
+//! refused), ECS tasks reading their secrets at start, Auto Scaling launching a group's
+//! GPU instances, SSO administrators at work, console browsing. The behaviour pack must raise
 //! nothing on it: every alert here would be a false positive a security team learns to
 //! ignore.
 

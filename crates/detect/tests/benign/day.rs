@@ -570,6 +570,7 @@ pub fn day() -> Vec<parapet_trail::Event> {
     engineers(&mut trail, &mut r, START_MS + 2 * HOUR);
     rotation(&mut trail, START_MS + 3 * HOUR);
     upkeep::upkeep(&mut trail, START_MS + 5 * HOUR);
+    upkeep::scanners_and_services(&mut trail, START_MS + HOUR + 15 * 60_000);
     trail.events.sort_by_key(|(t, _)| *t);
     trail
         .events

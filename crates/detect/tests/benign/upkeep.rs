@@ -112,3 +112,85 @@ pub fn upkeep(trail: &mut Trail, t: i64) {
         );
     }
 }
+
+const PROWLER: &str = "Boto3/1.34.0 md/Botocore#1.34.0 ua/2.0 os/linux#5.10.205 md/arch#x86_64 lang/python#3.11.6 prowler/4.2.0";
+
+/// The classes of issue 22, point 5, on the ordinary day: a compliance scanner's sweep
+/// with a read-only audit role (some calls refused), ECS starting tasks that read their
+/// secrets, and Auto Scaling launching a training group's GPU instances.
+pub fn scanners_and_services(trail: &mut Trail, t: i64) {
+    let audit = session("SecurityAuditRole", "prowler-scan", "ASIAAUDITSCAN001");
+    const SWEEP: [(&str, &str); 12] = [
+        ("ec2", "DescribeInstances"),
+        ("ec2", "DescribeSecurityGroups"),
+        ("iam", "ListRoles"),
+        ("iam", "GetAccountAuthorizationDetails"),
+        ("s3", "ListBuckets"),
+        ("s3", "GetBucketPolicy"),
+        ("lambda", "ListFunctions"),
+        ("rds", "DescribeDBInstances"),
+        ("kms", "ListKeys"),
+        ("cloudtrail", "DescribeTrails"),
+        ("guardduty", "ListDetectors"),
+        ("secretsmanager", "ListSecrets"),
+    ];
+    for i in 0..300i64 {
+        let (service, name) = SWEEP[i as usize % SWEEP.len()];
+        let e = trail.call(
+            t + i * 400,
+            &audit,
+            service,
+            name,
+            json!({}),
+            Value::Null,
+            PROWLER,
+            "54.80.1.2",
+        );
+        if i % 25 == 7 {
+            let o = e.as_object_mut().unwrap();
+            o.insert("errorCode".into(), json!("AccessDenied"));
+            o.insert(
+                "errorMessage".into(),
+                json!("User is not authorized to perform this operation"),
+            );
+        }
+    }
+    // ECS starts four tasks; each execution-role session reads the task's secrets.
+    for task in 0..4i64 {
+        let mut exec = session(
+            "ecsTaskExecutionRole",
+            &format!("{:032x}", 0xa1b2c3 + task),
+            "ASIATASKEXEC0001",
+        );
+        exec["invokedBy"] = json!("ecs-tasks.amazonaws.com");
+        for k in 0..5i64 {
+            trail.call(
+                t + 200_000 + task * 10_000 + k * 200,
+                &exec,
+                "secretsmanager",
+                "GetSecretValue",
+                json!({"secretId": format!("arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:orders/{k}")}),
+                Value::Null,
+                "ecs-tasks.amazonaws.com",
+                "ecs-tasks.amazonaws.com",
+            );
+        }
+    }
+    // Auto Scaling brings the training group's GPU instances up from its launch template.
+    let linked = json!({"type": "AssumedRole", "arn": format!("arn:aws:sts::{ACCOUNT}:assumed-role/AWSServiceRoleForAutoScaling/AutoScaling"),
+        "accountId": ACCOUNT, "invokedBy": "autoscaling.amazonaws.com",
+        "sessionContext": {"sessionIssuer": {"type": "Role", "arn": format!("arn:aws:iam::{ACCOUNT}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"), "userName": "AWSServiceRoleForAutoScaling"}}});
+    for k in 0..4i64 {
+        trail.call(
+            t + 400_000 + k * 5_000,
+            &linked,
+            "ec2",
+            "RunInstances",
+            json!({"instanceType": "g5.12xlarge", "launchTemplate": {"launchTemplateId": "lt-0train", "version": "7"},
+                   "instancesSet": {"items": [{"minCount": 1, "maxCount": 1}]}}),
+            json!({"instancesSet": {"items": [{"instanceId": format!("i-2{:016x}", t + k)}]}}),
+            "autoscaling.amazonaws.com",
+            "autoscaling.amazonaws.com",
+        );
+    }
+}
