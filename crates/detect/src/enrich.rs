@@ -14,7 +14,8 @@
 //! | `parapet.via` | how the actor was made (`CreateAccessKey`, `UpdateFunctionCode then ran as its role`...) |
 //! | `parapet.viaActorType` | the kind of the identity that made the actor (as `actorType`) |
 //! | `parapet.viaMinutes` | minutes since the actor was made (or its function changed) |
-//! | `parapet.resource` | the resource a call names (`ec2:groupId=sg-1`), when it names one |
+//! | `parapet.resource` | the resource a call names (`ec2:groupId=sg-1`), when it names one (the first of a list) |
+//! | `parapet.resourceCount` | how many resources the call names (every name of a list-valued id: `GetParameters` `names`) |
 //! | `parapet.revertsHumanChange` | automation undoing a human's recent change to the same resource |
 //! | `parapet.readonlyRole` | the acting role is a read-only audit role (a scanner's), by the role's name |
 //! | `parapet.desktopClient` | the user agent is the AWS CLI or an SDK on macOS or Windows |
@@ -37,7 +38,7 @@ pub struct Enriched {
     vals: [Value; FIELDS.len()],
 }
 
-const FIELDS: [&str; 18] = [
+const FIELDS: [&str; 19] = [
     "actor",
     "actorType",
     "lineage",
@@ -56,6 +57,7 @@ const FIELDS: [&str; 18] = [
     "unfamiliarSourceIp",
     "serviceActing",
     "cappedAdmin",
+    "resourceCount",
 ];
 const ACTOR: usize = 0;
 const ACTOR_TYPE: usize = 1;
@@ -75,6 +77,7 @@ const DESKTOP: usize = 14;
 const UNFAMILIAR_IP: usize = 15;
 const SERVICE_ACTING: usize = 16;
 const CAPPED_ADMIN: usize = 17;
+const RESOURCE_COUNT: usize = 18;
 
 impl Default for Enriched {
     fn default() -> Self {
@@ -253,7 +256,10 @@ impl Enricher {
             unfamiliar |= role_unfamiliar;
         }
         let service_acting = service_acting(e);
-        let resource = resource_of(e);
+        let (resource, resource_count) = match resource_of(e) {
+            Some((r, n)) => (Some(r), n),
+            None => (None, 0),
+        };
         let reverts = self.reverts(e, kind, resource.as_deref());
         let x = &mut self.extra;
         x.set_str(ACTOR, Some(actor));
@@ -286,6 +292,7 @@ impl Enricher {
             Value::from((e.time_ms - l.time_ms).max(0) / 60_000)
         });
         x.set_str(RESOURCE, resource.as_deref());
+        x.vals[RESOURCE_COUNT] = Value::from(resource_count);
         x.vals[READONLY_ROLE] = Value::Bool(readonly_role);
         x.vals[DESKTOP] = Value::Bool(desktop);
         x.vals[UNFAMILIAR_IP] = Value::Bool(unfamiliar);
@@ -421,8 +428,12 @@ fn service_acting(e: &Event) -> bool {
 
 /// The resource a call names, by the id parameters the knowledge layer reads for a
 /// call's target (`parapet_aws::api::ID_KEYS`, in its order), written as the record
-/// spells the key: `rds:dBInstanceIdentifier=orders-db`.
-fn resource_of(e: &Event) -> Option<String> {
+/// spells the key: `rds:dBInstanceIdentifier=orders-db`; and how many it names (a
+/// list-valued id, `names: [...]`, names each of its strings; the first is the resource).
+fn resource_of(e: &Event) -> Option<(String, usize)> {
+    if let Some(batch) = batch_read(e) {
+        return Some(batch);
+    }
     // One pass over the raw parameters (no `Value` built); the first id in `ID_KEYS`
     // order wins, the last of duplicate keys as JSON readers keep.
     let raw = e.record.raw("requestParameters")?;
@@ -433,15 +444,42 @@ fn resource_of(e: &Event) -> Option<String> {
     for (k, v) in parapet_trail::json::entries(raw) {
         let key = parapet_trail::json::decode_str(k)?;
         if let Some(i) = id_key_rank(&key) {
-            if v.starts_with('"') && best.as_ref().is_none_or(|(b, _, _)| i <= *b) {
+            let named = v.starts_with('"') || v.starts_with('[');
+            if named && best.as_ref().is_none_or(|(b, _, _)| i <= *b) {
                 best = Some((i, key, v));
             }
         }
     }
     let (_, key, v) = best?;
-    let v = parapet_trail::json::decode_str(v)?;
+    let (first, count) = if v.starts_with('[') {
+        // Rare (batch reads and deletes): parsed, every string counted.
+        let list: Vec<Value> = serde_json::from_str(v).ok()?;
+        let names: Vec<&str> = list.iter().filter_map(Value::as_str).collect();
+        (
+            std::borrow::Cow::Owned(names.first()?.to_string()),
+            names.len(),
+        )
+    } else {
+        (parapet_trail::json::decode_str(v)?, 1)
+    };
     // `concat` over `format!`: a third of the cost, on most events.
-    Some([e.service.as_str(), ":", &key, "=", &v].concat())
+    Some(([e.service.as_str(), ":", &key, "=", &first].concat(), count))
+}
+
+/// Batch reads of secrets name every secret in a list the fast pass does not read
+/// (`names`, `secretIdList`): counted as the service models say (`api::ids`), so one
+/// call reading ten secrets counts as ten.
+fn batch_read(e: &Event) -> Option<(String, usize)> {
+    let op = match (e.service.as_str(), e.name.as_str()) {
+        ("ssm", "GetParameters") | ("secretsmanager", "BatchGetSecretValue") => e.name.as_str(),
+        _ => return None,
+    };
+    let raw = e.record.raw("requestParameters")?;
+    let params: Value = serde_json::from_str(raw).ok()?;
+    let target = parapet_aws::api::ids::target(&e.service, op)?;
+    let named = parapet_aws::api::ids::named(&e.service, target, parapet_aws::api::P::new(&params));
+    let first = named.all.first()?;
+    Some(([e.service.as_str(), ":", first].concat(), named.all.len()))
 }
 
 /// `key`'s place in `ID_KEYS`, ignoring case. Every parameter of every event asks, so
@@ -517,9 +555,31 @@ mod tests {
         };
         // `ID_KEYS` order decides, not the order in the record; escapes are decoded.
         let e = ev(r#"{"name": "n", "nested": {"groupId": "no"}, "groupId": "sg-\u0031"}"#);
-        assert_eq!(resource_of(&e).as_deref(), Some("ec2:groupId=sg-1"));
+        assert_eq!(resource_of(&e), Some(("ec2:groupId=sg-1".to_string(), 1)));
         assert_eq!(resource_of(&ev(r#"{"name": 3}"#)), None);
         assert_eq!(resource_of(&ev("null")), None);
+        assert_eq!(
+            resource_of(&ev(r#"{"instanceIds": ["i-1", "i-2", 7, "i-3"]}"#)),
+            Some(("ec2:instanceIds=i-1".to_string(), 3))
+        );
+        let batch = |source: &str, name: &str, params: &str| {
+            Event::from_json(&format!(
+                r#"{{"eventSource": "{source}", "eventName": "{name}", "eventTime": "2024-08-01T13:52:02Z", "requestParameters": {params}}}"#
+            ))
+            .unwrap()
+        };
+        let e = batch(
+            "ssm.amazonaws.com",
+            "GetParameters",
+            r#"{"names": ["/a", "/b", "/c"], "withDecryption": true}"#,
+        );
+        assert_eq!(resource_of(&e).map(|r| r.1), Some(3));
+        let e = batch(
+            "secretsmanager.amazonaws.com",
+            "BatchGetSecretValue",
+            r#"{"secretIdList": ["a", "b", "c", "d", "e", "f"]}"#,
+        );
+        assert_eq!(resource_of(&e).map(|r| r.1), Some(6));
         let mut x = Enriched::default();
         x.set_str(ACTOR, Some("a"));
         x.set_str(ACTOR, Some("b"));

@@ -400,3 +400,79 @@ fn delete_and_recreate_needs_the_same_resource() {
         id
     ));
 }
+
+/// Issue 22, point 1: a batch read counts every secret it names. One GetParameters or
+/// BatchGetSecretValue naming five or more is a bulk read; fewer, or parameters read
+/// without decryption, is ordinary.
+#[test]
+fn a_batch_read_counts_every_secret_it_names() {
+    let who = user("reporting");
+    let names = |n: usize| {
+        (0..n)
+            .map(|k| format!("/prod/db/secret-{k}"))
+            .collect::<Vec<_>>()
+    };
+    let params = |n: usize, decrypt: bool| json!({"names": names(n), "withDecryption": decrypt});
+    assert!(raised(
+        vec![call(
+            1,
+            &who,
+            "ssm.amazonaws.com",
+            "GetParameters",
+            params(6, true)
+        )],
+        "parapet-secrets-bulk-read"
+    ));
+    assert!(raised(
+        vec![call(
+            1,
+            &who,
+            "secretsmanager.amazonaws.com",
+            "BatchGetSecretValue",
+            json!({"secretIdList": names(5)})
+        )],
+        "parapet-secrets-bulk-read"
+    ));
+    let quiet = rules_raised(vec![
+        call(
+            1,
+            &who,
+            "ssm.amazonaws.com",
+            "GetParameters",
+            params(3, true),
+        ),
+        call(
+            2,
+            &who,
+            "ssm.amazonaws.com",
+            "GetParameters",
+            params(8, false),
+        ),
+    ]);
+    assert!(
+        !quiet.iter().any(|r| r.starts_with("parapet-secrets")),
+        "{quiet:?}"
+    );
+    // Batch reads feed the harvesting count too: three calls of two names each.
+    let spread: Vec<Value> = (0..3)
+        .map(|k| {
+            call(
+                k,
+                &who,
+                "ssm.amazonaws.com",
+                "GetParameters",
+                json!({"names": [format!("/a/{k}"), format!("/b/{k}")], "withDecryption": true}),
+            )
+        })
+        .chain((0..3).map(|k| {
+            call(
+                10 + k,
+                &who,
+                "secretsmanager.amazonaws.com",
+                "GetSecretValue",
+                json!({"secretId": format!("app/{k}")}),
+            )
+        }))
+        .collect();
+    assert!(raised(spread, "parapet-secrets-harvest"));
+}

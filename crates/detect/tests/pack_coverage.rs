@@ -87,6 +87,7 @@ const AGGREGATE_OR_READ: &[(&str, &str, &str)] = &[
         "secret read, counted",
     ),
     ("ssm", "GetParameter", "parameter read, counted"),
+    ("ssm", "GetParameters", "parameter reads, each name counted"),
     ("ssm", "GetParametersByPath", "parameter read, counted"),
     ("ec2", "GetPasswordData", "read, counted"),
     ("ec2", "DescribeInstanceAttribute", "read, counted"),
