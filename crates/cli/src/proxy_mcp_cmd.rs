@@ -115,10 +115,15 @@ pub struct McpArgs {
     max_message: String,
 
     /// Log filter on standard error, e.g. info (default), parapet_mcp=debug. The MCP
-    /// SDK's own logs (rmcp: whole messages, tool arguments and their secrets included)
-    /// show only at warn unless the filter names rmcp.
+    /// SDK's own logs (rmcp: whole messages and the server's errors, tool arguments and
+    /// their secrets included) are off unless the filter names rmcp.
     #[arg(long, env = "PARAPET_LOG")]
     log: Option<String>,
+
+    /// Log format on standard error: text (default) or json (one object per line; values
+    /// a client chose, such as tool names, are quoted and escaped in text).
+    #[arg(long, env = "PARAPET_LOG_FORMAT", value_name = "FORMAT")]
+    log_format: Option<String>,
 
     /// The stdio MCP server to run: everything after `--`.
     #[arg(last = true, value_name = "COMMAND")]
@@ -144,8 +149,12 @@ Claude Code (.mcp.json) / Kiro (mcp.json):
 See docs/mcp.md.";
 
 fn duration_of(flag: &str, s: &str) -> Result<std::time::Duration> {
-    parse_duration(s)
-        .with_context(|| format!("--{flag} {s}: use a duration such as 500ms, 20s, 5m"))
+    let d = parse_duration(s)
+        .with_context(|| format!("--{flag} {s}: use a duration such as 500ms, 20s, 5m"))?;
+    if d.is_zero() {
+        bail!("--{flag} {s}: must be longer than zero (e.g. 500ms, 20s, 5m)");
+    }
+    Ok(d)
 }
 
 /// `4MiB`, `512KiB`, `1MB`, `65536`.
@@ -187,11 +196,25 @@ pub fn run(args: McpArgs) -> Result<u8> {
     let full = if log.contains("rmcp") {
         log.clone()
     } else {
-        format!("{log},rmcp=warn")
+        format!("{log},rmcp=off")
     };
     // Standard output is the MCP channel in stdio mode: logs go to standard error only.
-    crate::logs::init(&full, None)?;
+    crate::logs::init(&full, args.log_format.as_deref())?;
 
+    if args.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
+        bail!("--name is empty: give the name mappings and policies know the server by");
+    }
+    if args.upstream_token_file.is_some() && args.upstream.is_none() {
+        bail!("--upstream-token-file is for an --upstream URL; a server started with -- COMMAND gets no bearer token");
+    }
+    if args.token_file.is_some() && args.listen.is_some() {
+        bail!("--token-file is for stdio; with --listen every client sends its own token (Authorization: Bearer)");
+    }
+    if let Some(url) = args.public_url.as_deref().filter(|u| !u.is_empty()) {
+        if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() < 10 {
+            bail!("--public-url {url}: give the approval pages' base URL, e.g. https://parapet.example.com");
+        }
+    }
     let spec = match (&args.upstream, args.command.split_first()) {
         (Some(_), Some(_)) => bail!("give either --upstream URL or -- COMMAND ARGS, not both"),
         (None, None) => bail!("no MCP server to front: give -- COMMAND ARGS or --upstream URL"),
@@ -251,7 +274,7 @@ pub fn run(args: McpArgs) -> Result<u8> {
             (None, Some(t)) => Some(
                 gate.authenticate(t)
                     .await
-                    .context("the agent's parapet token was refused")?,
+                    .context("checking the agent's parapet token")?,
             ),
             _ => None,
         };
@@ -328,6 +351,9 @@ async fn judge_backend(args: &McpArgs, token: Option<&str>) -> Result<Judge> {
             let ttl = parapet_policy::parse_duration(&args.review_ttl).with_context(|| {
                 format!("--review-ttl {}: use 30m, 24h, 7d (at most 30d)", args.review_ttl)
             })?;
+            if ttl == 0 {
+                bail!("--review-ttl {}: must be longer than zero (e.g. 30m, 24h)", args.review_ttl);
+            }
             let public_url = args
                 .public_url
                 .clone()

@@ -126,10 +126,11 @@ async fn a_crashing_server_gives_clear_errors_and_is_reaped() {
     assert!(e.to_string().contains("upstream MCP server"), "{e}");
     assert!(wait_gone(pid).await, "crashed child {pid} not reaped");
     s.client.cancel().await.unwrap();
-    s.served
-        .await
-        .unwrap()
-        .expect("clean end after the client closes");
+    let ended = s.served.await.unwrap();
+    assert!(
+        matches!(&ended, Err(e) if e.to_string().contains("during the session")),
+        "a session whose server died ends in an error: {ended:?}"
+    );
 }
 
 #[tokio::test]

@@ -443,7 +443,7 @@ fn tools_policy_always_refuses_are_hidden() {
     }
     std::fs::write(
         dir.path().join("90-no-shell.cedar"),
-        "@id(\"no-agent-shell\")\n@reason(\"Agents may not use the shell server.\")\nforbid (principal, action, resource) when { principal.kind == \"agent\" && resource.type == \"mcp:shell\" };\n",
+        "@id(\"no-agent-shell\")\n@reason(\"Agents may not use the shell server.\")\nforbid (principal, action, resource) when { principal.kind == \"agent\" && resource.type == \"mcp:shell\" };",
     )
     .unwrap();
     for (loc, _pg, _tmp) in locations() {
@@ -504,5 +504,47 @@ fn tools_policy_always_refuses_are_hidden() {
             ))
             .unwrap();
         assert!(matches!(v, Verdict::Deny { .. }), "{v:?}");
+    }
+}
+
+#[test]
+fn a_tool_on_a_fixed_resource_a_policy_forbids_is_hidden() {
+    let dir = tempfile::tempdir().unwrap();
+    for f in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../policy/policies")).unwrap()
+    {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, dir.path().join(f.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(
+        dir.path().join("90-no-admin.cedar"),
+        "@id(\"no-admin-tool\")\n@reason(\"Nobody uses the admin tool.\")\nforbid (principal, action, resource) when { resource.address == \"admin://all\" };\n",
+    )
+    .unwrap();
+    // A tool mapped to a fixed resource: policies on that resource hide it.
+    let maps = tempfile::tempdir().unwrap();
+    std::fs::write(
+        maps.path().join("tools.toml"),
+        "servers = [\"tools\"]\n[[tools]]\nname = \"admin\"\naction = \"mcp:tools.Admin\"\naccess = \"write\"\nresource = \"admin://all\"\n[[tools]]\nname = \"fetch\"\naction = \"mcp:tools.Fetch\"\naccess = \"write\"\nresource = \"item://{/id}\"\n",
+    )
+    .unwrap();
+    let mappings = parapet_mcp::map::Mappings::load(&[maps.path().to_path_buf()]).unwrap();
+    for (loc, _pg, _tmp) in locations() {
+        let app = app_with(&loc, Some(dir.path()));
+        let rt = rt();
+        let j = Judge::in_process(app.clone(), "");
+        let who = caller("agent:kiro");
+        let visible = |tool: &str| {
+            let actions = mappings.static_actions("tools", tool);
+            rt.block_on(j.visible(&who, "tools", tool, actions.as_deref()))
+                .unwrap()
+        };
+        assert!(
+            !visible("admin"),
+            "a policy on the tool's fixed resource hides it"
+        );
+        assert!(
+            visible("fetch"),
+            "a resource that depends on arguments hides nothing"
+        );
     }
 }

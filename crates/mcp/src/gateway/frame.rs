@@ -245,7 +245,7 @@ impl<R, W> FramedIo<R, W> {
                 if lock(&self.in_flight).insert(r.id.clone()) {
                     return None;
                 }
-                tracing::warn!(id = %r.id, "refused a request reusing the id of one in flight");
+                tracing::warn!(id = ?r.id, "refused a request reusing the id of one in flight");
                 Some(JsonRpcMessage::error(
                     ErrorData::invalid_request(
                         format!("request id {} is already in use by a request the gateway has not answered yet; JSON-RPC ids must be unique among requests in flight", r.id),
@@ -319,7 +319,7 @@ where
                 }
                 Frame::Skip => {}
                 Frame::Reject(error, id) => {
-                    tracing::warn!(code = error.code.0, message = %error.message, "rejected a message from the client");
+                    tracing::warn!(code = error.code.0, message = ?error.message, "rejected a message from the client");
                     spawn_write(&self.write, JsonRpcMessage::error(error, id));
                 }
             }

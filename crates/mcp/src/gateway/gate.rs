@@ -39,6 +39,11 @@ pub trait Gatekeeper: Send + Sync + 'static {
         deadline: Instant,
         tick: Tick<'a>,
     ) -> BoxFuture<'a, Result<Verdict, GateError>>;
+    /// Whether the caller's credentials still hold (a stdio session's token can be
+    /// revoked or expire mid-session). Asked before every request that is not judged.
+    fn still_valid<'a>(&'a self, _caller: &'a Caller) -> BoxFuture<'a, Result<(), GateError>> {
+        Box::pin(async { Ok(()) })
+    }
     /// False for tools the caller may never use (hidden from tools/list, refused).
     fn visible<'a>(
         &'a self,
@@ -99,6 +104,10 @@ impl Gatekeeper for Parapet {
                 .await
                 .map_err(gate_err)
         })
+    }
+
+    fn still_valid<'a>(&'a self, caller: &'a Caller) -> BoxFuture<'a, Result<(), GateError>> {
+        Box::pin(async move { self.judge.session_holds(caller).await.map_err(gate_err) })
     }
 
     fn visible<'a>(

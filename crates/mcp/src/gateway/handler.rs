@@ -60,11 +60,31 @@ impl GatewayHandler {
             })
     }
 
+    /// The caller's credentials still hold; otherwise the request is refused.
+    async fn still_valid(&self, ctx: &RequestContext<RoleServer>) -> Result<Caller, ErrorData> {
+        let caller = self.caller(ctx)?;
+        if let Err(e) = self.shared.gate.still_valid(&caller).await {
+            tracing::info!(actor = %caller.actor, error = %e, "refused: the parapet token no longer holds");
+            return Err(ErrorData::invalid_request(
+                format!("the parapet token of this session no longer holds ({e}); nothing was forwarded"),
+                None,
+            ));
+        }
+        Ok(caller)
+    }
+
     async fn pass(
         &self,
         request: ClientRequest,
         ctx: &RequestContext<RoleServer>,
     ) -> Result<ServerResult, ErrorData> {
+        let caller = self.still_valid(ctx).await?;
+        if let ClientRequest::ReadResourceRequest(r) = &request {
+            // Not judged (resources are the server's context, not actions), but traced:
+            // the URI without its query, which may carry a secret.
+            let uri = r.params.uri.split(['?', '#']).next().unwrap_or_default();
+            tracing::info!(actor = %caller.actor, uri = ?uri, "resources/read");
+        }
         self.relay().set_downstream(&ctx.peer);
         let mut result = tokio::select! {
             r = forward(&self.shared.upstream, request, self.shared.settings.call_timeout) => r?,
@@ -139,7 +159,7 @@ impl GatewayHandler {
         match known {
             Known::Yes => {}
             Known::No => {
-                tracing::info!(actor = %caller.actor, tool = %params.name, "tools/call refused: unknown tool");
+                tracing::info!(actor = %caller.actor, tool = ?params.name, "tools/call refused: unknown tool");
                 return Err(ErrorData::invalid_params(
                     format!(
                         "unknown tool {:?}: the server {} offers no tool of that name (see tools/list)",
@@ -150,7 +170,7 @@ impl GatewayHandler {
             }
             // Judged as any call is: the gate decides, and an unmapped tool waits.
             Known::Unsure(e) => {
-                tracing::warn!(tool = %params.name, error = %e, "could not read the server's tools")
+                tracing::warn!(tool = ?params.name, error = %e, "could not read the server's tools")
             }
         }
         let empty = serde_json::Map::new();
@@ -174,7 +194,7 @@ impl GatewayHandler {
                 .visible(&caller, server, &params.name, actions.as_deref())
                 .await;
             if !matches!(visible, Ok(true)) {
-                tracing::info!(actor = %caller.actor, server, tool = %params.name, "tools/call refused: hidden tool");
+                tracing::info!(actor = %caller.actor, server, tool = ?params.name, "tools/call refused: hidden tool");
                 let why = match visible {
                     Err(e) => format!("whether this caller may use it could not be decided ({e})"),
                     _ => "policy refuses it to this caller whatever its arguments (it is hidden from tools/list)".into(),
@@ -187,14 +207,18 @@ impl GatewayHandler {
             }
         }
         let verdict = self.shared.gate.judge(&caller, &call, &mapping).await;
+        let shown = match &verdict {
+            Ok(v) => review::outcome(v),
+            Err(e) => format!("unjudged: {e}"),
+        };
         tracing::info!(
             actor = %caller.actor,
             server,
-            tool = %params.name,
+            tool = ?params.name,
             // Names only: values can hide secrets anywhere (a command line's
             // `--value`), and the decision record holds the masked arguments.
             arguments = ?arguments.keys().collect::<Vec<_>>(),
-            verdict = ?verdict.as_ref().map(review::outcome),
+            verdict = ?shown,
             "tools/call"
         );
         let verdict = match verdict {
@@ -261,7 +285,7 @@ impl ServerHandler for GatewayHandler {
         request: Option<PaginatedRequestParams>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        let caller = self.caller(&ctx)?;
+        let caller = self.still_valid(&ctx).await?;
         let request = ClientRequest::ListToolsRequest(opt_request(request));
         let ServerResult::ListToolsResult(mut result) = self.pass(request, &ctx).await? else {
             return Err(unexpected("tools/list"));
@@ -282,10 +306,10 @@ impl ServerHandler for GatewayHandler {
                 .await
             {
                 Ok(true) => kept.push(tool),
-                Ok(false) => tracing::debug!(tool = %tool.name, actor = %caller.actor, "hidden"),
+                Ok(false) => tracing::debug!(tool = ?tool.name, actor = %caller.actor, "hidden"),
                 Err(e) => {
                     // Fail closed: a tool we cannot decide on is not offered.
-                    tracing::warn!(tool = %tool.name, error = %e, "hidden: visibility unknown")
+                    tracing::warn!(tool = ?tool.name, error = %e, "hidden: visibility unknown")
                 }
             }
         }

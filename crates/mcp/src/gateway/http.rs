@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 fn refuse(status: StatusCode, message: &str) -> Response {
     let body = serde_json::json!({
@@ -58,20 +59,41 @@ async fn authenticate(State(shared): State<Arc<Shared>>, mut req: Request, next:
     }
 }
 
-/// Which actor's token opened each MCP session. A session id is not a credential: a
-/// request naming another actor's session is answered as if the session did not exist
-/// (404, after which a client starts its own), so one token cannot answer another's
-/// elicitations or read its stream.
+/// Which actor's token opened each MCP session, and when it was last used. A session id
+/// is not a credential: a request naming another actor's session is answered as if the
+/// session did not exist (404, after which a client starts its own), so one token cannot
+/// answer another's elicitations or read its stream. One token holds at most
+/// [`MAX_SESSIONS_PER_TOKEN`] sessions used within the SDK's idle timeout.
 #[derive(Default)]
-struct Sessions(std::sync::Mutex<std::collections::HashMap<String, String>>);
+struct Sessions(std::sync::Mutex<std::collections::HashMap<String, (String, Instant)>>);
+
+type SessionMap = std::collections::HashMap<String, (String, Instant)>;
 
 impl Sessions {
-    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, String>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, SessionMap> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
 const SESSION_HEADER: &str = "mcp-session-id";
+/// Sessions one token may hold open at once.
+pub const MAX_SESSIONS_PER_TOKEN: usize = 64;
+/// The SDK closes a session idle this long (its default keep-alive).
+const SESSION_IDLE: Duration = Duration::from_secs(300);
+
+fn json_error(status: StatusCode, code: i64, message: &str) -> Response {
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": {"code": code, "message": message},
+    });
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
 
 async fn bind_session(State(sessions): State<Arc<Sessions>>, req: Request, next: Next) -> Response {
     let actor = req.extensions().get::<Caller>().map(|c| c.actor.clone());
@@ -80,24 +102,43 @@ async fn bind_session(State(sessions): State<Arc<Sessions>>, req: Request, next:
         .get(SESSION_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    if let (Some(id), Some(actor)) = (&claimed, &actor) {
-        let owner = sessions.lock().get(id).cloned();
-        if owner.is_some_and(|o| &o != actor) {
-            tracing::warn!(
-                actor,
-                "refused a request naming another token's MCP session"
-            );
-            let body = serde_json::json!({
-                "jsonrpc": "2.0",
-                "id": null,
-                "error": {"code": -32001, "message": "session not found for this parapet token; start a new session"},
-            });
-            return (
-                StatusCode::NOT_FOUND,
-                [(header::CONTENT_TYPE, "application/json")],
-                body.to_string(),
-            )
-                .into_response();
+    if let Some(actor) = &actor {
+        let mut map = sessions.lock();
+        map.retain(|_, (_, used)| used.elapsed() < SESSION_IDLE);
+        match &claimed {
+            Some(id) => match map.get_mut(id) {
+                Some((owner, _)) if owner != actor => {
+                    drop(map);
+                    tracing::warn!(
+                        actor,
+                        "refused a request naming another token's MCP session"
+                    );
+                    return json_error(
+                        StatusCode::NOT_FOUND,
+                        -32001,
+                        "session not found for this parapet token; start a new session",
+                    );
+                }
+                Some((_, used)) => *used = Instant::now(),
+                None => {}
+            },
+            None if req.method() == axum::http::Method::POST => {
+                let held = map.values().filter(|(owner, _)| owner == actor).count();
+                if held >= MAX_SESSIONS_PER_TOKEN {
+                    drop(map);
+                    tracing::warn!(
+                        actor,
+                        held,
+                        "refused a new MCP session: too many open for this token"
+                    );
+                    return json_error(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        -32000,
+                        &format!("this parapet token already holds {held} open MCP sessions (at most {MAX_SESSIONS_PER_TOKEN}); close one (DELETE with its Mcp-Session-Id) or let one go idle for five minutes"),
+                    );
+                }
+            }
+            None => {}
         }
     }
     let deleting = req.method() == axum::http::Method::DELETE;
@@ -107,7 +148,10 @@ async fn bind_session(State(sessions): State<Arc<Sessions>>, req: Request, next:
         .get(SESSION_HEADER)
         .and_then(|v| v.to_str().ok());
     if let (Some(id), Some(actor)) = (opened, actor) {
-        sessions.lock().entry(id.to_string()).or_insert(actor);
+        sessions
+            .lock()
+            .entry(id.to_string())
+            .or_insert((actor, Instant::now()));
     }
     if let Some(id) = claimed {
         if res.status() == StatusCode::NOT_FOUND || (deleting && res.status().is_success()) {
@@ -127,7 +171,10 @@ async fn explain_too_large(
     let res = next.run(req).await;
     if matches!(
         res.status(),
-        StatusCode::BAD_REQUEST | StatusCode::UNSUPPORTED_MEDIA_TYPE | StatusCode::NOT_ACCEPTABLE
+        StatusCode::BAD_REQUEST
+            | StatusCode::UNSUPPORTED_MEDIA_TYPE
+            | StatusCode::NOT_ACCEPTABLE
+            | StatusCode::NOT_FOUND
     ) {
         return explain_refusal(res).await;
     }
@@ -176,7 +223,8 @@ async fn explain_refusal(res: Response) -> Response {
         (
             StatusCode::BAD_REQUEST,
             -32700,
-            format!("the request body is not one JSON-RPC message (JSON-RPC batches are not part of MCP): {text}"),
+            // The SDK's words name its Rust types: say what MCP expects instead.
+            "the request body is not one JSON-RPC message MCP accepts: a JSON object with \"jsonrpc\": \"2.0\", a \"method\" string and, for a request, an \"id\" that is a string or an integer (JSON-RPC batches are not part of MCP)".to_string(),
         )
     } else {
         (status, -32600, text)
@@ -204,11 +252,11 @@ pub(super) async fn serve(
     let mut config = StreamableHttpServerConfig::default()
         .with_max_request_body_bytes(shared.settings.max_message);
     config.cancellation_token = ct.clone();
-    // Host validation guards unauthenticated local servers against DNS rebinding;
-    // every request here carries a token, and a shared service has other names.
-    if !local.is_some_and(|a| a.ip().is_loopback()) {
-        config.allowed_hosts = Vec::new();
-    }
+    // Host validation guards unauthenticated local servers against DNS rebinding; every
+    // request here carries a token a rebinding page cannot have, and a gateway behind a
+    // reverse proxy is reached by other names.
+    let _ = local;
+    config.allowed_hosts = Vec::new();
     let handler = GatewayHandler {
         shared: shared.clone(),
         caller: None,

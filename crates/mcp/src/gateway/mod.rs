@@ -180,8 +180,16 @@ impl Gateway {
                 .map_err(|e| GatewayError::Serve(e.to_string())),
             Err(e) => Err(GatewayError::Serve(e.to_string())),
         };
+        // A server that died during the session is a failure even though the client
+        // ended it cleanly: a pipeline must not read exit 0 as "all calls ran".
+        let died = self.shared.upstream.is_transport_closed();
         self.upstream.shutdown().await;
-        result
+        match result {
+            Ok(()) if died => Err(GatewayError::Upstream(
+                "the upstream MCP server exited or closed its connection during the session; calls after that failed".into(),
+            )),
+            other => other,
+        }
     }
 
     /// Serve streamable HTTP at `/mcp` on `listener` until `shutdown` resolves; each

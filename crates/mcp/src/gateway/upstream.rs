@@ -270,7 +270,15 @@ pub async fn connect(
     let client = UpstreamClient { relay };
     match spec {
         UpstreamSpec::Command { program, args } => {
-            let mut child = tokio::process::Command::new(program)
+            let mut command = tokio::process::Command::new(program);
+            // The gateway's own settings (its database, token, key files) are not the
+            // server's business: a shell or filesystem server could hand them out.
+            for (name, _) in std::env::vars_os() {
+                if name.to_string_lossy().starts_with("PARAPET_") {
+                    command.env_remove(&name);
+                }
+            }
+            let mut child = command
                 .args(args)
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
@@ -296,7 +304,9 @@ pub async fn connect(
             let service = client
                 .serve_with_lifecycle(transport, lifecycle())
                 .await
-                .map_err(|e| GatewayError::Upstream(format!("handshake with {program}: {e}")))?;
+                .map_err(|e| {
+                    GatewayError::Upstream(format!("handshake with {program}: {}", plain(&e)))
+                })?;
             Ok(Upstream {
                 service,
                 pid: child.id(),
@@ -313,7 +323,9 @@ pub async fn connect(
             let service = client
                 .serve_with_lifecycle(transport, lifecycle())
                 .await
-                .map_err(|e| GatewayError::Upstream(format!("handshake with {url}: {e}")))?;
+                .map_err(|e| {
+                    GatewayError::Upstream(format!("handshake with {url}: {}", plain(&e)))
+                })?;
             Ok(Upstream {
                 service,
                 pid: None,
@@ -395,6 +407,57 @@ pub fn upstream_error(e: rmcp::service::ServiceError) -> ErrorData {
             "the upstream MCP server is gone (it exited or closed the connection)",
             None,
         ),
-        other => ErrorData::internal_error(format!("upstream MCP server: {other}"), None),
+        // The transport's own words name SDK types and the upstream's address: for the
+        // gateway's log, not for the agent.
+        ServiceError::TransportSend(e) => {
+            tracing::warn!(error = %plain(&e), "talking to the upstream MCP server failed");
+            ErrorData::internal_error(
+                "the upstream MCP server could not be reached, or its answer could not be read (an answer over the gateway's --max-message is refused); the gateway's log has the detail",
+                None,
+            )
+        }
+        other => {
+            tracing::warn!(error = %plain(&other), "upstream MCP server");
+            ErrorData::internal_error("the upstream MCP server's answer could not be used; the gateway's log has the detail", None)
+        }
     }
+}
+
+/// An SDK error's words without the Rust type names it puts in brackets
+/// (`Transport [rmcp::transport::worker::WorkerTransport<...>] error: ...`).
+pub fn plain(e: &dyn std::fmt::Display) -> String {
+    let text = e.to_string();
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while let Some(open) = rest.find('[') {
+        let Some(close) = matching(&rest[open..]) else {
+            break;
+        };
+        let inside = &rest[open + 1..open + close];
+        out.push_str(&rest[..open]);
+        if !inside.contains("::") {
+            out.push_str(&rest[open..=open + close]);
+        }
+        rest = &rest[open + close + 1..];
+    }
+    out.push_str(rest);
+    out.replace("  ", " ")
+}
+
+/// The offset of the `]` closing the `[` at the start of `s`.
+fn matching(s: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    for (i, c) in s.char_indices() {
+        match c {
+            '[' => depth += 1,
+            ']' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
 }

@@ -143,11 +143,11 @@ where
             match read {
                 Ok(message) => return Some(message),
                 Err(Refusal::Answer(id, error)) => {
-                    tracing::warn!(%id, message = %error.message, "failed a call on the upstream's unreadable answer");
+                    tracing::warn!(id = ?id, message = ?error.message, "failed a call on the upstream's unreadable answer");
                     return Some(JsonRpcMessage::error(error, Some(id)));
                 }
                 Err(Refusal::Reply(id, error)) => {
-                    tracing::warn!(%id, message = %error.message, "refused a request of the upstream's");
+                    tracing::warn!(id = ?id, message = ?error.message, "refused a request of the upstream's");
                     let write = self.write.clone();
                     let reply = JsonRpcMessage::error(
                         ErrorData::invalid_request(error.message, None),
@@ -160,7 +160,7 @@ where
                     });
                 }
                 Err(Refusal::Drop(why)) => {
-                    tracing::warn!(message = %why, "dropped a message from the upstream")
+                    tracing::warn!(message = ?why, "dropped a message from the upstream")
                 }
             }
         }

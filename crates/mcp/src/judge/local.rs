@@ -33,7 +33,7 @@ impl Local {
     }
 
     /// The session's token still names `caller` (not revoked, not expired).
-    async fn session_holds(&self, caller: &Caller) -> Result<(), JudgeError> {
+    pub(super) async fn session_holds(&self, caller: &Caller) -> Result<(), JudgeError> {
         let Some(token) = &self.session_token else {
             return Ok(());
         };
@@ -56,7 +56,7 @@ impl Local {
         let (server, tool) = (input.server.clone(), input.tool.clone());
         match parapet_server::decide_tool(&self.app, &caller.actor, input).await {
             Ok(ToolDecision::Approved(r)) => {
-                tracing::info!(decision = %r.id, actor = %caller.actor, %server, %tool, "approved earlier; consumed for this call");
+                tracing::info!(decision = %r.id, actor = %caller.actor, server = ?server, tool = ?tool, "approved earlier; consumed for this call");
                 Ok(Verdict::Allow {
                     decision: Some(r.id),
                 })

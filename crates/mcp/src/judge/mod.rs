@@ -75,6 +75,15 @@ impl Judge {
         self
     }
 
+    /// Whether a stdio session's token still names `caller` (in process; a remote
+    /// service checks the token on every request it is sent).
+    pub async fn session_holds(&self, caller: &Caller) -> Result<(), JudgeError> {
+        match &self.0 {
+            Backend::Local(l) => l.session_holds(caller).await,
+            Backend::Remote(_) => Ok(()),
+        }
+    }
+
     /// Through a running `parapet serve` at `server_url` (`http://` or `https://`).
     /// `token`: the agent's parapet token, registered at once (stdio deployments);
     /// callers of other tokens are registered by [`Judge::authenticate`].

@@ -93,6 +93,20 @@ pub(crate) struct Template {
     pub parts: Vec<Part>,
 }
 
+impl Template {
+    /// The resource when it has no placeholder (the same for every call).
+    pub(crate) fn literal(&self) -> Option<String> {
+        let mut out = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Text(t) => out.push_str(t),
+                Part::Pointer { .. } => return None,
+            }
+        }
+        (!out.is_empty()).then_some(out)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) enum Part {
     Text(String),

@@ -157,7 +157,9 @@ impl Mappings {
                     .iter()
                     .map(|r| MappedAction {
                         action: r.action.clone(),
-                        resource: None,
+                        // A resource of literal text is the same for every call: policies
+                        // on it can hide the tool (`resource.address == "admin://all"`).
+                        resource: r.resource.as_ref().and_then(file::Template::literal),
                         params: serde_json::Value::Object(Default::default()),
                         access: r.access,
                     })
