@@ -150,6 +150,15 @@ pub struct DetectArgs {
     /// Name every skipped record and why.
     #[arg(long, short)]
     pub verbose: bool,
+    /// Containment playbooks (TOML, see crates/respond/data/playbooks.toml) replacing the
+    /// built-in ones. Every incident ends with its proposed next steps (dry run: nothing
+    /// is changed), each judged by the gate.
+    #[arg(long, value_name = "FILE")]
+    pub playbooks: Option<PathBuf>,
+    /// Cedar policies that judge the proposed steps, as for `plan check` (default: the
+    /// built-in pack).
+    #[arg(long, value_name = "DIR")]
+    pub policies: Option<PathBuf>,
 }
 
 pub fn run(cmd: TrailCommand) -> Result<u8> {
@@ -297,6 +306,36 @@ pub(crate) fn load_config(a: &DetectArgs) -> Result<Config> {
     Ok(config)
 }
 
+/// The playbooks and the policies that judge their steps, loaded once.
+struct Containment {
+    playbooks: parapet_respond::Playbooks,
+    engine: parapet_policy::PolicyEngine,
+}
+
+impl Containment {
+    fn load(a: &DetectArgs) -> Result<Containment> {
+        let playbooks = match &a.playbooks {
+            Some(p) => parapet_respond::Playbooks::load(p)?,
+            None => parapet_respond::Playbooks::embedded(),
+        };
+        let engine = parapet_policy::PolicyEngine::load(a.policies.as_deref())
+            .context("loading policies for the containment steps")?;
+        Ok(Containment { playbooks, engine })
+    }
+
+    /// The incident's proposed containment, when any step applies.
+    fn propose(&self, i: &parapet_detect::Incident, now: &str) -> Option<parapet_respond::Plan> {
+        let plan = parapet_respond::propose(
+            i,
+            &self.playbooks,
+            &self.engine,
+            &parapet_respond::Limits::default(),
+            now,
+        );
+        (!plan.proposals.is_empty() || !plan.left_out.is_empty()).then_some(plan)
+    }
+}
+
 impl DetectArgs {
     /// The detector (resumed from --checkpoint when it exists) and the output.
     pub(crate) fn start(&self) -> Result<(Detector, Box<dyn Write>)> {
@@ -332,12 +371,31 @@ impl DetectArgs {
             .into_iter()
             .filter(|i| i.level >= min)
             .collect();
+        let containment = Containment::load(self)?;
+        // "Now" for the proposals is the newest event seen, so that the same log gives
+        // the same output; whoever runs a step sets it to the time it runs.
+        let now = parapet_model::time::rfc3339_ms(det.stats().max_time_ms);
         let written = incidents
             .iter()
-            .try_for_each(|i| match self.format {
-                Format::Timeline => writeln!(out, "{}", output::timeline(i)),
-                Format::Jsonl => writeln!(out, "{}", output::incident_json(i)),
-                Format::Ocsf => writeln!(out, "{}", output::incident_ocsf(i)),
+            .try_for_each(|i| {
+                let plan = containment.propose(i, &now);
+                match self.format {
+                    Format::Timeline => {
+                        writeln!(out, "{}", output::timeline(i))?;
+                        match &plan {
+                            Some(p) => writeln!(out, "{}", parapet_respond::text(p)),
+                            None => Ok(()),
+                        }
+                    }
+                    Format::Jsonl => {
+                        writeln!(out, "{}", output::incident_json(i))?;
+                        match &plan {
+                            Some(p) => writeln!(out, "{}", parapet_respond::json(p)),
+                            None => Ok(()),
+                        }
+                    }
+                    Format::Ocsf => writeln!(out, "{}", output::incident_ocsf(i)),
+                }
             })
             .and_then(|()| out.flush());
         match written {

@@ -75,6 +75,22 @@ fn json_lines_and_ocsf() {
         .unwrap();
     assert_eq!(attack["phases"].as_array().unwrap().len(), 9);
     assert_eq!(attack["level"], "critical");
+    // Each incident is followed by its proposed containment (dry run), judged by the gate.
+    let plan = lines
+        .iter()
+        .find(|v| v["type"] == "containment" && v["incident"] == attack["id"])
+        .expect("the attack's containment line");
+    assert_eq!(plan["dry_run"], true);
+    let key = plan["proposals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["call"]["params"]["AccessKeyId"] == "AKIAHBY5RW3LIE5CHDMW")
+        .expect("the back-door user's key is deactivated");
+    assert_eq!(key["call"]["action"], "iam:UpdateAccessKey");
+    assert_eq!(key["call"]["params"]["Status"], "Inactive");
+    assert_eq!(key["undo"]["params"]["Status"], "Active");
+    assert_eq!(key["outcome"], "review", "{key}");
 
     let dir = tmpdir("trail-ocsf");
     let file = dir.join("findings.jsonl");
@@ -397,5 +413,40 @@ fn a_truncated_file_makes_the_scan_incomplete() {
     let err = String::from_utf8_lossy(&o.stderr).to_string();
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("incomplete"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn containment_playbooks_can_be_replaced_and_bad_ones_are_refused() {
+    let dir = tmpdir("trail-playbooks");
+    let mine = dir.join("mine.toml");
+    std::fs::write(
+        &mine,
+        "[[step]]\nid = \"stop-instances\"\nsubject = \"alert\"\non = [\"ec2:RunInstances\"]\nmin_level = \"high\"\ntitle = \"Stop what event {event} launched\"\naction = \"ec2:StopInstances\"\nparams = { InstanceIds = [\"(the instances of event {event})\"] }\nverify = \"ec2:DescribeInstances shows them stopped\"\n",
+    )
+    .unwrap();
+    let o = bin()
+        .args(["trail", "scan", DEMO, "--playbooks"])
+        .arg(&mine)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    let out = exited(o, 1);
+    assert!(out.contains("Stop what event"), "{out}");
+    assert!(
+        !out.contains("Deactivate access key"),
+        "the file replaces the built-in steps"
+    );
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "[[step]]\nid = \"x\"\nsubject = \"everything\"\n").unwrap();
+    let o = bin()
+        .args(["trail", "scan", DEMO, "--playbooks"])
+        .arg(&bad)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    exited(o.clone(), 2);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("bad.toml"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }

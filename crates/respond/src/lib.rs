@@ -1,0 +1,295 @@
+//! Containment proposals for incidents (issue 24, first part): what to do next, as AWS
+//! calls, each judged by the gate before anything runs, each with the call that undoes
+//! it and how to check it took. Nothing here calls AWS: every incident ends with its
+//! proposed next steps (which key to disable, which user to quarantine, which share to
+//! remove), ready to approve, whether or not anything is configured to run them.
+//!
+//! Steps come from playbooks, data files (`data/playbooks.toml`, embedded; another file
+//! replaces it). Blast-radius caps are on by default: at most [`Limits::max_steps`]
+//! proposals per incident, and principals whose names mark them as break-glass are
+//! never touched.
+
+mod playbook;
+mod render;
+
+pub use playbook::{PlaybookError, Playbooks, Step, Subject};
+pub use render::{json, text};
+
+use parapet_detect::Incident;
+use parapet_gate::{check_call, ApiCall, CallOptions};
+use parapet_model::{Actor, ActorKind, Outcome};
+use parapet_policy::PolicyEngine;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// The caps on what one incident's containment may touch.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Most proposals per incident; the rest are counted, not proposed.
+    pub max_steps: usize,
+    /// Names (compared case-insensitively, as substrings of the user or role name) of
+    /// principals containment never touches.
+    pub protected: Vec<String>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_steps: 25,
+            protected: ["breakglass", "break-glass", "emergency-access"]
+                .map(String::from)
+                .to_vec(),
+        }
+    }
+}
+
+/// An AWS call: `service:Operation` and its parameters in the API's shape.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Call {
+    pub action: String,
+    pub params: Value,
+}
+
+/// One proposed step.
+#[derive(Debug, Clone, Serialize)]
+pub struct Proposal {
+    /// The playbook step (`deactivate-access-key`).
+    pub step: String,
+    pub title: String,
+    pub call: Call,
+    /// The call that undoes it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub undo: Option<Call>,
+    /// How to check it took.
+    pub verify: String,
+    /// The gate's decision for the call, as automation would make it: `allow` runs at
+    /// once once execution is configured, `review` waits for approvers, `deny` never runs.
+    pub outcome: String,
+    pub reason: String,
+    /// Placeholders that had no value: the step needs a person to complete it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
+}
+
+/// What an incident's containment would be.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub incident: String,
+    /// Always true here: proposals only.
+    pub dry_run: bool,
+    pub proposals: Vec<Proposal>,
+    /// Steps left out by the cap, and principals left alone because they are protected.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub left_out: Vec<String>,
+}
+
+/// The actor containment acts as, in policies (`principal.kind == "pipeline"`).
+pub const ACTOR: &str = "pipeline:parapet-respond";
+
+/// Propose the containment of `incident` by `playbooks`, each step judged by `engine`.
+/// `now`: RFC 3339 time the proposal is made (sessions issued before it are revoked).
+pub fn propose(
+    incident: &Incident,
+    playbooks: &Playbooks,
+    engine: &PolicyEngine,
+    limits: &Limits,
+    now: &str,
+) -> Plan {
+    let mut proposals = Vec::new();
+    let mut left_out = Vec::new();
+    let actor = Actor {
+        kind: ActorKind::Pipeline,
+        name: "parapet-respond".into(),
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    for step in playbooks.steps() {
+        if incident.level < step.min_level {
+            continue;
+        }
+        for vars in subjects(incident, step, now) {
+            let protected = ["user", "role", "target"].iter().find_map(|k| {
+                let v = vars.get(*k)?.to_ascii_lowercase();
+                limits
+                    .protected
+                    .iter()
+                    .any(|p| v.contains(&p.to_ascii_lowercase()))
+                    .then(|| vars[*k].clone())
+            });
+            if let Some(who) = protected {
+                left_out.push(format!(
+                    "{}: {who} is protected (break-glass), never touched",
+                    step.id
+                ));
+                continue;
+            }
+            let (call, mut missing) = step.call(&vars);
+            if !seen.insert((call.action.clone(), call.params.to_string())) {
+                continue; // the same call for another alert of the same resource
+            }
+            if proposals.len() >= limits.max_steps {
+                left_out.push(format!(
+                    "{}: over the cap of {} steps per incident",
+                    step.title(&vars).0,
+                    limits.max_steps
+                ));
+                continue;
+            }
+            let (title, m) = step.title(&vars);
+            missing.extend(m);
+            let (verify, m) = step.verify(&vars);
+            missing.extend(m);
+            missing.sort();
+            missing.dedup();
+            let (outcome, reason) = judge(&call, &actor, engine);
+            proposals.push(Proposal {
+                step: step.id.clone(),
+                title,
+                undo: step.undo(&vars),
+                verify,
+                outcome,
+                reason,
+                missing,
+                call,
+            });
+        }
+    }
+    Plan {
+        incident: incident.id.clone(),
+        dry_run: true,
+        proposals,
+        left_out,
+    }
+}
+
+fn judge(call: &Call, actor: &Actor, engine: &PolicyEngine) -> (String, String) {
+    let api = match ApiCall::new(&call.action, None, call.params.clone()) {
+        Ok(c) => c,
+        Err(e) => return ("review".into(), format!("the call could not be read: {e}")),
+    };
+    let opts = CallOptions {
+        actor: actor.clone(),
+        incident: None,
+        critical: Default::default(),
+        account: None,
+    };
+    let report = check_call(&api, &opts, engine);
+    let outcome = match report.decision.outcome {
+        Outcome::Allow => "allow",
+        Outcome::Review => "review",
+        Outcome::Deny => "deny",
+    };
+    let reason = report
+        .decision
+        .policies
+        .iter()
+        .find(|p| p.outcome == report.decision.outcome)
+        .map(|p| format!("{}: {}", p.id, p.reason))
+        .unwrap_or_else(|| "no policy holds it".into());
+    (outcome.into(), reason)
+}
+
+/// The values each repetition of `step` is made with.
+fn subjects(incident: &Incident, step: &Step, now: &str) -> Vec<BTreeMap<&'static str, String>> {
+    let base = |mut m: BTreeMap<&'static str, String>| {
+        m.insert("incident", incident.id.clone());
+        m.insert("now", now.to_string());
+        m
+    };
+    let mut out = Vec::new();
+    match &step.subject {
+        Subject::AccessKey => {
+            for actor in &incident.actors {
+                let Some(key) = actor.strip_prefix("key:").filter(|k| k.starts_with("AKIA")) else {
+                    continue;
+                };
+                let mut m = BTreeMap::from([("key", key.to_string())]);
+                if let Some(user) = incident.key_users.get(actor).and_then(|u| user_name(u)) {
+                    m.insert("user", user);
+                }
+                out.push(base(m));
+            }
+        }
+        Subject::RoleSession => {
+            for actor in &incident.actors {
+                let Some((account, role)) = assumed_role(actor) else {
+                    continue;
+                };
+                out.push(base(BTreeMap::from([("role", role), ("account", account)])));
+            }
+        }
+        Subject::Alert { on } => {
+            for alert in &incident.alerts {
+                if !on.iter().any(|a| a.eq_ignore_ascii_case(&alert.action)) {
+                    continue;
+                }
+                let mut m = BTreeMap::new();
+                if let Some(target) = alert.resource.as_deref().and_then(|r| r.split_once('=')) {
+                    m.insert("target", target.1.to_string());
+                }
+                if let Some(event) = alert.event_ids.last() {
+                    m.insert("event", event.clone());
+                }
+                out.push(base(m));
+            }
+        }
+    }
+    out
+}
+
+/// `user:arn:aws:iam::111122223333:user/path/name` -> `name`.
+fn user_name(node: &str) -> Option<String> {
+    let arn = node.strip_prefix("user:")?;
+    let (_, name) = arn.rsplit_once('/')?;
+    Some(name.to_string())
+}
+
+/// `session:arn:aws:sts::111122223333:assumed-role/ROLE/SESSION` -> (account, ROLE).
+/// AWS's service-linked and SSO roles are left out: their sessions are AWS's own or
+/// people's, managed elsewhere.
+fn assumed_role(node: &str) -> Option<(String, String)> {
+    let arn = node.strip_prefix("session:")?;
+    let mut parts = arn.splitn(6, ':');
+    let (_, _, service, _, account, rest) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
+    if service != "sts" {
+        return None;
+    }
+    let mut path = rest.split('/');
+    if path.next()? != "assumed-role" {
+        return None;
+    }
+    let role = path.next()?;
+    if role.starts_with("AWSServiceRoleFor") || role.starts_with("AWSReservedSSO_") {
+        return None;
+    }
+    Some((account.to_string(), role.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_and_user_names_are_read_from_nodes() {
+        assert_eq!(
+            assumed_role("session:arn:aws:sts::111122223333:assumed-role/invoice-exporter-role/invoice-exporter"),
+            Some(("111122223333".into(), "invoice-exporter-role".into()))
+        );
+        assert_eq!(
+            assumed_role("session:arn:aws:sts::111122223333:assumed-role/AWSServiceRoleForAutoScaling/AutoScaling"),
+            None
+        );
+        assert_eq!(assumed_role("key:AKIA1"), None);
+        assert_eq!(
+            user_name("user:arn:aws:iam::111122223333:user/ops/ops-admin").as_deref(),
+            Some("ops-admin")
+        );
+    }
+}

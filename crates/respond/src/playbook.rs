@@ -1,0 +1,277 @@
+//! Playbooks: containment steps as data (`data/playbooks.toml`, embedded; a file of the
+//! same format replaces it). Placeholders `{name}` in titles and parameters are filled
+//! per subject; one without a value is left in place and reported as missing.
+
+use crate::Call;
+use parapet_detect::sigma::Level;
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+const EMBEDDED: &str = include_str!("../data/playbooks.toml");
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlaybookError {
+    #[error("reading playbooks {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("playbooks {origin}: {source}")]
+    Parse {
+        origin: String,
+        #[source]
+        source: toml::de::Error,
+    },
+    #[error("playbooks {origin}, step {step}: {why}")]
+    Invalid {
+        origin: String,
+        step: String,
+        why: String,
+    },
+}
+
+/// What a step is repeated for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Subject {
+    AccessKey,
+    RoleSession,
+    /// Every alert whose action is one of these (`iam:CreateUser`).
+    Alert {
+        on: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub id: String,
+    pub subject: Subject,
+    pub min_level: Level,
+    title: String,
+    action: String,
+    params: Value,
+    undo: Option<(String, Value)>,
+    verify: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    step: Vec<RawStep>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    id: String,
+    subject: String,
+    #[serde(default)]
+    on: Vec<String>,
+    min_level: String,
+    title: String,
+    action: String,
+    params: toml::Table,
+    undo_action: Option<String>,
+    undo_params: Option<toml::Table>,
+    verify: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Playbooks {
+    steps: Vec<Step>,
+}
+
+impl Playbooks {
+    pub fn embedded() -> Playbooks {
+        Playbooks::parse(EMBEDDED, "embedded").expect("the embedded playbooks are valid")
+    }
+
+    pub fn load(path: &Path) -> Result<Playbooks, PlaybookError> {
+        let text = std::fs::read_to_string(path).map_err(|source| PlaybookError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Playbooks::parse(&text, &path.display().to_string())
+    }
+
+    pub fn parse(text: &str, origin: &str) -> Result<Playbooks, PlaybookError> {
+        let raw: RawFile = toml::from_str(text).map_err(|source| PlaybookError::Parse {
+            origin: origin.into(),
+            source,
+        })?;
+        let mut steps = Vec::new();
+        for s in raw.step {
+            let bad = |why: String| PlaybookError::Invalid {
+                origin: origin.into(),
+                step: s.id.clone(),
+                why,
+            };
+            let subject = match s.subject.as_str() {
+                "access_key" => Subject::AccessKey,
+                "role_session" => Subject::RoleSession,
+                "alert" if !s.on.is_empty() => Subject::Alert { on: s.on.clone() },
+                "alert" => {
+                    return Err(bad(
+                        "an alert step needs `on`, the actions it answers".into()
+                    ))
+                }
+                other => {
+                    return Err(bad(format!(
+                        "subject {other:?}: use access_key, role_session or alert"
+                    )))
+                }
+            };
+            let min_level = Level::parse(&s.min_level).ok_or_else(|| {
+                bad(format!(
+                    "min_level {:?}: use informational, low, medium, high or critical",
+                    s.min_level
+                ))
+            })?;
+            if !s.action.contains(':') {
+                return Err(bad(format!(
+                    "action {:?}: write service:Operation",
+                    s.action
+                )));
+            }
+            let undo = match (s.undo_action, s.undo_params) {
+                (Some(a), p) => Some((a, toml_json(p.unwrap_or_default()))),
+                (None, None) => None,
+                (None, Some(_)) => return Err(bad("undo_params without undo_action".into())),
+            };
+            steps.push(Step {
+                id: s.id,
+                subject,
+                min_level,
+                title: s.title,
+                action: s.action,
+                params: toml_json(s.params),
+                undo,
+                verify: s.verify,
+            });
+        }
+        Ok(Playbooks { steps })
+    }
+
+    pub fn steps(&self) -> &[Step] {
+        &self.steps
+    }
+}
+
+fn toml_json(t: toml::Table) -> Value {
+    serde_json::to_value(t).unwrap_or(Value::Null)
+}
+
+type Vars = BTreeMap<&'static str, String>;
+
+impl Step {
+    pub(crate) fn call(&self, vars: &Vars) -> (Call, Vec<String>) {
+        let mut missing = Vec::new();
+        let params = fill_value(&self.params, vars, &mut missing);
+        (
+            Call {
+                action: self.action.clone(),
+                params,
+            },
+            missing,
+        )
+    }
+
+    pub(crate) fn undo(&self, vars: &Vars) -> Option<Call> {
+        let (action, params) = self.undo.as_ref()?;
+        Some(Call {
+            action: action.clone(),
+            params: fill_value(params, vars, &mut Vec::new()),
+        })
+    }
+
+    pub(crate) fn title(&self, vars: &Vars) -> (String, Vec<String>) {
+        let mut missing = Vec::new();
+        (fill(&self.title, vars, &mut missing), missing)
+    }
+
+    pub(crate) fn verify(&self, vars: &Vars) -> (String, Vec<String>) {
+        let mut missing = Vec::new();
+        (fill(&self.verify, vars, &mut missing), missing)
+    }
+}
+
+fn fill_value(v: &Value, vars: &Vars, missing: &mut Vec<String>) -> Value {
+    match v {
+        Value::String(s) => Value::String(fill(s, vars, missing)),
+        Value::Array(a) => Value::Array(a.iter().map(|x| fill_value(x, vars, missing)).collect()),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, x)| (k.clone(), fill_value(x, vars, missing)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// Replace `{name}` (lowercase letters and `_`) with its value; JSON braces in a
+/// document are left alone.
+fn fill(s: &str, vars: &Vars, missing: &mut Vec<String>) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let name_len = after
+            .find(|c: char| !(c.is_ascii_lowercase() || c == '_'))
+            .unwrap_or(after.len());
+        if name_len > 0 && after[name_len..].starts_with('}') {
+            let name = &after[..name_len];
+            match vars.get(name) {
+                Some(v) => out.push_str(v),
+                None => {
+                    out.push_str(&rest[open..open + name_len + 2]);
+                    missing.push(name.to_string());
+                }
+            }
+            rest = &after[name_len + 1..];
+        } else {
+            out.push('{');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_filled_and_json_left_alone() {
+        let vars: Vars = BTreeMap::from([("role", "r".to_string()), ("now", "T".to_string())]);
+        let mut missing = Vec::new();
+        let got = fill(
+            r#"{"Condition":{"DateLessThan":{"aws:TokenIssueTime":"{now}"}}} {role} {user}"#,
+            &vars,
+            &mut missing,
+        );
+        assert_eq!(
+            got,
+            r#"{"Condition":{"DateLessThan":{"aws:TokenIssueTime":"T"}}} r {user}"#
+        );
+        assert_eq!(missing, ["user"]);
+    }
+
+    #[test]
+    fn the_embedded_playbooks_load_and_bad_ones_are_refused() {
+        assert!(Playbooks::embedded().steps().len() >= 7);
+        for (bad, says) in [
+            ("[[step]]\nid='x'\nsubject='alert'\nmin_level='high'\ntitle='t'\naction='a:B'\nparams={}\nverify='v'\n", "needs `on`"),
+            ("[[step]]\nid='x'\nsubject='keys'\nmin_level='high'\ntitle='t'\naction='a:B'\nparams={}\nverify='v'\n", "subject"),
+            ("[[step]]\nid='x'\nsubject='access_key'\nmin_level='severe'\ntitle='t'\naction='a:B'\nparams={}\nverify='v'\n", "min_level"),
+            ("[[step]]\nid='x'\nsubject='access_key'\nmin_level='high'\ntitle='t'\naction='UpdateKey'\nparams={}\nverify='v'\n", "service:Operation"),
+            ("[[step]]\nid='x'\nsubject='access_key'\nmin_level='high'\ntitle='t'\naction='a:B'\nparams={}\nverify='v'\ncolour='red'\n", "unknown field"),
+        ] {
+            let e = Playbooks::parse(bad, "test").unwrap_err().to_string();
+            assert!(e.contains(says), "{e}");
+        }
+    }
+}
