@@ -203,28 +203,42 @@ fn named(i: &Incident, node: &str) -> String {
     }
 }
 
+/// One line of a timeline. Values in it come from the log (names, resources, user
+/// agents): a control character in one must not start a line of its own.
+fn line(s: &mut String, text: String) {
+    s.extend(text.chars().map(|c| if c.is_control() { '?' } else { c }));
+    s.push('\n');
+}
+
 /// The incident as a terminal timeline: the lineage said once, then alerts and the
 /// attacker's other calls in time order.
 pub fn timeline(i: &Incident) -> String {
-    let mut s = String::new();
-    s.push_str(&format!(
-        "{}  {}  {} -> {} ({})\n",
-        i.id,
-        i.level.as_str().to_uppercase(),
-        i.first_time,
-        hms(&i.last_time),
-        duration(i.last_ms - i.first_ms)
-    ));
-    s.push_str(&format!(
-        "  started by {}; {} identit{} in its lineage acted; {} alert{}, {} event{}\n",
-        short(&i.root),
-        i.actors.len(),
-        if i.actors.len() == 1 { "y" } else { "ies" },
-        i.alerts.len(),
-        if i.alerts.len() == 1 { "" } else { "s" },
-        i.event_ids.len(),
-        if i.event_ids.len() == 1 { "" } else { "s" },
-    ));
+    let mut text = String::new();
+    let s = &mut text;
+    line(
+        s,
+        format!(
+            "{}  {}  {} -> {} ({})",
+            i.id,
+            i.level.as_str().to_uppercase(),
+            i.first_time,
+            hms(&i.last_time),
+            duration(i.last_ms - i.first_ms)
+        ),
+    );
+    line(
+        s,
+        format!(
+            "  started by {}; {} identit{} in its lineage acted; {} alert{}, {} event{}",
+            short(&i.root),
+            i.actors.len(),
+            if i.actors.len() == 1 { "y" } else { "ies" },
+            i.alerts.len(),
+            if i.alerts.len() == 1 { "" } else { "s" },
+            i.event_ids.len(),
+            if i.event_ids.len() == 1 { "" } else { "s" },
+        ),
+    );
     // Each chain once: the alerts' lineages, root first, leaving out any that another
     // extends.
     let mut chains: Vec<Vec<&str>> = Vec::new();
@@ -246,26 +260,29 @@ pub fn timeline(i: &Incident) -> String {
                 _ => named(i, n),
             })
             .collect();
-        s.push_str(&format!("  lineage: {}\n", named.join(" -> ")));
+        line(s, format!("  lineage: {}", named.join(" -> ")));
     }
     if !i.sources.is_empty() {
-        s.push_str(&format!(
-            "  attacker's addresses: {}\n",
-            i.sources.join(", ")
-        ));
+        line(
+            s,
+            format!("  attacker's addresses: {}", i.sources.join(", ")),
+        );
     }
-    s.push_str(&format!(
-        "  phases: {}\n",
-        i.phases
-            .iter()
-            .map(|(p, t)| format!("{p} {}", hms(t)))
-            .collect::<Vec<_>>()
-            .join(" -> ")
-    ));
+    line(
+        s,
+        format!(
+            "  phases: {}",
+            i.phases
+                .iter()
+                .map(|(p, t)| format!("{p} {}", hms(t)))
+                .collect::<Vec<_>>()
+                .join(" -> ")
+        ),
+    );
     if !i.attack.is_empty() || !i.atlas.is_empty() {
         let mut ids = i.attack.clone();
         ids.extend(i.atlas.iter().cloned());
-        s.push_str(&format!("  ATT&CK/ATLAS: {}\n", ids.join(", ")));
+        line(s, format!("  ATT&CK/ATLAS: {}", ids.join(", ")));
     }
     // One line per rule and actor: repeats are counted, not listed.
     let mut seen: Vec<(&str, &str, usize, &Alert)> = Vec::new();
@@ -283,43 +300,48 @@ pub fn timeline(i: &Incident) -> String {
     let mut calls = activity.as_slice();
     for (_, _, times, a) in seen {
         let before = calls.partition_point(|c| c.time_ms < a.first_ms);
-        quiet_calls(&mut s, i, &calls[..before]);
+        quiet_calls(s, i, &calls[..before]);
         calls = &calls[before..];
         let count = match (a.count, times) {
             (Some(c), _) => format!(" [{c} in window]"),
             (None, 1) => String::new(),
             (None, n) => format!(" (x{n})"),
         };
-        s.push_str(&format!(
-            "  {}  {:<17} {:<8} {}{}\n",
-            hms(&a.first_time),
-            a.phase.as_deref().unwrap_or("other"),
-            a.level.as_str(),
-            a.title,
-            count
-        ));
-        s.push_str(&format!(
-            "            by {}  {}\n",
-            named(i, &a.actor),
-            a.action
-        ));
+        line(
+            s,
+            format!(
+                "  {}  {:<17} {:<8} {}{}",
+                hms(&a.first_time),
+                a.phase.as_deref().unwrap_or("other"),
+                a.level.as_str(),
+                a.title,
+                count
+            ),
+        );
+        line(
+            s,
+            format!("            by {}  {}", named(i, &a.actor), a.action),
+        );
         for e in a.explanation.iter().take(3) {
-            s.push_str(&format!("            {e}\n"));
+            line(s, format!("            {e}"));
         }
         if a.explanation.is_empty() {
             if let Some(r) = &a.resource {
-                s.push_str(&format!("            on {r}\n"));
+                line(s, format!("            on {r}"));
             }
         }
     }
-    quiet_calls(&mut s, i, calls);
+    quiet_calls(s, i, calls);
     if i.activity_total > i.activity.len() as u64 {
-        s.push_str(&format!(
-            "  ... and {} more calls from the attacker's addresses\n",
-            i.activity_total - i.activity.len() as u64
-        ));
+        line(
+            s,
+            format!(
+                "  ... and {} more calls from the attacker's addresses",
+                i.activity_total - i.activity.len() as u64
+            ),
+        );
     }
-    s
+    text
 }
 
 /// The attacker's calls that raised no alert, one line per run of calls by one actor.
@@ -344,25 +366,31 @@ fn quiet_calls(s: &mut String, i: &Incident, calls: &[&crate::Activity]) {
             })
             .collect();
         let more = actions.len().saturating_sub(8);
-        s.push_str(&format!(
-            "  {}  {:<17} {:<8} {} call{} without an alert\n",
-            hms(&run[0].time),
-            "activity",
-            "-",
-            run.len(),
-            if run.len() == 1 { "" } else { "s" }
-        ));
-        s.push_str(&format!(
-            "            by {} from {}  {}{}\n",
-            named(i, &run[0].actor),
-            run[0].source_ip,
-            listed.join(", "),
-            if more > 0 {
-                format!(" and {more} more")
-            } else {
-                String::new()
-            }
-        ));
+        line(
+            s,
+            format!(
+                "  {}  {:<17} {:<8} {} call{} without an alert",
+                hms(&run[0].time),
+                "activity",
+                "-",
+                run.len(),
+                if run.len() == 1 { "" } else { "s" }
+            ),
+        );
+        line(
+            s,
+            format!(
+                "            by {} from {}  {}{}",
+                named(i, &run[0].actor),
+                run[0].source_ip,
+                listed.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            ),
+        );
     }
 }
 
@@ -379,4 +407,17 @@ pub fn summary(stats: &Stats, skipped: u64, incidents: usize) -> String {
         stats.late_events,
         if stats.late_events == 1 { "" } else { "s" },
     )
+}
+
+#[cfg(test)]
+mod timeline_tests {
+    #[test]
+    fn a_value_from_the_log_cannot_start_a_line() {
+        let mut s = String::new();
+        super::line(
+            &mut s,
+            format!("  by {}", "user x\n  10:00:00  critical FORGED"),
+        );
+        assert_eq!(s, "  by user x?  10:00:00  critical FORGED\n");
+    }
 }

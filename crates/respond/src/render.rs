@@ -4,21 +4,29 @@
 use crate::Plan;
 use serde_json::{json, Value};
 
+/// Values in the steps come from the log (a user name, a group id): a control
+/// character in one must not start a line of its own in a responder's terminal.
+fn clean(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
 /// The proposed next steps, numbered, each with its call, the gate's decision, its undo
 /// and how to check it.
 pub fn text(plan: &Plan) -> String {
     let mut s = format!(
         "  proposed containment for {} (dry run: nothing was changed; each step is judged by the gate):\n",
-        plan.incident
+        clean(&plan.incident)
     );
     for (n, p) in plan.proposals.iter().enumerate() {
-        s.push_str(&format!("  {:>2}. {}\n", n + 1, p.title));
+        s.push_str(&format!("  {:>2}. {}\n", n + 1, clean(&p.title)));
         s.push_str(&format!(
             "      {} {}  -> gate: {} ({})\n",
             p.call.action,
             compact(&p.call.params),
             p.outcome,
-            p.reason
+            clean(&p.reason)
         ));
         if let Some(u) = &p.undo {
             s.push_str(&format!(
@@ -27,16 +35,16 @@ pub fn text(plan: &Plan) -> String {
                 compact(&u.params)
             ));
         }
-        s.push_str(&format!("      check: {}\n", p.verify));
+        s.push_str(&format!("      check: {}\n", clean(&p.verify)));
         if !p.missing.is_empty() {
             s.push_str(&format!(
                 "      incomplete: no value for {}; a person fills it in\n",
-                p.missing.join(", ")
+                clean(&p.missing.join(", "))
             ));
         }
     }
     for l in &plan.left_out {
-        s.push_str(&format!("      left out: {l}\n"));
+        s.push_str(&format!("      left out: {}\n", clean(l)));
     }
     s
 }
@@ -57,7 +65,7 @@ fn compact(v: &Value) -> String {
                 Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
-            format!("{k}={shown}")
+            clean(&format!("{k}={shown}"))
         })
         .collect();
     parts.join(" ")
@@ -71,4 +79,38 @@ pub fn json(plan: &Plan) -> Value {
         o.insert("schema".into(), json!("parapet.trail/v1"));
     }
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Call, Proposal};
+
+    #[test]
+    fn a_value_from_the_log_cannot_start_a_line() {
+        let plan = Plan {
+            incident: "INC-1".into(),
+            dry_run: true,
+            proposals: vec![Proposal {
+                step: "s".into(),
+                title: "Quarantine user x\n  10:00:00  FORGED".into(),
+                call: Call {
+                    action: "iam:PutUserPolicy".into(),
+                    params: json!({"UserName": "x\rFORGED"}),
+                },
+                undo: None,
+                verify: "v".into(),
+                outcome: "review".into(),
+                reason: "r".into(),
+                missing: vec![],
+            }],
+            left_out: vec![],
+        };
+        let t = text(&plan);
+        assert!(
+            !t.lines().any(|l| l.trim_start().starts_with("10:00:00")),
+            "{t}"
+        );
+        assert!(!t.contains('\r'), "{t}");
+    }
 }
