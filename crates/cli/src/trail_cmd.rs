@@ -373,8 +373,10 @@ impl DetectArgs {
             .collect();
         let containment = Containment::load(self)?;
         // "Now" for the proposals is the newest event seen, so that the same log gives
-        // the same output; whoever runs a step sets it to the time it runs.
-        let now = parapet_model::time::rfc3339_ms(det.stats().max_time_ms);
+        // the same output; whoever runs a step sets it to the time it runs. Never later
+        // than the clock: one record dated 2099 must not deny every session until then.
+        let clock = parapet_store::now().saturating_mul(1000);
+        let now = parapet_model::time::rfc3339_ms(det.stats().max_time_ms.min(clock));
         let written = incidents
             .iter()
             .try_for_each(|i| {

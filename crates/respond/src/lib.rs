@@ -103,18 +103,25 @@ pub fn propose(
         name: "parapet-respond".into(),
     };
     let mut seen = std::collections::BTreeSet::new();
+    let made = made_by_incident(incident);
     for step in playbooks.steps() {
         if incident.level < step.min_level {
             continue;
         }
         for vars in subjects(incident, step, now) {
-            let protected = ["user", "role", "target"].iter().find_map(|k| {
-                let v = vars.get(*k)?.to_ascii_lowercase();
+            // Protection is by name, and an attacker chooses names: what the incident
+            // itself made (a user it created, a key it minted) is never protected.
+            let protected = ["user", "role", "target", "key"].iter().find_map(|k| {
+                let value = vars.get(*k)?;
+                if made.contains(value.as_str()) {
+                    return None;
+                }
+                let v = value.to_ascii_lowercase();
                 limits
                     .protected
                     .iter()
                     .any(|p| v.contains(&p.to_ascii_lowercase()))
-                    .then(|| vars[*k].clone())
+                    .then(|| value.clone())
             });
             if let Some(who) = protected {
                 left_out.push(format!(
@@ -154,6 +161,7 @@ pub fn propose(
             });
         }
     }
+    left_out.dedup();
     Plan {
         incident: incident.id.clone(),
         dry_run: true,
@@ -189,6 +197,64 @@ fn judge(call: &Call, actor: &Actor, engine: &PolicyEngine) -> (String, String) 
     (outcome.into(), reason)
 }
 
+/// Users and keys the incident's lineage made: the targets of its `CreateUser` and
+/// `CreateAccessKey` alerts, and every key but the root of its chains.
+fn made_by_incident(incident: &Incident) -> std::collections::BTreeSet<String> {
+    let mut made = std::collections::BTreeSet::new();
+    for alert in &incident.alerts {
+        if matches!(
+            alert.action.as_str(),
+            "iam:CreateUser" | "iam:CreateAccessKey"
+        ) {
+            if let Some((_, v)) = alert.resource.as_deref().and_then(|r| r.split_once('=')) {
+                made.insert(v.to_string());
+            }
+        }
+        // lineage[0] is the actor, the last entry the root. The root and the key right
+        // before it (the root user's own key) were there before; every key after them
+        // was made by an identity of the chain.
+        let chain = &alert.lineage;
+        for node in chain.iter().take(chain.len().saturating_sub(2)) {
+            if let Some(key) = node.strip_prefix("key:") {
+                made.insert(key.to_string());
+                if let Some(user) = incident.key_users.get(node).and_then(|u| user_name(u)) {
+                    made.insert(user);
+                }
+            }
+        }
+    }
+    made
+}
+
+/// Every identity the incident's alerts name: their actors and each one's lineage (an
+/// alert's lineage holds the key that made its actor even when that key's own alerts
+/// were below the detector's level).
+fn identities(incident: &Incident) -> Vec<&str> {
+    let mut out: Vec<&str> = Vec::new();
+    let all = incident
+        .actors
+        .iter()
+        .chain(incident.alerts.iter().flat_map(|a| a.lineage.iter()));
+    for node in all {
+        if !out.contains(&node.as_str()) {
+            out.push(node);
+        }
+    }
+    out
+}
+
+/// The user a key belongs to: as the incident names it, or its maker in a lineage
+/// (`key:AKIA...` right before `user:...`).
+fn key_user(incident: &Incident, node: &str) -> Option<String> {
+    if let Some(u) = incident.key_users.get(node).and_then(|u| user_name(u)) {
+        return Some(u);
+    }
+    incident.alerts.iter().find_map(|a| {
+        let at = a.lineage.iter().position(|n| n == node)?;
+        user_name(a.lineage.get(at + 1)?)
+    })
+}
+
 /// The values each repetition of `step` is made with.
 fn subjects(incident: &Incident, step: &Step, now: &str) -> Vec<BTreeMap<&'static str, String>> {
     let base = |mut m: BTreeMap<&'static str, String>| {
@@ -199,19 +265,19 @@ fn subjects(incident: &Incident, step: &Step, now: &str) -> Vec<BTreeMap<&'stati
     let mut out = Vec::new();
     match &step.subject {
         Subject::AccessKey => {
-            for actor in &incident.actors {
-                let Some(key) = actor.strip_prefix("key:").filter(|k| k.starts_with("AKIA")) else {
+            for node in identities(incident) {
+                let Some(key) = node.strip_prefix("key:").filter(|k| k.starts_with("AKIA")) else {
                     continue;
                 };
                 let mut m = BTreeMap::from([("key", key.to_string())]);
-                if let Some(user) = incident.key_users.get(actor).and_then(|u| user_name(u)) {
+                if let Some(user) = key_user(incident, node) {
                     m.insert("user", user);
                 }
                 out.push(base(m));
             }
         }
         Subject::RoleSession => {
-            for actor in &incident.actors {
+            for actor in identities(incident) {
                 let Some((account, role)) = assumed_role(actor) else {
                     continue;
                 };
@@ -221,6 +287,9 @@ fn subjects(incident: &Incident, step: &Step, now: &str) -> Vec<BTreeMap<&'stati
         Subject::Alert { on } => {
             for alert in &incident.alerts {
                 if !on.iter().any(|a| a.eq_ignore_ascii_case(&alert.action)) {
+                    continue;
+                }
+                if !step.rules.is_empty() && !step.rules.contains(&alert.rule_id) {
                     continue;
                 }
                 let mut m = BTreeMap::new();

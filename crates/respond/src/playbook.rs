@@ -48,6 +48,10 @@ pub enum Subject {
 pub struct Step {
     pub id: String,
     pub subject: Subject,
+    /// Alert steps: only alerts of these rules (empty: any), so that a call that is risky
+    /// in one form (sharing out) and routine in another (a description) is answered only
+    /// for the first.
+    pub rules: Vec<String>,
     pub min_level: Level,
     title: String,
     action: String,
@@ -69,6 +73,8 @@ struct RawStep {
     subject: String,
     #[serde(default)]
     on: Vec<String>,
+    #[serde(default)]
+    rules: Vec<String>,
     min_level: String,
     title: String,
     action: String,
@@ -101,7 +107,7 @@ impl Playbooks {
             origin: origin.into(),
             source,
         })?;
-        let mut steps = Vec::new();
+        let mut steps: Vec<Step> = Vec::new();
         for s in raw.step {
             let bad = |why: String| PlaybookError::Invalid {
                 origin: origin.into(),
@@ -135,6 +141,35 @@ impl Playbooks {
                     s.action
                 )));
             }
+            if steps.iter().any(|t| t.id == s.id) {
+                return Err(bad("a step of this id comes earlier in the file".into()));
+            }
+            if let Some(a) = s.on.iter().find(|a| !a.contains(':') || a.contains('*')) {
+                return Err(bad(format!(
+                    "on {a:?}: write each action as service:Operation"
+                )));
+            }
+            let known: &[&str] = match s.subject.as_str() {
+                "access_key" => &["key", "user", "incident", "now"],
+                "role_session" => &["role", "account", "incident", "now"],
+                _ => &["target", "event", "incident", "now"],
+            };
+            let mut texts = vec![s.title.clone(), s.verify.clone()];
+            texts.push(toml_json(s.params.clone()).to_string());
+            if let Some(p) = &s.undo_params {
+                texts.push(toml_json(p.clone()).to_string());
+            }
+            for text in &texts {
+                let mut names = Vec::new();
+                fill(text, &BTreeMap::new(), &mut names);
+                if let Some(n) = names.iter().find(|n| !known.contains(&n.as_str())) {
+                    return Err(bad(format!(
+                        "placeholder {{{n}}} is not one a {} step has ({})",
+                        s.subject,
+                        known.join(", ")
+                    )));
+                }
+            }
             let undo = match (s.undo_action, s.undo_params) {
                 (Some(a), p) => Some((a, toml_json(p.unwrap_or_default()))),
                 (None, None) => None,
@@ -143,6 +178,7 @@ impl Playbooks {
             steps.push(Step {
                 id: s.id,
                 subject,
+                rules: s.rules,
                 min_level,
                 title: s.title,
                 action: s.action,
@@ -199,6 +235,18 @@ impl Step {
 
 fn fill_value(v: &Value, vars: &Vars, missing: &mut Vec<String>) -> Value {
     match v {
+        // A JSON document in a string (a policy): values go in as JSON string content,
+        // so a name with a quote cannot add a member.
+        Value::String(s) if s.trim_start().starts_with(['{', '[']) => {
+            let escaped: Vars = vars
+                .iter()
+                .map(|(k, v)| {
+                    let quoted = serde_json::to_string(v).unwrap_or_default();
+                    (*k, quoted[1..quoted.len() - 1].to_string())
+                })
+                .collect();
+            Value::String(fill(s, &escaped, missing))
+        }
         Value::String(s) => Value::String(fill(s, vars, missing)),
         Value::Array(a) => Value::Array(a.iter().map(|x| fill_value(x, vars, missing)).collect()),
         Value::Object(o) => Value::Object(
@@ -261,6 +309,16 @@ mod tests {
     }
 
     #[test]
+    fn a_value_in_a_policy_document_cannot_add_members() {
+        let vars: Vars = BTreeMap::from([("target", "x\",\"Effect\":\"Allow".to_string())]);
+        let doc = serde_json::json!(r#"{"Statement":[{"Effect":"Deny","Sid":"{target}"}]}"#);
+        let got = fill_value(&doc, &vars, &mut Vec::new());
+        let parsed: Value = serde_json::from_str(got.as_str().unwrap()).unwrap();
+        assert_eq!(parsed["Statement"][0]["Effect"], "Deny");
+        assert_eq!(parsed["Statement"][0]["Sid"], "x\",\"Effect\":\"Allow");
+    }
+
+    #[test]
     fn the_embedded_playbooks_load_and_bad_ones_are_refused() {
         assert!(Playbooks::embedded().steps().len() >= 7);
         for (bad, says) in [
@@ -269,6 +327,9 @@ mod tests {
             ("[[step]]\nid='x'\nsubject='access_key'\nmin_level='severe'\ntitle='t'\naction='a:B'\nparams={}\nverify='v'\n", "min_level"),
             ("[[step]]\nid='x'\nsubject='access_key'\nmin_level='high'\ntitle='t'\naction='UpdateKey'\nparams={}\nverify='v'\n", "service:Operation"),
             ("[[step]]\nid='x'\nsubject='access_key'\nmin_level='high'\ntitle='t'\naction='a:B'\nparams={}\nverify='v'\ncolour='red'\n", "unknown field"),
+            ("[[step]]\nid='x'\nsubject='access_key'\nmin_level='high'\ntitle='{bogus}'\naction='a:B'\nparams={}\nverify='v'\n", "placeholder {bogus}"),
+            ("[[step]]\nid='x'\nsubject='alert'\non=['*']\nmin_level='high'\ntitle='t'\naction='a:B'\nparams={}\nverify='v'\n", "service:Operation"),
+            ("[[step]]\nid='x'\nsubject='access_key'\nmin_level='high'\ntitle='t'\naction='a:B'\nparams={}\nverify='v'\n[[step]]\nid='x'\nsubject='access_key'\nmin_level='high'\ntitle='t'\naction='a:B'\nparams={}\nverify='v'\n", "earlier"),
         ] {
             let e = Playbooks::parse(bad, "test").unwrap_err().to_string();
             assert!(e.contains(says), "{e}");

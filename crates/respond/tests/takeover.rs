@@ -48,7 +48,7 @@ fn the_takeover_ends_with_its_containment_proposed() {
         "Deactivate access key AKIAEYKH2CMZ5ML24UMD of svc-reporting",
         "Deactivate access key AKIAHCJ6YFZEBYEZLKBW of ops-admin",
         "Deactivate access key AKIAHBY5RW3LIE5CHDMW of backup-svc",
-        "Revoke the sessions of role invoice-exporter-role issued before 2026-11-02T10:15:00Z",
+        "Revoke the sessions of role invoice-exporter-role (account 111122223333) issued before 2026-11-02T10:15:00Z",
         "Quarantine user backup-svc: deny everything, keep it for forensics",
         "Revoke the ingress rules event",
     ] {
@@ -120,18 +120,18 @@ fn protected_principals_and_the_cap_hold() {
     let engine = PolicyEngine::load(None).unwrap();
     let limits = Limits {
         max_steps: 2,
-        protected: vec!["backup-svc".into()],
+        protected: vec!["svc-reporting".into()],
     };
     let plan = propose(&incident, &Playbooks::embedded(), &engine, &limits, NOW);
     assert_eq!(plan.proposals.len(), 2);
     assert!(plan
         .proposals
         .iter()
-        .all(|p| !p.title.contains("backup-svc")));
+        .all(|p| !p.title.contains("svc-reporting")));
     assert!(
         plan.left_out
             .iter()
-            .any(|l| l.contains("backup-svc is protected")),
+            .any(|l| l.contains("svc-reporting is protected")),
         "{:?}",
         plan.left_out
     );
@@ -155,4 +155,35 @@ fn a_lower_incident_gets_no_step_its_level_does_not_reach() {
         NOW,
     );
     assert!(plan.proposals.is_empty(), "{:?}", plan.proposals);
+}
+
+/// What the incident made is never protected by its name: an attacker chooses names.
+#[test]
+fn a_back_door_named_like_break_glass_is_still_contained() {
+    let incident = takeover();
+    let engine = PolicyEngine::load(None).unwrap();
+    let limits = Limits {
+        protected: vec!["backup-svc".into(), "svc-reporting".into()],
+        ..Limits::default()
+    };
+    let plan = propose(&incident, &Playbooks::embedded(), &engine, &limits, NOW);
+    assert!(
+        plan.proposals
+            .iter()
+            .any(|p| p.title.contains("AKIAHBY5RW3LIE5CHDMW of backup-svc")),
+        "the key the lineage minted for its own user: {:?}",
+        plan.left_out
+    );
+    assert!(plan
+        .proposals
+        .iter()
+        .any(|p| p.step == "quarantine-created-user"));
+    // The lineage's root is a principal the organisation made: its name protects it.
+    assert!(
+        plan.left_out
+            .iter()
+            .any(|l| l.contains("svc-reporting is protected")),
+        "{:?}",
+        plan.left_out
+    );
 }
