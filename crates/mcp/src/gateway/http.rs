@@ -81,6 +81,8 @@ pub const MAX_SESSIONS_PER_TOKEN: usize = 64;
 /// The SDK closes a session idle this long (its default keep-alive).
 const SESSION_IDLE: Duration = Duration::from_secs(300);
 
+/// A JSON-RPC error as the whole HTTP answer (`"id": null`: the request's id is not
+/// read), the shape MCP clients read errors in.
 fn json_error(status: StatusCode, code: i64, message: &str) -> Response {
     let body = serde_json::json!({
         "jsonrpc": "2.0",
@@ -181,23 +183,14 @@ async fn explain_too_large(
     if res.status() != StatusCode::PAYLOAD_TOO_LARGE {
         return res;
     }
-    let body = serde_json::json!({
-        "jsonrpc": "2.0",
-        "id": null,
-        "error": {
-            "code": -32600,
-            "message": format!(
-                "request body over the gateway's limit of {} bytes (--max-message)",
-                shared.settings.max_message
-            ),
-        },
-    });
-    (
+    json_error(
         StatusCode::PAYLOAD_TOO_LARGE,
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
+        -32600,
+        &format!(
+            "request body over the gateway's limit of {} bytes (--max-message)",
+            shared.settings.max_message
+        ),
     )
-        .into_response()
 }
 
 /// The SDK refuses a body it cannot read (not JSON, a batch, the wrong content type)
@@ -229,17 +222,7 @@ async fn explain_refusal(res: Response) -> Response {
     } else {
         (status, -32600, text)
     };
-    let body = serde_json::json!({
-        "jsonrpc": "2.0",
-        "id": null,
-        "error": {"code": code, "message": message},
-    });
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response()
+    json_error(status, code, &message)
 }
 
 pub(super) async fn serve(
@@ -248,14 +231,12 @@ pub(super) async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), GatewayError> {
     let ct = tokio_util::sync::CancellationToken::new();
-    let local = listener.local_addr().ok();
     let mut config = StreamableHttpServerConfig::default()
         .with_max_request_body_bytes(shared.settings.max_message);
     config.cancellation_token = ct.clone();
     // Host validation guards unauthenticated local servers against DNS rebinding; every
     // request here carries a token a rebinding page cannot have, and a gateway behind a
     // reverse proxy is reached by other names.
-    let _ = local;
     config.allowed_hosts = Vec::new();
     let handler = GatewayHandler {
         shared: shared.clone(),
