@@ -9,10 +9,10 @@ use rmcp::service::{RoleServer, RxJsonRpcMessage, TxJsonRpcMessage};
 use rmcp::transport::Transport;
 use serde_json::Value;
 use std::sync::Arc;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Mutex;
 
-use super::lines::{Line, LineSplitter};
+use super::lines::{Line, LineReader, LineSplitter};
 
 /// Default largest message (one line) from the client: 4 MiB.
 pub const DEFAULT_MAX_MESSAGE: usize = 4 << 20;
@@ -119,45 +119,33 @@ impl Splitter {
     /// Call again with the rest while it returns a frame.
     pub fn push(&mut self, chunk: &[u8]) -> (usize, Option<Frame>) {
         let (used, line) = self.lines.push(chunk);
-        let frame = line.map(|line| match line {
-            Line::Whole(bytes) => decode(&bytes),
-            // An oversized request is answered by its id; an oversized answer (to an
-            // elicitation of ours) has no request of the client's to answer.
-            Line::Oversized { len, envelope } => {
-                oversized(len, self.max, envelope.id.filter(|_| envelope.has_method))
-            }
-        });
-        (used, frame)
+        (used, line.map(|line| frame_of(line, self.max)))
     }
 }
 
-/// Reads frames; cancel-safe (the one await is `fill_buf`, partial lines stay in the
-/// splitter).
+/// What a line from the client is.
+fn frame_of(line: Line, max: usize) -> Frame {
+    match line {
+        Line::Whole(bytes) => decode(&bytes),
+        // An oversized request is answered by its id; an oversized answer (to an
+        // elicitation of ours) has no request of the client's to answer.
+        Line::Oversized { len, envelope } => {
+            oversized(len, max, envelope.id.filter(|_| envelope.has_method))
+        }
+    }
+}
+
+/// Reads frames; cancel-safe (see [`LineReader`]).
 struct Lines<R> {
-    read: BufReader<R>,
-    split: Splitter,
+    read: LineReader<R>,
+    max: usize,
 }
 
 impl<R: AsyncRead + Unpin> Lines<R> {
     /// The next frame, or None at end of input or on a read error.
     async fn next(&mut self) -> Option<Frame> {
-        loop {
-            let chunk = match self.read.fill_buf().await {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::warn!(error = %e, "reading from the client failed");
-                    return None;
-                }
-            };
-            if chunk.is_empty() {
-                return None;
-            }
-            let (used, frame) = self.split.push(chunk);
-            self.read.consume(used);
-            if frame.is_some() {
-                return frame;
-            }
-        }
+        let line = self.read.next().await?;
+        Some(frame_of(line, self.max))
     }
 }
 
@@ -179,8 +167,8 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> FramedIo<R, W> {
     pub fn new(read: R, write: W, max_message: usize) -> Self {
         FramedIo {
             lines: Lines {
-                read: BufReader::new(read),
-                split: Splitter::new(max_message),
+                read: LineReader::new(read, max_message, "the client"),
+                max: max_message,
             },
             write: Arc::new(Mutex::new(Some(write))),
             asked: Arc::default(),
@@ -344,8 +332,8 @@ mod tests {
             .unwrap();
         rt.block_on(async {
             let mut lines = Lines {
-                read: BufReader::with_capacity(7, input),
-                split: Splitter::new(max),
+                read: LineReader::with_capacity(7, input, max),
+                max,
             };
             let mut out = Vec::new();
             while let Some(f) = lines.next().await {

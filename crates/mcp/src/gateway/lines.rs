@@ -189,6 +189,55 @@ impl LineSplitter {
     }
 }
 
+/// Reads lines from a byte stream; cancel-safe (the one await is `fill_buf`, a partial
+/// line stays in the splitter). `from` names the other side in the log.
+pub struct LineReader<R> {
+    read: tokio::io::BufReader<R>,
+    split: LineSplitter,
+    from: &'static str,
+}
+
+impl<R: tokio::io::AsyncRead + Unpin> LineReader<R> {
+    pub fn new(read: R, max: usize, from: &'static str) -> Self {
+        LineReader {
+            read: tokio::io::BufReader::new(read),
+            split: LineSplitter::new(max),
+            from,
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn with_capacity(capacity: usize, read: R, max: usize) -> Self {
+        LineReader {
+            read: tokio::io::BufReader::with_capacity(capacity, read),
+            split: LineSplitter::new(max),
+            from: "test",
+        }
+    }
+
+    /// The next line, or None at end of input or on a read error.
+    pub async fn next(&mut self) -> Option<Line> {
+        use tokio::io::AsyncBufReadExt;
+        loop {
+            let chunk = match self.read.fill_buf().await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, from = self.from, "reading failed");
+                    return None;
+                }
+            };
+            if chunk.is_empty() {
+                return None;
+            }
+            let (used, line) = self.split.push(chunk);
+            self.read.consume(used);
+            if line.is_some() {
+                return line;
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,18 +4,17 @@
 //! fails its call at once with an error that says so, and an oversized or unreadable
 //! request from the server is answered with an error instead of being left waiting.
 
-use super::lines::{Line, LineSplitter};
+use super::lines::{Line, LineReader};
 use rmcp::model::{ErrorData, JsonRpcMessage, RequestId};
 use rmcp::service::{RoleClient, RxJsonRpcMessage, TxJsonRpcMessage};
 use rmcp::transport::Transport;
 use serde_json::Value;
 use std::sync::Arc;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Mutex;
 
 pub struct UpstreamIo<R, W> {
-    read: BufReader<R>,
-    split: LineSplitter,
+    read: LineReader<R>,
     max: usize,
     write: Arc<Mutex<Option<W>>>,
 }
@@ -23,8 +22,7 @@ pub struct UpstreamIo<R, W> {
 impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> UpstreamIo<R, W> {
     pub fn new(read: R, write: W, max: usize) -> Self {
         UpstreamIo {
-            read: BufReader::new(read),
-            split: LineSplitter::new(max),
+            read: LineReader::new(read, max, "the upstream MCP server"),
             max,
             write: Arc::new(Mutex::new(Some(write))),
         }
@@ -111,25 +109,13 @@ where
     /// their own task, so a cancelled receive never cuts a line in half.
     async fn receive(&mut self) -> Option<RxJsonRpcMessage<RoleClient>> {
         loop {
-            let chunk = match self.read.fill_buf().await {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::warn!(error = %e, "reading from the upstream MCP server failed");
-                    return None;
-                }
-            };
-            if chunk.is_empty() {
-                return None;
-            }
-            let (used, line) = self.split.push(chunk);
-            self.read.consume(used);
+            let line = self.read.next().await?;
             let read = match line {
-                None => continue,
-                Some(Line::Whole(bytes)) => match read_line(&bytes) {
+                Line::Whole(bytes) => match read_line(&bytes) {
                     None => continue,
                     Some(r) => r,
                 },
-                Some(Line::Oversized { len, envelope }) => {
+                Line::Oversized { len, envelope } => {
                     let error = ErrorData::internal_error(
                         format!(
                             "the upstream MCP server's message of {len} bytes exceeds the gateway's limit of {} bytes (--max-message); nothing of it was passed on",
