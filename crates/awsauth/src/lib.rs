@@ -7,9 +7,11 @@
 //! their expiry. They never leave [`Creds`] except into the signer: no log line, error
 //! or metric shows them.
 
+mod client;
 mod creds;
 mod sign;
 
 pub use aws_credential_types::Credentials;
+pub use client::{AwsClient, Call, ClientError, Reply};
 pub use creds::{CredentialSource, Creds, CredsError};
 pub use sign::{sign_request, SignError};

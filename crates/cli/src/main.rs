@@ -11,6 +11,7 @@ mod policy_cmd;
 mod proxy_cmd;
 mod proxy_mcp_cmd;
 mod remote;
+mod respond_cmd;
 mod serve_cmd;
 mod token_cmd;
 mod trail_cmd;
@@ -81,6 +82,9 @@ enum Command {
     #[command(subcommand)]
     Model(model_cmd::ModelCommand),
     Inventory(inventory_cmd::InventoryArgs),
+    /// Incident containment: run the steps `trail scan` proposes, and undo them.
+    #[command(subcommand)]
+    Respond(respond_cmd::RespondCommand),
     /// Inspect and validate Cedar policy packs.
     #[command(subcommand)]
     Policy(policy_cmd::PolicyCommand),
@@ -119,6 +123,7 @@ fn main() -> ExitCode {
         Command::Proxy(c) => proxy_cmd::run(c),
         Command::Model(c) => model_cmd::run(c),
         Command::Inventory(a) => inventory_cmd::run(a),
+        Command::Respond(c) => respond_cmd::run(c),
     };
     match result {
         Ok(code) => ExitCode::from(code),

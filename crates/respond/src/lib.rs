@@ -9,9 +9,12 @@
 //! proposals per incident, and principals whose names mark them as break-glass are
 //! never touched.
 
+mod check;
+mod execute;
 mod playbook;
 mod render;
 
+pub use execute::{Applied, ExecError, Executor, State};
 pub use playbook::{PlaybookError, Playbooks, Step, Subject};
 pub use render::{json, text};
 
@@ -19,7 +22,7 @@ use parapet_detect::Incident;
 use parapet_gate::{check_call, ApiCall, CallOptions};
 use parapet_model::{Actor, ActorKind, Outcome};
 use parapet_policy::PolicyEngine;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -45,43 +48,103 @@ impl Default for Limits {
 }
 
 /// An AWS call: `service:Operation` and its parameters in the API's shape.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Call {
     pub action: String,
     pub params: Value,
 }
 
+/// How a step is checked after it runs: a read call and what its answer must show.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Check {
+    pub call: Call,
+    pub expect: Expect,
+}
+
+/// What the check's answer must show. Element names as the API answers them.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "snake_case")]
+pub enum Expect {
+    /// An element whose children have these texts (`*`: any text).
+    Has(BTreeMap<String, String>),
+    /// No element matching any of these.
+    Lacks(Vec<BTreeMap<String, String>>),
+    /// The call fails with this error code.
+    Error(String),
+}
+
 /// One proposed step.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Proposal {
     /// The playbook step (`deactivate-access-key`).
     pub step: String,
     pub title: String,
     pub call: Call,
     /// The call that undoes it.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub undo: Option<Call>,
-    /// How to check it took.
+    /// What a person must supply before the undo can run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undo_by_hand: Option<String>,
+    /// How to check it took, in words.
     pub verify: String,
+    /// ... and as a call, when the playbook gives one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<Check>,
     /// The gate's decision for the call, as automation would make it: `allow` runs at
     /// once once execution is configured, `review` waits for approvers, `deny` never runs.
     pub outcome: String,
     pub reason: String,
-    /// Placeholders that had no value: the step needs a person to complete it.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    /// Placeholders that had no value, and what only a person can supply: the step
+    /// needs a person to complete it and is never run as proposed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub missing: Vec<String>,
 }
 
 /// What an incident's containment would be.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Plan {
     pub incident: String,
+    /// The time `{now}` was filled with (sessions issued before it are revoked).
+    #[serde(default)]
+    pub now: String,
     /// Always true here: proposals only.
     pub dry_run: bool,
     pub proposals: Vec<Proposal>,
     /// Steps left out by the cap, and principals left alone because they are protected.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub left_out: Vec<String>,
+}
+
+impl Plan {
+    /// The plan as it is when it runs at `now`: a proposal made from a log says the log's
+    /// newest time, but sessions are revoked as of the moment the step runs.
+    pub fn restamp(&mut self, now: &str) {
+        if self.now.is_empty() || self.now == now {
+            return;
+        }
+        let old = std::mem::replace(&mut self.now, now.to_string());
+        let swap = |v: &mut Value| replace_text(v, &old, now);
+        for p in &mut self.proposals {
+            p.title = p.title.replace(&old, now);
+            swap(&mut p.call.params);
+            if let Some(u) = &mut p.undo {
+                swap(&mut u.params);
+            }
+            if let Some(c) = &mut p.check {
+                swap(&mut c.call.params);
+            }
+        }
+    }
+}
+
+fn replace_text(v: &mut Value, old: &str, new: &str) {
+    match v {
+        Value::String(s) if s.contains(old) => *s = s.replace(old, new),
+        Value::Array(a) => a.iter_mut().for_each(|x| replace_text(x, old, new)),
+        Value::Object(o) => o.values_mut().for_each(|x| replace_text(x, old, new)),
+        _ => {}
+    }
 }
 
 /// The actor containment acts as, in policies (`principal.kind == "pipeline"`).
@@ -146,6 +209,7 @@ pub fn propose(
             missing.extend(m);
             let (verify, m) = step.verify(&vars);
             missing.extend(m);
+            missing.extend(step.by_hand(&vars));
             missing.sort();
             missing.dedup();
             let (outcome, reason) = judge(&call, &actor, engine);
@@ -153,7 +217,9 @@ pub fn propose(
                 step: step.id.clone(),
                 title,
                 undo: step.undo(&vars),
+                undo_by_hand: step.undo_by_hand(&vars),
                 verify,
+                check: step.check(&vars),
                 outcome,
                 reason,
                 missing,
@@ -164,10 +230,22 @@ pub fn propose(
     left_out.dedup();
     Plan {
         incident: incident.id.clone(),
+        now: now.to_string(),
         dry_run: true,
         proposals,
         left_out,
     }
+}
+
+/// The gate's decision (`allow`, `review`, `deny`) and reason for `call` made by the
+/// containment pipeline ([`ACTOR`]). What runs is judged here, at run time, never taken
+/// from a plan file's `outcome`.
+pub fn judge_call(call: &Call, engine: &PolicyEngine) -> (String, String) {
+    let actor = Actor {
+        kind: ActorKind::Pipeline,
+        name: "parapet-respond".into(),
+    };
+    judge(call, &actor, engine)
 }
 
 fn judge(call: &Call, actor: &Actor, engine: &PolicyEngine) -> (String, String) {

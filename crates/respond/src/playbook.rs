@@ -2,7 +2,7 @@
 //! same format replaces it). Placeholders `{name}` in titles and parameters are filled
 //! per subject; one without a value is left in place and reported as missing.
 
-use crate::Call;
+use crate::{Call, Check, Expect};
 use parapet_detect::sigma::Level;
 use serde::Deserialize;
 use serde_json::Value;
@@ -58,6 +58,27 @@ pub struct Step {
     params: Value,
     undo: Option<(String, Value)>,
     verify: String,
+    check: Option<RawCheck>,
+    by_hand: Option<String>,
+    undo_by_hand: Option<String>,
+}
+
+/// How to check a step took: a read call and what its answer must show.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCheck {
+    action: String,
+    #[serde(default)]
+    params: toml::Table,
+    /// The answer holds an element whose children have these texts (`*`: any text).
+    #[serde(default)]
+    has: Option<BTreeMap<String, String>>,
+    /// The answer holds no element matching any of these.
+    #[serde(default)]
+    lacks: Vec<BTreeMap<String, String>>,
+    /// The call fails with this error code (`NoSuchEntity`: the thing is gone).
+    #[serde(default)]
+    error: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -82,6 +103,11 @@ struct RawStep {
     undo_action: Option<String>,
     undo_params: Option<toml::Table>,
     verify: String,
+    check: Option<RawCheck>,
+    /// What a person must supply before the step can run (values only the event's
+    /// record has); such a step is proposed, never run by parapet.
+    by_hand: Option<String>,
+    undo_by_hand: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -154,7 +180,26 @@ impl Playbooks {
                 "role_session" => &["role", "account", "incident", "now"],
                 _ => &["target", "event", "incident", "now"],
             };
+            if let Some(c) = &s.check {
+                let ways = [c.has.is_some(), !c.lacks.is_empty(), c.error.is_some()];
+                if ways.iter().filter(|w| **w).count() != 1 {
+                    return Err(bad("check needs exactly one of has, lacks or error".into()));
+                }
+                if !c.action.contains(':') {
+                    return Err(bad(format!(
+                        "check action {:?}: write service:Operation",
+                        c.action
+                    )));
+                }
+            }
             let mut texts = vec![s.title.clone(), s.verify.clone()];
+            texts.extend(s.by_hand.clone());
+            texts.extend(s.undo_by_hand.clone());
+            if let Some(c) = &s.check {
+                texts.push(
+                    serde_json::to_string(&(&c.params, &c.has, &c.lacks)).unwrap_or_default(),
+                );
+            }
             texts.push(toml_json(s.params.clone()).to_string());
             if let Some(p) = &s.undo_params {
                 texts.push(toml_json(p.clone()).to_string());
@@ -185,6 +230,9 @@ impl Playbooks {
                 params: toml_json(s.params),
                 undo,
                 verify: s.verify,
+                check: s.check,
+                by_hand: s.by_hand,
+                undo_by_hand: s.undo_by_hand,
             });
         }
         Ok(Playbooks { steps })
@@ -230,6 +278,38 @@ impl Step {
     pub(crate) fn verify(&self, vars: &Vars) -> (String, Vec<String>) {
         let mut missing = Vec::new();
         (fill(&self.verify, vars, &mut missing), missing)
+    }
+
+    /// What a person must supply first, filled.
+    pub(crate) fn by_hand(&self, vars: &Vars) -> Option<String> {
+        Some(fill(self.by_hand.as_ref()?, vars, &mut Vec::new()))
+    }
+
+    pub(crate) fn undo_by_hand(&self, vars: &Vars) -> Option<String> {
+        Some(fill(self.undo_by_hand.as_ref()?, vars, &mut Vec::new()))
+    }
+
+    pub(crate) fn check(&self, vars: &Vars) -> Option<Check> {
+        let c = self.check.as_ref()?;
+        let fill_map = |m: &BTreeMap<String, String>| -> BTreeMap<String, String> {
+            m.iter()
+                .map(|(k, v)| (k.clone(), fill(v, vars, &mut Vec::new())))
+                .collect()
+        };
+        let expect = if let Some(h) = &c.has {
+            Expect::Has(fill_map(h))
+        } else if let Some(e) = &c.error {
+            Expect::Error(e.clone())
+        } else {
+            Expect::Lacks(c.lacks.iter().map(fill_map).collect())
+        };
+        Some(Check {
+            call: Call {
+                action: c.action.clone(),
+                params: fill_value(&toml_json(c.params.clone()), vars, &mut Vec::new()),
+            },
+            expect,
+        })
     }
 }
 

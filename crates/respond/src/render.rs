@@ -90,6 +90,7 @@ mod tests {
     fn a_value_from_the_log_cannot_start_a_line() {
         let plan = Plan {
             incident: "INC-1".into(),
+            now: String::new(),
             dry_run: true,
             proposals: vec![Proposal {
                 step: "s".into(),
@@ -99,7 +100,9 @@ mod tests {
                     params: json!({"UserName": "x\rFORGED"}),
                 },
                 undo: None,
+                undo_by_hand: None,
                 verify: "v".into(),
+                check: None,
                 outcome: "review".into(),
                 reason: "r".into(),
                 missing: vec![],

@@ -88,8 +88,9 @@ fn the_takeover_ends_with_its_containment_proposed() {
         doc["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"],
         NOW
     );
-    // Every step is judged by the gate: IAM writes by automation are never allowed
-    // silently, and each says which policy decided.
+    // Every step is judged by the gate, and each says which policy decided: what only
+    // takes access away (deactivating a key) runs at once; inline policies (which
+    // replace any of the same name) wait for approvers.
     for p in &plan.proposals {
         assert!(
             ["allow", "review", "deny"].contains(&p.outcome.as_str()),
@@ -97,11 +98,16 @@ fn the_takeover_ends_with_its_containment_proposed() {
         );
         assert!(!p.reason.is_empty());
     }
-    assert!(plan
-        .proposals
-        .iter()
-        .filter(|p| p.call.action.starts_with("iam:"))
-        .all(|p| p.outcome != "allow"));
+    for p in &plan.proposals {
+        let want = match p.call.action.as_str() {
+            "iam:UpdateAccessKey" | "iam:DeleteLoginProfile" | "ec2:ResetSnapshotAttribute" => {
+                "allow"
+            }
+            "iam:PutRolePolicy" | "iam:PutUserPolicy" => "review",
+            _ => continue,
+        };
+        assert_eq!(p.outcome, want, "{p:?}");
+    }
     // The ingress step cannot know the rules from the alert alone: it says so.
     let ingress = plan
         .proposals

@@ -10,16 +10,10 @@ use crate::notify::{objects_in, NotificationError};
 use crate::source::{Delivery, Payload, Source};
 use bytes::Bytes;
 use futures_util::stream::{self, StreamExt};
-use http_body_util::{BodyExt, Full, Limited};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
-use parapet_awsauth::{sign_request, CredentialSource, Creds, CredsError, SignError};
+use parapet_awsauth::{AwsClient, Call, ClientError, CredentialSource, Creds, CredsError};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::{json, Value};
-use std::time::{Duration, SystemTime};
-
-type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+use std::time::Duration;
 
 /// A call to SQS or S3 that failed. `what` names it: `SQS ReceiveMessage`,
 /// `s3://bucket/key`.
@@ -33,30 +27,8 @@ pub enum SqsError {
     Region(String),
     #[error(transparent)]
     Credentials(#[from] CredsError),
-    #[error("TLS setup")]
-    Tls(#[source] rustls::Error),
-    #[error("{what}")]
-    Sign {
-        what: String,
-        #[source]
-        source: SignError,
-    },
-    /// No answer: connection, TLS.
-    #[error("{what}")]
-    Request {
-        what: String,
-        #[source]
-        source: hyper_util::client::legacy::Error,
-    },
-    #[error("{what}: no complete answer within {secs} s")]
-    Timeout { what: String, secs: u64 },
-    /// The reply broke off or was over the size limit.
-    #[error("{what}: reading the reply")]
-    Body {
-        what: String,
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
+    #[error(transparent)]
+    Client(#[from] ClientError),
     #[error("{what}: HTTP {status}: {body}")]
     Status {
         what: String,
@@ -90,8 +62,7 @@ pub struct SqsSource {
     queue_url: String,
     region: String,
     endpoint: Option<String>,
-    creds: Creds,
-    http: Client<Connector, Full<Bytes>>,
+    client: AwsClient,
     /// A CloudTrail file is at most tens of MB gzipped; refuse anything absurd.
     max_object: usize,
     credentials_line: String,
@@ -129,20 +100,7 @@ impl SqsSource {
             .map(String::from)
             .ok_or_else(|| SqsError::Region(url.to_string()))?;
         let credentials_line = creds.check().await?;
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(Duration::from_secs(10)));
-        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-        // The system's roots (corporate CAs too) when it has any; else Mozilla's.
-        let builder = match hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(provider.clone())
-        {
-            Ok(b) => b,
-            Err(_) => hyper_rustls::HttpsConnectorBuilder::new()
-                .with_provider_and_webpki_roots(provider)
-                .map_err(SqsError::Tls)?,
-        };
-        let connector = builder.https_or_http().enable_http1().wrap_connector(http);
+        let client = AwsClient::new(creds)?;
         Ok(SqsSource {
             queue_url: url.to_string(),
             region,
@@ -150,10 +108,7 @@ impl SqsSource {
                 .endpoint
                 .as_ref()
                 .map(|e| e.trim_end_matches('/').to_string()),
-            creds,
-            http: Client::builder(TokioExecutor::new())
-                .pool_idle_timeout(Duration::from_secs(30))
-                .build(connector),
+            client,
             max_object: 2 << 30,
             credentials_line,
         })
@@ -165,62 +120,43 @@ impl SqsSource {
     }
 
     /// Send a signed request; the reply's body if HTTP 200.
+    #[allow(clippy::too_many_arguments)]
     async fn send(
         &self,
         what: &str,
         service: &str,
-        mut req: http::Request<Full<Bytes>>,
-        payload: &[u8],
+        method: &str,
+        url: &str,
+        headers: &[(&str, String)],
+        payload: Bytes,
         limit: usize,
         timeout: Duration,
     ) -> Result<Bytes, SqsError> {
-        let creds = self.creds.get().await?;
-        sign_request(
-            &mut req,
-            payload,
-            &creds,
-            service,
-            &self.region,
-            SystemTime::now(),
-        )
-        .map_err(|source| SqsError::Sign {
-            what: what.to_string(),
-            source,
-        })?;
-        let exchange = async {
-            let resp = self
-                .http
-                .request(req)
-                .await
-                .map_err(|source| SqsError::Request {
-                    what: what.to_string(),
-                    source,
-                })?;
-            let status = resp.status().as_u16();
-            let body = Limited::new(resp.into_body(), limit)
-                .collect()
-                .await
-                .map_err(|source| SqsError::Body {
-                    what: what.to_string(),
-                    source,
-                })?
-                .to_bytes();
-            Ok::<_, SqsError>((status, body))
-        };
-        let (status, body) = tokio::time::timeout(timeout, exchange)
-            .await
-            .map_err(|_| SqsError::Timeout {
-                what: what.to_string(),
-                secs: timeout.as_secs(),
-            })??;
-        if status != 200 {
+        let reply = self
+            .client
+            .send(Call {
+                what,
+                method,
+                url,
+                headers,
+                body: payload,
+                service,
+                region: &self.region,
+                limit,
+                timeout,
+            })
+            .await?;
+        if reply.status != 200 {
             return Err(SqsError::Status {
                 what: what.to_string(),
-                status,
-                body: String::from_utf8_lossy(&body).chars().take(200).collect(),
+                status: reply.status,
+                body: String::from_utf8_lossy(&reply.body)
+                    .chars()
+                    .take(200)
+                    .collect(),
             });
         }
-        Ok(body)
+        Ok(reply.body)
     }
 
     /// An SQS JSON-protocol call.
@@ -236,18 +172,18 @@ impl SqsSource {
             None => format!("https://sqs.{}.amazonaws.com", self.region),
         };
         let payload = body.to_string();
-        let req = http::Request::post(format!("{base}/"))
-            .header("host", host_of(&base))
-            .header("content-type", "application/x-amz-json-1.0")
-            .header("x-amz-target", format!("AmazonSQS.{action}"))
-            .body(Full::new(Bytes::from(payload.clone())))
-            .map_err(|e| SqsError::Endpoint(format!("{base}: {e}")))?;
+        let headers = [
+            ("content-type", "application/x-amz-json-1.0".to_string()),
+            ("x-amz-target", format!("AmazonSQS.{action}")),
+        ];
         let reply = self
             .send(
                 &what,
                 "sqs",
-                req,
-                payload.as_bytes(),
+                "POST",
+                &format!("{base}/"),
+                &headers,
+                Bytes::from(payload),
                 16 << 20,
                 wait + Duration::from_secs(30),
             )
@@ -263,16 +199,14 @@ impl SqsSource {
             Some(e) => format!("{e}/{}/{key}", utf8_percent_encode(bucket, SEGMENT)),
             None => format!("https://{bucket}.s3.{}.amazonaws.com/{key}", self.region),
         };
-        let req = http::Request::get(&url)
-            .header("host", host_of(&url))
-            .body(Full::new(Bytes::new()))
-            .map_err(|e| SqsError::Endpoint(format!("{url}: {e}")))?;
         let body = self
             .send(
                 &what,
                 "s3",
-                req,
-                b"",
+                "GET",
+                &url,
+                &[],
+                Bytes::new(),
                 self.max_object,
                 Duration::from_secs(300),
             )

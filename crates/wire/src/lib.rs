@@ -28,8 +28,10 @@
 //! (wisdom and qconnect, chime and chime-sdk-voice...) are told apart by the Host when it
 //! is an AWS endpoint; behind one custom endpoint host the first by service id wins.
 
+mod answer;
 mod cbor;
 pub mod cli;
+mod encode;
 mod endpoint;
 mod errors;
 mod json;
@@ -43,6 +45,8 @@ mod text;
 mod value;
 mod xml;
 
+pub use answer::{read_answer, Answer, Node};
+pub use encode::{encode, Request};
 pub use endpoint::{endpoint, Endpoint};
 pub use errors::{error_reply, ErrorReply};
 pub use models::{Service, ServiceModels};

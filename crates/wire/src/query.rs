@@ -103,41 +103,38 @@ struct Reader<'c, 'a> {
     ec2: bool,
 }
 
-impl<'a> Reader<'_, 'a> {
-    /// The key a structure member is written under.
-    fn member_key<'m>(&self, m: &'m crate::shape::Member) -> Cow<'m, str>
-    where
-        'a: 'm,
-    {
-        if self.ec2 {
-            // ec2: queryName, else the locationName capitalised, else the member name.
-            if let Some(q) = &m.r.query_name {
-                return Cow::Borrowed(q);
-            }
-            return match &m.r.name {
-                Some(n) => {
-                    let mut c = n.chars();
-                    match c.next() {
-                        Some(f) if !f.is_ascii_uppercase() => {
-                            Cow::Owned(f.to_ascii_uppercase().to_string() + c.as_str())
-                        }
-                        _ => Cow::Borrowed(n),
+/// The key a structure member is written under.
+pub(crate) fn query_key<'m>(ctx: &Ctx<'m>, m: &'m crate::shape::Member, ec2: bool) -> Cow<'m, str> {
+    if ec2 {
+        // ec2: queryName, else the locationName capitalised, else the member name.
+        if let Some(q) = &m.r.query_name {
+            return Cow::Borrowed(q);
+        }
+        return match &m.r.name {
+            Some(n) => {
+                let mut c = n.chars();
+                match c.next() {
+                    Some(f) if !f.is_ascii_uppercase() => {
+                        Cow::Owned(f.to_ascii_uppercase().to_string() + c.as_str())
                     }
+                    _ => Cow::Borrowed(n),
                 }
-                None => Cow::Borrowed(&m.name),
-            };
-        }
-        let shape = self.ctx.shape(&m.r);
-        // A flattened list whose member has a name is written under that name (botocore
-        // replaces the last key segment with it).
-        if shape.ty == Ty::List && m.r.flattened {
-            if let Some(n) = shape.member.as_ref().and_then(|x| x.name.as_deref()) {
-                return Cow::Borrowed(n);
             }
-        }
-        Cow::Borrowed(wire_name(m))
+            None => Cow::Borrowed(&m.name),
+        };
     }
+    let shape = ctx.shape(&m.r);
+    // A flattened list whose member has a name is written under that name (botocore
+    // replaces the last key segment with it).
+    if shape.ty == Ty::List && m.r.flattened {
+        if let Some(n) = shape.member.as_ref().and_then(|x| x.name.as_deref()) {
+            return Cow::Borrowed(n);
+        }
+    }
+    Cow::Borrowed(wire_name(m))
+}
 
+impl Reader<'_, '_> {
     fn value(&self, r: &Ref, node: &Node, at: &At) -> Result<Value, WireError> {
         let ctx = self.ctx;
         if at.depth() > MAX_DEPTH {
@@ -151,9 +148,16 @@ impl<'a> Reader<'_, 'a> {
                 }
                 let mut out = Map::new();
                 for (key, child) in &node.children {
-                    let Some(m) = shape.members.iter().find(|m| self.member_key(m) == *key) else {
-                        let names: Vec<Cow<str>> =
-                            shape.members.iter().map(|m| self.member_key(m)).collect();
+                    let Some(m) = shape
+                        .members
+                        .iter()
+                        .find(|m| query_key(ctx, m, self.ec2) == *key)
+                    else {
+                        let names: Vec<Cow<str>> = shape
+                            .members
+                            .iter()
+                            .map(|m| query_key(ctx, m, self.ec2))
+                            .collect();
                         check_case_twin(ctx, at, key, names.iter().map(|n| n.as_ref()))?;
                         continue;
                     };

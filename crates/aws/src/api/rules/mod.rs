@@ -13,6 +13,7 @@ mod iam;
 mod lifecycle;
 mod network;
 mod required;
+mod revoke;
 mod services;
 mod technique;
 pub use technique::{ACCELERATED_TYPES, HUGE_SIZES};
@@ -184,6 +185,7 @@ pub fn apply(c: &Ctx, out: &mut Out) {
     // access level in `fallback`.
     let mut has_rule = true;
     match (c.service, c.op) {
+        _ if revoke::only_takes_away(c) => {}
         ("ec2", "AuthorizeSecurityGroupIngress") => ingress(c, out),
         ("ec2", "CreateNetworkAclEntry" | "ReplaceNetworkAclEntry") => nacl(c, out),
         ("ec2", "ModifySnapshotAttribute") => share(
