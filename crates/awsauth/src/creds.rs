@@ -78,8 +78,8 @@ impl Creds {
                         aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
                     ))
                     .build_https();
-                let mut loader =
-                    aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(http);
+                let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                    .http_client(http.clone());
                 if let Some(r) = region {
                     loader = loader.region(aws_config::Region::new(r.to_string()));
                 }
@@ -87,8 +87,25 @@ impl Creds {
                     loader = loader.profile_name(p);
                 }
                 let conf = loader.load().await;
+                // A profile named on the command line is the only source, as with the AWS
+                // CLI's --profile: keys in the environment must not win over it, and a
+                // profile that does not exist is an error, not a fall-through.
+                let provider = match source {
+                    CredentialSource::Profile(p) => {
+                        let pc = aws_config::provider_config::ProviderConfig::default()
+                            .with_http_client(http)
+                            .with_region(conf.region().cloned());
+                        Some(SharedCredentialsProvider::new(
+                            aws_config::profile::ProfileFileCredentialsProvider::builder()
+                                .configure(&pc)
+                                .profile_name(p)
+                                .build(),
+                        ))
+                    }
+                    _ => conf.credentials_provider(),
+                };
                 Creds {
-                    provider: conf.credentials_provider(),
+                    provider,
                     region: conf.region().map(|r| r.to_string()),
                     cached: RwLock::new(None),
                     refreshing: Default::default(),
@@ -141,14 +158,19 @@ impl Creds {
     pub async fn check(&self) -> Result<String, CredsError> {
         let c = self.get().await?;
         let kind = c.access_key_id().get(..4).unwrap_or("?").to_string();
+        let what = match kind.as_str() {
+            "AKIA" => "a long-term access key",
+            "ASIA" => "temporary credentials",
+            _ => "credentials",
+        };
         let expiry = match c.expiry() {
             Some(at) => {
                 let left = at.duration_since(SystemTime::now()).unwrap_or_default();
-                format!("expire in {} min", left.as_secs() / 60)
+                format!("expiring in {} min", left.as_secs() / 60)
             }
-            None => "do not expire".into(),
+            None => "not expiring".into(),
         };
-        Ok(format!("AWS credentials ({kind}...) {expiry}"))
+        Ok(format!("{what} ({kind}...), {expiry}"))
     }
 }
 

@@ -12,6 +12,7 @@ mod proxy_cmd;
 mod proxy_mcp_cmd;
 mod remote;
 mod respond_cmd;
+mod respond_io;
 mod serve_cmd;
 mod token_cmd;
 mod trail_cmd;

@@ -2,12 +2,12 @@
 //! --format jsonl`) against AWS, and undo what ran. A dry run unless `--execute`.
 
 use crate::remote::{segment, Client, ServerArgs};
+use crate::respond_io::{clean, read_plans, read_records, Out};
 use crate::{EXIT_ALLOW, EXIT_HELD};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
-use parapet_respond::{Applied, Executor, Plan, State};
-use serde_json::{json, Value};
-use std::io::{BufRead, Write};
+use parapet_respond::{Applied, Executor, Playbooks, State};
+use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -90,6 +90,10 @@ pub struct RunArgs {
 /// `outcome` is only what the gate said when the plan was made).
 #[derive(Args)]
 struct Judge {
+    /// The playbooks the plan was made with (`trail scan --playbooks`); every step is
+    /// remade from them, so a plan or record edited by hand is refused.
+    #[arg(long, value_name = "FILE")]
+    playbooks: Option<PathBuf>,
     /// Cedar policies to judge the steps with (a file or directory replacing the
     /// built-in pack), as `trail scan --policies`.
     #[arg(long, value_name = "PATH")]
@@ -127,6 +131,7 @@ pub struct UndoArgs {
 
 /// The judge, ready: policies loaded, decision service client made.
 struct Gate {
+    playbooks: Playbooks,
     engine: parapet_policy::PolicyEngine,
     client: Option<Client>,
     wait: Duration,
@@ -134,11 +139,21 @@ struct Gate {
 
 impl Judge {
     fn load(&self) -> Result<Gate> {
+        let wait = duration("--wait", &self.wait)?;
+        if wait > 0 && self.server.server.is_none() {
+            bail!(
+                "--wait is how long to wait for approvers of the decision service: give --server"
+            );
+        }
         Ok(Gate {
+            playbooks: match &self.playbooks {
+                Some(p) => Playbooks::load(p)?,
+                None => Playbooks::embedded(),
+            },
             engine: parapet_policy::PolicyEngine::load(self.policies.as_deref())
                 .context("loading policies for the containment steps")?,
             client: self.server.client()?,
-            wait: Duration::from_secs(duration("--wait", &self.wait)?),
+            wait: Duration::from_secs(wait),
         })
     }
 }
@@ -159,47 +174,6 @@ fn duration(flag: &str, s: &str) -> Result<u64> {
         .with_context(|| format!("{flag} {s:?}: use a duration such as 30s, 15m, 24h or 7d"))
 }
 
-/// Containment plans in `input`: the `containment` lines of a trail JSON-lines output,
-/// or one plan. Every other line type is passed over; a line that is not JSON is an
-/// error naming it.
-fn read_plans(input: &Path) -> Result<Vec<Plan>> {
-    let reader: Box<dyn BufRead> = if input == Path::new("-") {
-        Box::new(std::io::stdin().lock())
-    } else {
-        Box::new(std::io::BufReader::new(
-            std::fs::File::open(input).with_context(|| format!("opening {}", input.display()))?,
-        ))
-    };
-    let text =
-        std::io::read_to_string(reader).with_context(|| format!("reading {}", input.display()))?;
-    let whole = serde_json::from_str::<Value>(&text);
-    let values: Vec<(usize, Value)> = match whole {
-        Ok(v) => vec![(1, v)],
-        Err(_) => text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-            .map(|(i, l)| {
-                serde_json::from_str(l)
-                    .map(|v| (i + 1, v))
-                    .with_context(|| format!("{} line {}: not JSON", input.display(), i + 1))
-            })
-            .collect::<Result<_>>()?,
-    };
-    let mut plans = Vec::new();
-    for (line, v) in values {
-        let is_plan = v.get("type").and_then(Value::as_str) == Some("containment")
-            || (v.get("type").is_none() && v.get("proposals").is_some());
-        if !is_plan {
-            continue;
-        }
-        let plan: Plan = serde_json::from_value(v)
-            .with_context(|| format!("{} line {line}: not a containment plan", input.display()))?;
-        plans.push(plan);
-    }
-    Ok(plans)
-}
-
 fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -218,98 +192,65 @@ async fn executor(aws: &Aws) -> Result<Executor> {
     Ok(e)
 }
 
-/// Where `respond run` writes: records to the file and to standard output.
-struct Out {
-    record: Option<std::fs::File>,
-    format: Format,
+/// `--step` names steps of the playbooks: a misspelt one is an error, not a quiet no-op.
+fn check_steps(steps: &[String], playbooks: &Playbooks) -> Result<()> {
+    if let Some(s) = steps.iter().find(|s| playbooks.step(s).is_none()) {
+        let known: Vec<&str> = playbooks.steps().iter().map(|s| s.id.as_str()).collect();
+        bail!(
+            "--step {s:?} is not a step of the playbooks ({})",
+            known.join(", ")
+        );
+    }
+    Ok(())
 }
 
-impl Out {
-    fn open(path: Option<&Path>, format: Format) -> Result<Out> {
-        let record = match path {
-            Some(p) => Some(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(p)
-                    .with_context(|| format!("opening record file {}", p.display()))?,
-            ),
-            None => None,
-        };
-        Ok(Out { record, format })
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
     }
-
-    fn emit(&mut self, a: &Applied, dry: bool) -> Result<()> {
-        let line = serde_json::to_string(a).context("writing a step record")?;
-        if let Some(f) = &mut self.record {
-            writeln!(f, "{line}").context("writing the record file")?;
-            f.sync_data().context("writing the record file")?;
-        }
-        let mut stdout = std::io::stdout().lock();
-        let r = match self.format {
-            Format::Json => writeln!(stdout, "{line}"),
-            Format::Text => writeln!(stdout, "{}", text_line(a, dry)),
-        };
-        match r {
-            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-                Err(e).context("writing output")
-            }
-            _ => Ok(()),
-        }
-    }
-}
-
-fn clean(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
-}
-
-fn text_line(a: &Applied, dry: bool) -> String {
-    let state = match a.state {
-        State::NotRun if dry => "would run",
-        State::NotRun => "not run",
-        State::Done => "done",
-        State::Unverified => "UNVERIFIED",
-        State::Failed => "FAILED",
-        State::Undone => "undone",
-        State::UndoFailed => "UNDO FAILED",
-    };
-    let mut s = format!(
-        "{} {:<11} {}: {}\n    {}",
-        clean(&a.incident),
-        state,
-        clean(&a.step),
-        clean(&a.title),
-        clean(&a.detail)
-    );
-    if let Some(id) = &a.request_id {
-        s.push_str(&format!(" (request {})", clean(id)));
-    }
-    s
 }
 
 fn run_steps(a: RunArgs) -> Result<u8> {
-    if a.execute && a.record.is_none() {
-        bail!("--execute needs --record FILE: the record is what `parapet respond undo` reads");
+    match (a.execute, &a.record) {
+        (true, None) => {
+            bail!("--execute needs --record FILE: the record is what `parapet respond undo` reads")
+        }
+        (false, Some(_)) => {
+            bail!("--record records what --execute runs; a dry run records nothing")
+        }
+        (false, None) if a.expires.is_some() => bail!("--expires applies to steps --execute runs"),
+        _ => {}
     }
-    let expires = a
-        .expires
-        .as_deref()
-        .map(|s| duration("--expires", s))
-        .transpose()?;
+    if let Some(r) = &a.record {
+        if same_file(r, &a.input) {
+            bail!(
+                "--record {} is the input file: give another file",
+                r.display()
+            );
+        }
+    }
+    let expires = match a.expires.as_deref() {
+        Some(s) => match duration("--expires", s)? {
+            0 => bail!("--expires must be longer than 0s"),
+            n => Some(n),
+        },
+        None => None,
+    };
     let gate = a.judge.load()?;
-    let mut plans = read_plans(&a.input)?;
-    plans.retain(|p| a.incident.as_ref().is_none_or(|i| *i == p.incident));
+    check_steps(&a.steps, &gate.playbooks)?;
+    let mut plans = read_plans(&a.input, &gate.playbooks)?;
+    if let Some(i) = &a.incident {
+        plans.retain(|p| p.incident == *i);
+        if plans.is_empty() {
+            bail!(
+                "{} holds no containment plan for incident {i}",
+                a.input.display()
+            );
+        }
+    }
     if plans.is_empty() {
-        eprintln!(
-            "parapet: {} holds no containment plan{}",
-            a.input.display(),
-            a.incident
-                .as_ref()
-                .map(|i| format!(" for incident {i}"))
-                .unwrap_or_default()
-        );
+        eprintln!("parapet: {} holds no containment plan", a.input.display());
         return Ok(EXIT_ALLOW);
     }
     let rt = runtime()?;
@@ -320,7 +261,7 @@ fn run_steps(a: RunArgs) -> Result<u8> {
     } else {
         None
     };
-    let mut out = Out::open(a.record.as_deref(), a.format)?;
+    let mut out = Out::open(a.record.as_deref(), matches!(a.format, Format::Json))?;
     let mut worst = EXIT_ALLOW;
     for mut plan in plans {
         let now = now_text();
@@ -359,7 +300,7 @@ fn run_steps(a: RunArgs) -> Result<u8> {
                     ));
                 }
             }
-            if rec.state != State::Done {
+            if !matches!(rec.state, State::Done | State::AlreadySo) {
                 worst = EXIT_HELD;
             }
             out.emit(&rec, false)?;
@@ -437,16 +378,13 @@ impl Gate {
 }
 
 fn undo_steps(a: UndoArgs) -> Result<u8> {
-    let text = std::fs::read_to_string(&a.record)
-        .with_context(|| format!("reading {}", a.record.display()))?;
-    let mut records: Vec<Applied> = Vec::new();
-    for (i, l) in text.lines().enumerate() {
-        if l.trim().is_empty() {
-            continue;
+    let gate = a.judge.load()?;
+    check_steps(&a.steps, &gate.playbooks)?;
+    let records = read_records(&a.record, &gate.playbooks)?;
+    if let Some(i) = &a.incident {
+        if !records.iter().any(|r| r.incident == *i) {
+            bail!("{} holds no step of incident {i}", a.record.display());
         }
-        let r: Applied = serde_json::from_str(l)
-            .with_context(|| format!("{} line {}: not a step record", a.record.display(), i + 1))?;
-        records.push(r);
     }
     // A step undone later in the file is not undone again.
     let undone: Vec<(String, String, String)> = records
@@ -494,8 +432,10 @@ fn undo_steps(a: UndoArgs) -> Result<u8> {
     } else {
         None
     };
-    let gate = a.judge.load()?;
-    let mut out = Out::open(a.execute.then_some(a.record.as_path()), a.format)?;
+    let mut out = Out::open(
+        a.execute.then_some(a.record.as_path()),
+        matches!(a.format, Format::Json),
+    )?;
     let mut worst = EXIT_ALLOW;
     for r in chosen {
         let at = now_text();
@@ -509,7 +449,7 @@ fn undo_steps(a: UndoArgs) -> Result<u8> {
             d.at = at;
             d.state = State::NotRun;
             d.request_id = None;
-            d.title = format!("undo: {}", r.title);
+            d.title = format!("undo of: {}", r.title);
             d.detail = why.clone();
             worst = EXIT_HELD;
             out.emit(&d, false)?;
@@ -530,7 +470,7 @@ fn undo_steps(a: UndoArgs) -> Result<u8> {
                 d.at = at;
                 d.state = State::NotRun;
                 d.request_id = None;
-                d.title = format!("undo: {}", r.title);
+                d.title = format!("undo of: {}", r.title);
                 let (detail, would) = match (&r.undo, &r.undo_by_hand) {
                     (_, Some(h)) => (
                         format!("cannot be undone as recorded: a person must supply {h}"),

@@ -295,33 +295,63 @@ fn the_takeover_is_contained_checked_and_undone() {
     );
     assert!(text(&o).contains("nothing to undo"), "{}", text(&o));
 
-    // A plan file cannot vouch for its own steps: a forged "allow" is judged again.
-    let forged = dir.join("forged.json");
-    std::fs::write(
-        &forged,
-        json!({
-            "type": "containment", "incident": "INC-forged", "dry_run": true,
-            "proposals": [{"step": "x", "title": "harmless", "verify": "",
-                "call": {"action": "iam:AttachUserPolicy", "params": {"UserName": "ops-admin",
-                    "PolicyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}},
-                "outcome": "allow", "reason": "trust me"}]
-        })
-        .to_string(),
-    )
-    .unwrap();
-    let frec = dir.join("forged-steps.jsonl");
+    // A record edited by hand cannot choose its undo: it is the playbook's undo of the
+    // recorded call.
+    let edited = dir.join("edited.jsonl");
+    let recorded = std::fs::read_to_string(&rec).unwrap();
+    let line = recorded
+        .lines()
+        .find(|l| l.contains("deactivate-access-key"))
+        .unwrap();
+    let mut r: Value = serde_json::from_str(line).unwrap();
+    r["undo"] = json!({"action": "iam:DeleteLoginProfile", "params": {"UserName": "break-glass"}});
+    std::fs::write(&edited, format!("{r}\n")).unwrap();
     let o = respond(
         &moto,
-        &[
-            "run",
-            forged.to_str().unwrap(),
-            "--execute",
-            "--record",
-            frec.to_str().unwrap(),
-        ],
+        &["undo", edited.to_str().unwrap(), "--format", "json"],
     );
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(text(&o).contains("denied by the gate"), "{}", text(&o));
+    assert!(!text(&o).contains("DeleteLoginProfile"), "{}", text(&o));
+    assert!(text(&o).contains("UpdateAccessKey"), "{}", text(&o));
+
+    // A plan file cannot vouch for its own steps: a step the playbooks do not have, or a
+    // call its step does not make, is refused before anything is sent; a forged "allow"
+    // is judged again.
+    let forged = dir.join("forged.json");
+    let forge = |step: &str, action: &str, params: Value| {
+        std::fs::write(
+            &forged,
+            json!({
+                "type": "containment", "incident": "INC-forged", "dry_run": true,
+                "proposals": [{"step": step, "title": "harmless", "verify": "",
+                    "call": {"action": action, "params": params},
+                    "outcome": "allow", "reason": "trust me"}]
+            })
+            .to_string(),
+        )
+        .unwrap();
+        let frec = dir.join("forged-steps.jsonl");
+        respond(
+            &moto,
+            &[
+                "run",
+                forged.to_str().unwrap(),
+                "--execute",
+                "--record",
+                frec.to_str().unwrap(),
+            ],
+        )
+    };
+    let admin = json!({"UserName": "ops-admin", "PolicyArn": "arn:aws:iam::aws:policy/AdministratorAccess"});
+    let o = forge("routine-hygiene", "iam:AttachUserPolicy", admin.clone());
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("not one of the playbooks' steps"),
+        "{}",
+        text(&o)
+    );
+    let o = forge("quarantine-created-user", "iam:AttachUserPolicy", admin);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("not one this step makes"), "{}", text(&o));
     let attached = moto.aws(&[
         "iam",
         "list-attached-user-policies",
@@ -329,6 +359,59 @@ fn the_takeover_is_contained_checked_and_undone() {
         "ops-admin",
     ]);
     assert_eq!(attached["AttachedPolicies"], json!([]), "{}", text(&o));
+    // The playbooks' own step, run again: the keys are already inactive, nothing is sent.
+    let again = dir.join("again.jsonl");
+    let o = respond(
+        &moto,
+        &[
+            "run",
+            inc,
+            "--execute",
+            "--record",
+            again.to_str().unwrap(),
+            "--step",
+            "deactivate-access-key",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("already so"), "{}", text(&o));
+    assert!(records(&again)
+        .iter()
+        .all(|r| r["state"] == "already-so" && r["undo"].is_null()));
+
+    // --profile names the only source of credentials, as the AWS CLI's does: keys in the
+    // environment do not win over it, and a profile that does not exist is an error.
+    let home = dir.join("home");
+    std::fs::create_dir_all(home.join(".aws")).unwrap();
+    std::fs::write(
+        home.join(".aws/credentials"),
+        "[responder]\naws_access_key_id = AKIAPROFILE000000001\naws_secret_access_key = profile-secret\n",
+    )
+    .unwrap();
+    for (profile, code, says) in [("responder", 0, "(AKIA...)"), ("nosuch", 2, "nosuch")] {
+        let o = parapet()
+            .args([
+                "respond",
+                "run",
+                inc,
+                "--execute",
+                "--step",
+                "deactivate-access-key",
+                "--record",
+            ])
+            .arg(&again)
+            .args(["--profile", profile])
+            .env("HOME", &home)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ENDPOINT_URL", moto.url())
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(code), "{}", text(&o));
+        assert!(text(&o).contains(says), "{}", text(&o));
+        assert!(!text(&o).contains("profile-secret"), "{}", text(&o));
+    }
 }
 
 /// The takeover's incident: the one with the most records.

@@ -51,6 +51,8 @@ pub enum State {
     Failed,
     /// Not run: denied, waiting for approval, incomplete, or a dry run.
     NotRun,
+    /// Not sent: the step's check already held (a key already inactive).
+    AlreadySo,
     /// Its undo ran.
     Undone,
     /// Its undo was tried and failed.
@@ -117,6 +119,7 @@ pub struct Executor {
     /// How long a check is retried for: IAM and EC2 are eventually consistent.
     pub settle: Duration,
     pub timeout: Duration,
+    identity: String,
 }
 
 impl Executor {
@@ -135,7 +138,7 @@ impl Executor {
         let creds = Creds::new(source, region).await;
         let region = creds.region().map(String::from).ok_or(ExecError::Region)?;
         let credentials_line = creds.check().await?;
-        Ok(Executor {
+        let mut e = Executor {
             client: AwsClient::new(creds)?,
             region,
             endpoint: endpoint.map(|e| e.trim_end_matches('/').to_string()),
@@ -143,12 +146,36 @@ impl Executor {
             models: ServiceModels::embedded(),
             settle: Duration::from_secs(10),
             timeout: Duration::from_secs(30),
-        })
+            identity: String::new(),
+        };
+        // Who these credentials are, before anything is changed: the wrong account is
+        // seen here, not after.
+        let who = Call {
+            action: "sts:GetCallerIdentity".into(),
+            params: serde_json::json!({}),
+        };
+        let a = e.send(&who).await?;
+        if !a.ok() {
+            return Err(ExecError::Answer {
+                action: who.action,
+                why: a.failure(),
+            });
+        }
+        e.identity = a
+            .tree
+            .first("Arn")
+            .map(|n| n.text.clone())
+            .unwrap_or_else(|| "(an identity STS did not name)".into());
+        Ok(e)
     }
 
-    /// Where the credentials came from (never a secret) and the region.
+    /// Who acts (the caller's ARN), where its credentials came from (never a secret),
+    /// and the region.
     pub fn describe(&self) -> String {
-        format!("{} in {}", self.credentials_line, self.region)
+        format!(
+            "{} ({}), region {}",
+            self.identity, self.credentials_line, self.region
+        )
     }
 
     /// Send one call; AWS's answer, failed or not.
@@ -175,10 +202,11 @@ impl Executor {
         let at = parapet_wire::endpoint(service, &self.region);
         let base = self.endpoint.clone().unwrap_or(at.url);
         let url = format!("{base}{}", req.path);
+        let what = format!("{} at {base}", call.action);
         let reply = self
             .client
             .send(HttpCall {
-                what: &call.action,
+                what: &what,
                 method: req.method,
                 url: &url,
                 headers: &req.headers,
@@ -198,26 +226,36 @@ impl Executor {
         })
     }
 
-    /// Run `p` (the caller has decided it may run) and check it.
+    /// Run `p` (the caller has decided it may run) and check it. A step whose check
+    /// already holds is not sent (and records no undo: there is nothing to give back).
     pub async fn run(&self, incident: &str, p: &Proposal, at: &str) -> Applied {
         let mut rec = Applied::new(incident, p, State::Failed, String::new(), at);
+        if let Some(c) = &p.check {
+            if self.check_once(c).await.is_ok() {
+                rec.state = State::AlreadySo;
+                rec.undo = None;
+                rec.undo_by_hand = None;
+                rec.detail = format!("already so ({} shows it): nothing sent", c.call.action);
+                return rec;
+            }
+        }
         match self.send(&p.call).await {
-            Err(e) => rec.detail = chain(&e),
-            Ok(a) if !a.ok() => {
-                rec.request_id = a.request_id.clone();
-                rec.detail = format!("AWS refused it: {}", a.failure());
-                // A removal refused because the thing is already gone (the key already
-                // inactive, no password left) has done its work: the check says so.
-                if let Some(c) = &p.check {
-                    if self.check_once(c).await.is_ok() {
+            Err(e) => {
+                rec.detail = chain(&e);
+                // No answer is not no change: the request may have been applied.
+                if let (ExecError::Client(_), Some(c)) = (&e, &p.check) {
+                    if self.check(c).await.is_ok() {
                         rec.state = State::Done;
                         rec.detail = format!(
-                            "already so: AWS answered {}, and {} shows the step's end state",
-                            a.failure(),
-                            c.call.action
+                            "the answer was lost ({}), but {} shows the step took",
+                            rec.detail, c.call.action
                         );
                     }
                 }
+            }
+            Ok(a) if !a.ok() => {
+                rec.request_id = a.request_id.clone();
+                rec.detail = format!("AWS refused it: {}", a.failure());
             }
             Ok(a) => {
                 rec.request_id = a.request_id.clone();

@@ -116,6 +116,51 @@ pub struct Plan {
     pub left_out: Vec<String>,
 }
 
+/// `p` as the playbook makes it: its step must be one of `playbooks`, its call exactly
+/// what that step makes from some values; title, undo, check and what a person must
+/// supply are made afresh from the step, never taken from the file. The outcome and
+/// reason are left to be judged again ([`judge_call`]).
+pub fn from_playbook(p: &Proposal, playbooks: &Playbooks) -> Result<Proposal, String> {
+    let step = playbooks
+        .step(&p.step)
+        .ok_or_else(|| format!("step {:?} is not one of the playbooks' steps", p.step))?;
+    let mut vars = step.values_of(&p.call).ok_or_else(|| {
+        format!(
+            "step {}: the call {} is not one this step makes (changed by hand?)",
+            p.step, p.call.action
+        )
+    })?;
+    step.title_values(&p.title, &mut vars);
+    // What the call needs decides whether it can run; a title without a value it only
+    // shows is still shown.
+    let (call, mut missing) = step.call(&vars);
+    let (title, _) = step.title(&vars);
+    let (verify, _) = step.verify(&vars);
+    missing.extend(step.by_hand(&vars));
+    missing.sort();
+    missing.dedup();
+    // An undo value the call does not hold (an event id) is not taken from the file.
+    let (undo, undo_missing) = match step.undo_with_missing(&vars) {
+        Some((u, m)) => (Some(u), m),
+        None => (None, Vec::new()),
+    };
+    let undo_by_hand = step.undo_by_hand(&vars).or_else(|| {
+        (!undo_missing.is_empty()).then(|| format!("a value for {}", undo_missing.join(", ")))
+    });
+    Ok(Proposal {
+        step: step.id.clone(),
+        title,
+        undo,
+        undo_by_hand,
+        verify,
+        check: step.check(&vars),
+        outcome: String::new(),
+        reason: String::new(),
+        missing,
+        call,
+    })
+}
+
 impl Plan {
     /// The plan as it is when it runs at `now`: a proposal made from a log says the log's
     /// newest time, but sessions are revoked as of the moment the step runs.

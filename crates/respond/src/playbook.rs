@@ -241,6 +241,10 @@ impl Playbooks {
     pub fn steps(&self) -> &[Step] {
         &self.steps
     }
+
+    pub fn step(&self, id: &str) -> Option<&Step> {
+        self.steps.iter().find(|s| s.id == id)
+    }
 }
 
 fn toml_json(t: toml::Table) -> Value {
@@ -263,11 +267,21 @@ impl Step {
     }
 
     pub(crate) fn undo(&self, vars: &Vars) -> Option<Call> {
+        self.undo_with_missing(vars).map(|(c, _)| c)
+    }
+
+    /// The undo, and the placeholders it has no value for.
+    pub(crate) fn undo_with_missing(&self, vars: &Vars) -> Option<(Call, Vec<String>)> {
         let (action, params) = self.undo.as_ref()?;
-        Some(Call {
-            action: action.clone(),
-            params: fill_value(params, vars, &mut Vec::new()),
-        })
+        let mut missing = Vec::new();
+        let params = fill_value(params, vars, &mut missing);
+        Some((
+            Call {
+                action: action.clone(),
+                params,
+            },
+            missing,
+        ))
     }
 
     pub(crate) fn title(&self, vars: &Vars) -> (String, Vec<String>) {
@@ -311,6 +325,111 @@ impl Step {
             expect,
         })
     }
+}
+
+impl Step {
+    /// The values a call of this step was made with, read back from its parameters by
+    /// the step's templates: `None` unless filling the templates with them gives the same
+    /// call exactly (a changed action, an extra parameter, an edited policy document).
+    pub(crate) fn values_of(&self, call: &Call) -> Option<Vars> {
+        if call.action != self.action {
+            return None;
+        }
+        let mut vars = Vars::new();
+        read_back(&self.params, &call.params, &mut vars)?;
+        let (again, _) = self.call(&vars);
+        (again == *call).then_some(vars)
+    }
+
+    /// Values only the title holds (a role's account): read from `title` when it is this
+    /// step's title; what the call gave wins.
+    pub(crate) fn title_values(&self, title: &str, vars: &mut Vars) {
+        let mut extra = Vars::new();
+        if read_text(&self.title, title, &mut extra).is_some() {
+            for (k, v) in extra {
+                vars.entry(k).or_insert(v);
+            }
+        }
+    }
+}
+
+/// Match `given` against `template`, collecting placeholder values.
+fn read_back(template: &Value, given: &Value, vars: &mut Vars) -> Option<()> {
+    match (template, given) {
+        (Value::String(t), Value::String(g)) => read_text(t, g, vars),
+        (Value::Array(t), Value::Array(g)) if t.len() == g.len() => {
+            t.iter().zip(g).try_for_each(|(t, g)| read_back(t, g, vars))
+        }
+        (Value::Object(t), Value::Object(g)) if t.len() == g.len() => t
+            .iter()
+            .try_for_each(|(k, t)| read_back(t, g.get(k)?, vars)),
+        (t, g) => (t == g).then_some(()),
+    }
+}
+
+/// `template` with `{name}`s against `text`: literal parts must match; each placeholder
+/// takes the shortest text up to the next literal part (the last one takes the rest).
+/// A name seen twice must have one value.
+fn read_text(template: &str, text: &str, vars: &mut Vars) -> Option<()> {
+    let mut parts: Vec<(bool, &str)> = Vec::new(); // (is placeholder, text or name)
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let n = after
+            .find(|c: char| !(c.is_ascii_lowercase() || c == '_'))
+            .unwrap_or(after.len());
+        if n > 0 && after[n..].starts_with('}') {
+            parts.push((false, &rest[..open]));
+            parts.push((true, &after[..n]));
+            rest = &after[n + 1..];
+        } else {
+            parts.push((false, &rest[..open + 1]));
+            rest = after;
+        }
+    }
+    parts.push((false, rest));
+    let mut at = text;
+    let mut i = 0;
+    while i < parts.len() {
+        let (is_var, part) = parts[i];
+        if !is_var {
+            at = at.strip_prefix(part)?;
+            i += 1;
+            continue;
+        }
+        // The next literal part (placeholders are never adjacent in the playbooks).
+        let next = parts[i + 1..].iter().find(|(v, p)| !v && !p.is_empty());
+        let end = match next {
+            Some((_, lit)) => at.find(lit)?,
+            None => at.len(),
+        };
+        let value = &at[..end];
+        let name = known_name(part)?;
+        if value == format!("{{{name}}}") {
+            // Left unfilled when the plan was made: still missing.
+            at = &at[end..];
+            i += 1;
+            continue;
+        }
+        if let Some(old) = vars.get(name) {
+            if old != value {
+                return None;
+            }
+        }
+        vars.insert(name, value.to_string());
+        at = &at[end..];
+        i += 1;
+    }
+    at.is_empty().then_some(())
+}
+
+/// The placeholder names a step may use, as `'static` keys.
+fn known_name(n: &str) -> Option<&'static str> {
+    [
+        "key", "user", "role", "account", "target", "event", "incident", "now",
+    ]
+    .into_iter()
+    .find(|k| *k == n)
 }
 
 fn fill_value(v: &Value, vars: &Vars, missing: &mut Vec<String>) -> Value {

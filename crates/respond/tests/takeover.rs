@@ -193,3 +193,55 @@ fn a_back_door_named_like_break_glass_is_still_contained() {
         plan.left_out
     );
 }
+
+/// A plan is remade from the playbooks when it runs: each proposal of the takeover comes
+/// back the same; an edited call (another action, an extra parameter, a loosened policy
+/// document, a step the playbooks do not have) is refused.
+#[test]
+fn what_runs_is_what_the_playbooks_make() {
+    let incident = takeover();
+    let engine = PolicyEngine::load(None).unwrap();
+    let books = Playbooks::embedded();
+    let plan = propose(&incident, &books, &engine, &Limits::default(), NOW);
+    for p in &plan.proposals {
+        let again = parapet_respond::from_playbook(p, &books).unwrap();
+        assert_eq!(again.call, p.call);
+        // An undo that needs a person may lack a value only the event held.
+        if p.undo_by_hand.is_none() {
+            assert_eq!(again.undo, p.undo, "{}", p.step);
+        }
+        assert_eq!(again.undo_by_hand.is_some(), p.undo_by_hand.is_some());
+        assert_eq!(again.check, p.check);
+        assert_eq!(again.title, p.title);
+        assert_eq!(again.missing, p.missing, "{}", p.step);
+    }
+    let quarantine = plan
+        .proposals
+        .iter()
+        .find(|p| p.step == "quarantine-created-user")
+        .unwrap();
+    let tamper = |f: &dyn Fn(&mut parapet_respond::Proposal)| {
+        let mut p = quarantine.clone();
+        f(&mut p);
+        parapet_respond::from_playbook(&p, &books).unwrap_err()
+    };
+    let e = tamper(&|p| p.call.action = "iam:AttachUserPolicy".into());
+    assert!(e.contains("not one this step makes"), "{e}");
+    tamper(&|p| {
+        p.call.params["PolicyDocument"] = serde_json::json!(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#
+        )
+    });
+    tamper(&|p| p.call.params["Extra"] = serde_json::json!("x"));
+    let e = tamper(&|p| p.step = "routine-hygiene".into());
+    assert!(e.contains("not one of the playbooks' steps"), "{e}");
+    // The title, undo and check come from the playbook, whatever the file says.
+    let mut p = quarantine.clone();
+    p.title = "Routine hygiene".into();
+    p.undo = None;
+    p.check = None;
+    let again = parapet_respond::from_playbook(&p, &books).unwrap();
+    assert_eq!(again.title, quarantine.title);
+    assert_eq!(again.undo, quarantine.undo);
+    assert_eq!(again.check, quarantine.check);
+}

