@@ -1,5 +1,6 @@
 //! The `parapet` binary: parse flags, call the libraries, print. Nothing else.
 
+mod autopin;
 mod call_cmd;
 mod freeze_cmd;
 mod inventory_cmd;

@@ -27,7 +27,7 @@ pub enum TrailCommand {
         #[arg(long, short = 'v')]
         verbose: bool,
     },
-    Scan(ScanArgs),
+    Scan(Box<ScanArgs>),
     Watch(Box<crate::watch_cmd::WatchArgs>),
 }
 
@@ -112,6 +112,15 @@ pub struct ScanArgs {
     /// readable record at all still does.
     #[arg(long)]
     pub allow_unreadable: bool,
+    /// While an incident is open in the decision service (--server), changes people
+    /// made by hand that close something (an ingress rule revoked, an access key
+    /// deactivated, a Deny policy put on or AWSDenyAll attached to a role or user)
+    /// become pins of that incident there, so a plan or agent that would put them back
+    /// is held. Needs a token of an approver or admin.
+    #[arg(long)]
+    pub auto_pin: bool,
+    #[command(flatten)]
+    pub server: crate::remote::ServerArgs,
     #[command(flatten)]
     pub detect: DetectArgs,
 }
@@ -164,7 +173,7 @@ pub struct DetectArgs {
 pub fn run(cmd: TrailCommand) -> Result<u8> {
     match cmd {
         TrailCommand::Explain { files, verbose } => explain(&files, verbose),
-        TrailCommand::Scan(a) => scan(a),
+        TrailCommand::Scan(a) => scan(*a),
         TrailCommand::Watch(a) => crate::watch_cmd::watch(*a),
     }
 }
@@ -441,6 +450,10 @@ pub(crate) fn alert_line(a: &parapet_detect::Alert, format: Format) -> String {
 fn scan(a: ScanArgs) -> Result<u8> {
     must_exist(&a.paths)?;
     let d = &a.detect;
+    let mut pins = match a.auto_pin {
+        true => crate::autopin::AutoPin::start(&a.server, load_config(d)?.actors)?,
+        false => None,
+    };
     let (mut det, mut out) = d.start()?;
     let lateness_ms = sigma::rule::parse_timespan(&d.lateness).context("--lateness")?;
     let (mut late, mut early) = (0, 0);
@@ -481,6 +494,9 @@ fn scan(a: ScanArgs) -> Result<u8> {
         // alerts as they are raised.
         let mut reorder = Reorder::new(lateness_ms, a.max_held);
         let mut emit = |e: Box<parapet_trail::Event>, out: &mut Box<dyn Write>| {
+            if let Some(p) = pins.as_mut() {
+                p.observe(&e);
+            }
             for alert in det.process(&e) {
                 if matches!(d.format, Format::Timeline) {
                     continue;
@@ -517,6 +533,9 @@ fn scan(a: ScanArgs) -> Result<u8> {
         }
         _ => d.finish(&det, &mut out, skipped)?,
     };
+    if let Some(p) = pins {
+        p.finish()?;
+    }
     // Results for what was read are out; an input that gave nothing, or (unless
     // --allow-unreadable) any unreadable record, makes the scan incomplete: exit 2
     // unless an incident was found anyway.

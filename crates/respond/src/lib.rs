@@ -9,11 +9,13 @@
 //! proposals per incident, and principals whose names mark them as break-glass are
 //! never touched.
 
+mod autopin;
 mod check;
 mod execute;
 mod playbook;
 mod render;
 
+pub use autopin::{manual_pins, PinRequest};
 pub use execute::{Applied, ExecError, Executor, State};
 pub use playbook::{PlaybookError, Playbooks, Step, Subject};
 pub use render::{json, text};

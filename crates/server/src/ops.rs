@@ -427,12 +427,29 @@ pub async fn add_pin(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    let token = auth(&app, &headers, TIGHTEN).await?;
+    let token = auth(&app, &headers, &[Role::Agent, Role::Approver, Role::Admin]).await?;
     let b: NewPin = json_body(
         &body,
         "a pin is {\"resource\", \"attribute\", \"reason\", \"value\", \"mode\", \"incident\", \"expires\", \"id\"}",
     )?;
     claimed_actor(&token, b.actor.as_deref())?;
+    // Automation (the detection pipeline's `trail scan --auto-pin`) may pin only for an
+    // incident open now: what people changed by hand during it. Any other pin is a
+    // person's (approver or admin).
+    if token.role == Role::Agent {
+        let a = app.clone();
+        let open = blocking(move || a.store.open_incidents()).await?;
+        let for_open = b
+            .incident
+            .as_deref()
+            .is_some_and(|i| open.iter().any(|o| o.id == i));
+        if !for_open {
+            return Err(ApiError(
+                StatusCode::FORBIDDEN,
+                "an agent token may add a pin only for an incident open now (auto-pins); other pins need an approver or admin".into(),
+            ));
+        }
+    }
     let pin = stored_pin(b, &token.actor).map_err(|e| ApiError(StatusCode::BAD_REQUEST, e))?;
     let a = app.clone();
     Ok(Json(json!(
