@@ -451,7 +451,10 @@ fn scan(a: ScanArgs) -> Result<u8> {
     must_exist(&a.paths)?;
     let d = &a.detect;
     let mut pins = match a.auto_pin {
-        true => crate::autopin::AutoPin::start(&a.server, load_config(d)?.actors)?,
+        true => Some(crate::autopin::AutoPin::start(
+            &a.server,
+            load_config(d)?.actors,
+        )?),
         false => None,
     };
     let (mut det, mut out) = d.start()?;

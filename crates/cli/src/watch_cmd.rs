@@ -117,6 +117,14 @@ pub struct WatchArgs {
     /// (its JetStream timestamp) to its alert being written.
     #[arg(long)]
     pub stats: bool,
+    /// While an incident is open in the decision service (--server), changes people
+    /// make by hand that close something become pins of it there (see `trail scan
+    /// --help`). The open incident is read again at most every 30 s. Not with
+    /// --partitions yet.
+    #[arg(long)]
+    pub auto_pin: bool,
+    #[command(flatten)]
+    pub server: crate::remote::ServerArgs,
     #[command(flatten)]
     pub detect: DetectArgs,
 }
@@ -137,6 +145,7 @@ fn now_ns() -> u128 {
 /// Alerts to the output as they are raised; skips counted.
 struct Out<'a> {
     out: Box<dyn Write>,
+    pins: Option<crate::autopin::AutoPin>,
     d: &'a DetectArgs,
     format: Format,
     skipped: u64,
@@ -157,6 +166,11 @@ impl Sink for Out<'_> {
     }
     fn flush(&mut self) -> std::io::Result<()> {
         self.out.flush()
+    }
+    fn event(&mut self, e: &parapet_trail::Event) {
+        if let Some(p) = self.pins.as_mut() {
+            p.observe(e);
+        }
     }
 }
 
@@ -238,9 +252,17 @@ async fn watch_async(a: WatchArgs) -> Result<u8> {
     if let Some(p) = a.partitions {
         return cluster_worker(&a, p, opts, ack_wait).await;
     }
+    let pins = match a.auto_pin {
+        true => Some(crate::autopin::AutoPin::start(
+            &a.server,
+            crate::trail_cmd::load_config(d)?.actors,
+        )?),
+        false => None,
+    };
     let (mut det, out) = d.start()?;
     let mut sink = Out {
         out,
+        pins,
         d,
         format: d.format,
         skipped: 0,
@@ -280,6 +302,9 @@ async fn watch_async(a: WatchArgs) -> Result<u8> {
     let code = d.finish(&det, &mut sink.out, sink.skipped)?;
     if a.stats {
         sink.print_stats();
+    }
+    if let Some(p) = sink.pins.take() {
+        p.finish()?;
     }
     // Stopped by a signal after a clean drain: success, whatever was found.
     Ok(if opts.stop.load(std::sync::atomic::Ordering::Relaxed) {
@@ -328,9 +353,15 @@ async fn cluster_worker(
         stop: opts.stop.clone(),
         scratch: scratch.path().to_path_buf(),
     };
+    if a.auto_pin {
+        anyhow::bail!(
+            "--auto-pin is not available with --partitions yet: run it on a single worker"
+        );
+    }
     let (_, out) = d.start()?;
     let mut sink = Out {
         out,
+        pins: None,
         d,
         format: d.format,
         skipped: 0,

@@ -5,8 +5,10 @@
 //! after the incident is resolved. Automation's own changes pin nothing.
 
 mod common;
+mod nats_common;
 
 use common::*;
+use nats_common::{machine_url, Js};
 use serde_json::{json, Value};
 
 fn event(identity: Value, ua: &str, id: &str) -> Value {
@@ -67,7 +69,7 @@ fn a_manual_revoke_during_an_incident_holds_the_drift_bots_plan() {
     let o = scan();
     let err = String::from_utf8_lossy(&o.stderr).to_string();
     assert_eq!(o.status.code(), Some(0), "{err}");
-    assert!(err.contains("no incident is open"), "{err}");
+    assert!(err.contains("1 seen while no incident was open"), "{err}");
     assert_eq!(http(p, "GET", "/v1/pins", Some(&admin), None).1, json!([]));
 
     assert_eq!(
@@ -85,9 +87,10 @@ fn a_manual_revoke_during_an_incident_holds_the_drift_bots_plan() {
     let err = String::from_utf8_lossy(&o.stderr).to_string();
     assert_eq!(o.status.code(), Some(0), "{err}");
     assert!(
-        err.contains("1 manual change(s) pinned for incident INC-4711"),
+        err.contains("--auto-pin: 1 manual change(s) pinned"),
         "{err}"
     );
+    assert!(err.contains("pinned INC-4711/e-dana-1/1: "), "{err}");
     let pins = http(p, "GET", "/v1/pins", Some(&admin), None).1;
     let list = pins.as_array().unwrap();
     assert_eq!(list.len(), 1, "{pins}");
@@ -170,4 +173,65 @@ fn auto_pin_needs_a_server() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--server"));
+}
+
+/// `trail watch --auto-pin` on the machine's NATS: the engineer's revoke, streamed while
+/// an incident is open, is pinned as it arrives.
+#[test]
+fn a_watch_pins_a_manual_revoke_as_it_streams() {
+    let dir = tmpdir("autopin-watch");
+    let db = dir.join("parapet.db");
+    let watcher = token(&db, "watch", "agent", "pipeline:parapet-watch");
+    let admin = token(&db, "root", "admin", "human:root");
+    let srv = start(&dir, None);
+    let p = srv.port;
+    assert_eq!(
+        http(
+            p,
+            "POST",
+            "/v1/incidents",
+            Some(&admin),
+            Some(r#"{"id": "INC-77", "title": "t"}"#)
+        )
+        .0,
+        200
+    );
+    let id = std::process::id();
+    let (stream, subject) = (format!("PARAPET_AP{id}"), format!("parapet.autopin.{id}"));
+    let js = Js::connect(&machine_url(), async_nats::ConnectOptions::new());
+    js.stream(&stream, &subject);
+    let e = event(
+        role("AWSReservedSSO_Admin_0123", "dana@example.com"),
+        "console.amazonaws.com",
+        "e-dana-w",
+    );
+    js.publish(&subject, e.to_string().as_bytes());
+    let o = bin()
+        .args([
+            "trail",
+            "watch",
+            "--nats",
+            &machine_url(),
+            "--stream",
+            &stream,
+            "--subject",
+            &subject,
+        ])
+        .args([
+            "--until-idle",
+            "2s",
+            "--auto-pin",
+            "--server",
+            &format!("http://127.0.0.1:{p}"),
+        ])
+        .env("PARAPET_TOKEN", &watcher)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("pinned INC-77/e-dana-w/1"), "{err}");
+    let pins = http(p, "GET", "/v1/pins", Some(&admin), None).1;
+    assert_eq!(pins[0]["resource"], "sg-0pay4711", "{pins}");
+    js.delete_stream(&stream);
+    drop(srv);
 }

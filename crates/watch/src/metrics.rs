@@ -89,6 +89,9 @@ impl Sink for Counted<'_> {
     fn flush(&mut self) -> std::io::Result<()> {
         self.inner.flush()
     }
+    fn event(&mut self, e: &parapet_trail::Event) {
+        self.inner.event(e)
+    }
 }
 
 fn now_ms() -> i64 {

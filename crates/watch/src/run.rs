@@ -26,6 +26,8 @@ pub trait Sink {
     fn skipped(&mut self, at: &str, reason: &str);
     /// The end of a batch: make what was written visible.
     fn flush(&mut self) -> std::io::Result<()>;
+    /// Every event, before the detector sees it (`--auto-pin` reads people's changes).
+    fn event(&mut self, _e: &parapet_trail::Event) {}
 }
 
 /// How the loop runs.
@@ -157,6 +159,7 @@ pub fn feed(
     let mut res = Ok(());
     parapet_trail::read_bytes(&p.name, body, Limits::default(), &mut |i| match i {
         Item::Event(e) => {
+            sink.event(&e);
             for alert in det.process(&e) {
                 if res.is_ok() {
                     res = sink.alert(&alert, p.arrived_ns);
