@@ -90,8 +90,10 @@ pub struct RunArgs {
 /// `outcome` is only what the gate said when the plan was made).
 #[derive(Args)]
 struct Judge {
-    /// The playbooks the plan was made with (`trail scan --playbooks`); every step is
-    /// remade from them, so a plan or record edited by hand is refused.
+    /// The playbooks the plan was made with (`trail scan --playbooks`). Every step is
+    /// remade from them: a step they do not have, or a call its step does not make, is
+    /// refused; titles, undos and checks come from them, never from the file. Which
+    /// resources a step names is the file's to say: keep plan files as you keep scripts.
     #[arg(long, value_name = "FILE")]
     playbooks: Option<PathBuf>,
     /// Cedar policies to judge the steps with (a file or directory replacing the

@@ -116,7 +116,10 @@ pub struct ScanArgs {
     /// made by hand that close something (an ingress rule revoked, an access key
     /// deactivated, a Deny policy put on or AWSDenyAll attached to a role or user)
     /// become pins of that incident there, so a plan or agent that would put them back
-    /// is held. Needs a token of an approver or admin.
+    /// is held. Never for identities of an incident at high or above (an attacker's
+    /// lock-out of the responders), never for records outside the incident's time. An
+    /// agent token (the detection pipeline's) may add only pins that keep something
+    /// closed; an approver's or admin's any.
     #[arg(long)]
     pub auto_pin: bool,
     #[command(flatten)]
@@ -497,10 +500,11 @@ fn scan(a: ScanArgs) -> Result<u8> {
         // alerts as they are raised.
         let mut reorder = Reorder::new(lateness_ms, a.max_held);
         let mut emit = |e: Box<parapet_trail::Event>, out: &mut Box<dyn Write>| {
+            let alerts = det.process(&e);
             if let Some(p) = pins.as_mut() {
-                p.observe(&e);
+                p.observe(&e, parapet_respond::in_high_incident(&det, &e));
             }
-            for alert in det.process(&e) {
+            for alert in alerts {
                 if matches!(d.format, Format::Timeline) {
                     continue;
                 }

@@ -167,9 +167,9 @@ impl Sink for Out<'_> {
     fn flush(&mut self) -> std::io::Result<()> {
         self.out.flush()
     }
-    fn event(&mut self, e: &parapet_trail::Event) {
+    fn event(&mut self, e: &parapet_trail::Event, det: &parapet_detect::Detector) {
         if let Some(p) = self.pins.as_mut() {
-            p.observe(e);
+            p.observe(e, parapet_respond::in_high_incident(det, e));
         }
     }
 }

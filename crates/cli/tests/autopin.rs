@@ -11,10 +11,16 @@ use common::*;
 use nats_common::{machine_url, Js};
 use serde_json::{json, Value};
 
+/// Now, as CloudTrail writes times: auto-pins count only changes made while the incident
+/// is open.
+fn now() -> String {
+    parapet_store::rfc3339(parapet_store::now())
+}
+
 fn event(identity: Value, ua: &str, id: &str) -> Value {
     json!({
         "eventVersion": "1.09", "userIdentity": identity,
-        "eventTime": "2026-11-02T10:20:00Z", "eventSource": "ec2.amazonaws.com",
+        "eventTime": now(), "eventSource": "ec2.amazonaws.com",
         "eventName": "RevokeSecurityGroupIngress", "awsRegion": "eu-west-1",
         "sourceIPAddress": "203.0.113.9", "userAgent": ua,
         "requestParameters": {"groupId": "sg-0pay4711", "ipPermissions": {"items": [{"ipProtocol": "tcp",

@@ -82,6 +82,35 @@ impl Base {
     }
 }
 
+/// The token CloudTrail shows in `userAgent` for a call the proxy forwarded for an
+/// agent: `parapet-agent/<actor>`. Detection ties the call back to the agent with it
+/// (`trail scan|watch --freeze-agents`), trusting it only on the proxy's own identity.
+pub const AGENT_MARK: &str = "parapet-agent/";
+
+/// The agent's headers with its actor appended to `User-Agent` (after removing any
+/// `parapet-agent/` token the agent sent itself: an agent cannot name another).
+pub fn mark_agent(headers: &HeaderMap, actor: &str) -> HeaderMap {
+    let mut out = headers.clone();
+    let sent = headers
+        .get(http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let kept: Vec<&str> = sent
+        .split(' ')
+        .filter(|t| !t.is_empty() && !t.starts_with(AGENT_MARK))
+        .collect();
+    // Actor names are `kind:name` of visible ASCII without spaces (token rules).
+    let actor: String = actor
+        .chars()
+        .map(|c| if c.is_ascii_graphic() { c } else { '_' })
+        .collect();
+    let ua = format!("{} {AGENT_MARK}{actor}", kept.join(" "));
+    if let Ok(v) = HeaderValue::from_str(ua.trim()) {
+        out.insert(http::header::USER_AGENT, v);
+    }
+    out
+}
+
 /// A request ready to forward.
 pub struct Outgoing {
     pub method: Method,
@@ -462,6 +491,22 @@ fn classify(e: &hyper_util::client::legacy::Error, host: String) -> ForwardError
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_agent_is_named_in_the_user_agent_and_cannot_name_another() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            http::header::USER_AGENT,
+            HeaderValue::from_static("aws-cli/2.17 parapet-agent/agent:victim md/x"),
+        );
+        let out = mark_agent(&h, "agent:kiro");
+        assert_eq!(
+            out[http::header::USER_AGENT],
+            "aws-cli/2.17 md/x parapet-agent/agent:kiro"
+        );
+        let out = mark_agent(&HeaderMap::new(), "agent:kiro");
+        assert_eq!(out[http::header::USER_AGENT], "parapet-agent/agent:kiro");
+    }
 
     #[test]
     fn presigned_parameters_are_stripped_and_the_rest_kept_verbatim() {

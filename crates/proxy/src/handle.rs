@@ -351,7 +351,7 @@ async fn process(
         method: parts.method.clone(),
         path: path.clone(),
         query: strip_presign(&query),
-        headers: parts.headers.clone(),
+        headers: crate::forward::mark_agent(&parts.headers, &actor.to_string()),
         service: route.service,
         signing_name: signed.service.clone(),
         region: signed.region.clone(),

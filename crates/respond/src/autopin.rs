@@ -4,7 +4,8 @@
 //! by the gate's `reverts_pin` effect. Read from the CloudTrail record of the change, in
 //! the attribute names Terraform's AWS provider uses for the resource it lands on.
 
-use parapet_detect::ActorKinds;
+use parapet_detect::sigma::Level;
+use parapet_detect::{ActorKinds, Detector, Lineage};
 use parapet_trail::Event;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -29,17 +30,59 @@ pub struct PinRequest {
 /// AWS's managed deny-all policy: attaching it is a person locking a principal down.
 const DENY_ALL: &str = "arn:aws:iam::aws:policy/AWSDenyAll";
 
+/// Whether `e`'s actor, or any identity it descends from, is in an incident `det` has
+/// at high or above: an attacker's "emergency change" (locking the responders out,
+/// disabling the break-glass key) must never be pinned in place.
+pub fn in_high_incident(det: &Detector, e: &Event) -> bool {
+    let path = det.lineage().path(&Lineage::actor(e));
+    det.incidents()
+        .iter()
+        .filter(|i| i.level >= Level::High)
+        .any(|i| {
+            i.actors.iter().any(|a| path.contains(a))
+                || i.alerts
+                    .iter()
+                    .any(|a| a.lineage.iter().any(|n| path.contains(n)))
+        })
+}
+
+/// A value from a record fit for a pin: what AWS itself writes (ids, names, CIDRs, ARNs)
+/// never holds control characters, bidirectional overrides or spaces.
+fn plain(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 512
+        && s.chars().all(|c| {
+            c.is_ascii_graphic()
+                || (!c.is_ascii()
+                    && !c.is_control()
+                    && !matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'))
+        })
+}
+
 /// The pins a person's change makes while `incident` is open. Only successful calls by
 /// identities [`ActorKinds`] classifies as human; automation's changes are what pins
-/// protect against.
+/// protect against. A record whose ids are not plain text pins nothing.
 pub fn manual_pins(e: &Event, kinds: &ActorKinds, incident: &str) -> Vec<PinRequest> {
-    if e.error_code.is_some() || kinds.classify(e) != "human" {
+    if e.error_code.is_some() || kinds.classify(e) != "human" || !plain(&e.id) {
+        return Vec::new();
+    }
+    // EC2 answers `"_return": false` when nothing changed.
+    if e.get("responseElements")
+        .and_then(|r| r.get("_return"))
+        .is_some_and(|v| v == &Value::Bool(false))
+    {
         return Vec::new();
     }
     let p = e.get("requestParameters").cloned().unwrap_or(Value::Null);
     let who = e.actor().to_string();
     let mut out = Vec::new();
     let mut push = |resource: &str, attribute: &str, value: Option<Value>, mode, what: String| {
+        let values_plain = value
+            .as_ref()
+            .is_none_or(|v| v.to_string().chars().all(|c| c != '\n') && plain(&v.to_string()));
+        if !plain(resource) || !values_plain {
+            return;
+        }
         out.push(PinRequest {
             id: format!("{incident}/{}/{}", e.id, out.len() + 1),
             resource: resource.to_string(),
@@ -61,7 +104,12 @@ pub fn manual_pins(e: &Event, kinds: &ActorKinds, incident: &str) -> Vec<PinRequ
             };
             for perm in items(p.get("ipPermissions")) {
                 let port = |k| perm.get(k).and_then(Value::as_i64);
-                let (from, to) = (port("fromPort"), port("toPort"));
+                // Protocol -1 (all traffic) is every port, whatever the record says.
+                let all = perm.get("ipProtocol").and_then(Value::as_str) == Some("-1");
+                let (from, to) = match all {
+                    true => (None, None),
+                    false => (port("fromPort"), port("toPort")),
+                };
                 // Any protocol: a rule with the same ports and source reopens it, whatever
                 // the protocol is spelt as (tcp, 6).
                 let rule = |cidr_key: &str, cidr: String| {
@@ -133,8 +181,10 @@ pub fn manual_pins(e: &Event, kinds: &ActorKinds, incident: &str) -> Vec<PinRequ
                 );
             }
         }
-        ("iam", "AttachRolePolicy" | "AttachUserPolicy") => {
-            let holder = s(&p, "roleName").or_else(|| s(&p, "userName"));
+        ("iam", "AttachRolePolicy" | "AttachUserPolicy" | "AttachGroupPolicy") => {
+            let holder = s(&p, "roleName")
+                .or_else(|| s(&p, "userName"))
+                .or_else(|| s(&p, "groupName"));
             let arn = s(&p, "policyArn");
             if let (Some(holder), Some(arn)) = (holder, arn) {
                 if arn == DENY_ALL {

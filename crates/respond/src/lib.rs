@@ -15,7 +15,7 @@ mod execute;
 mod playbook;
 mod render;
 
-pub use autopin::{manual_pins, PinRequest};
+pub use autopin::{in_high_incident, manual_pins, PinRequest};
 pub use execute::{Applied, ExecError, Executor, State};
 pub use playbook::{PlaybookError, Playbooks, Step, Subject};
 pub use render::{json, text};
@@ -128,7 +128,7 @@ pub fn from_playbook(p: &Proposal, playbooks: &Playbooks) -> Result<Proposal, St
         .ok_or_else(|| format!("step {:?} is not one of the playbooks' steps", p.step))?;
     let mut vars = step.values_of(&p.call).ok_or_else(|| {
         format!(
-            "step {}: the call {} is not one this step makes (changed by hand?)",
+            "step {}: the call {} with these parameters is not one this step makes (changed by hand?)",
             p.step, p.call.action
         )
     })?;
@@ -139,6 +139,23 @@ pub fn from_playbook(p: &Proposal, playbooks: &Playbooks) -> Result<Proposal, St
     let (title, _) = step.title(&vars);
     let (verify, _) = step.verify(&vars);
     missing.extend(step.by_hand(&vars));
+    // Which principals a plan names is the plan's to say; the ones containment never
+    // touches on its own (break-glass names, AWS's SSO and service-linked roles) wait
+    // for a person whatever the file says.
+    let limits = Limits::default();
+    for key in ["user", "role", "target", "key"] {
+        let Some(v) = vars.get(key) else { continue };
+        let low = v.to_ascii_lowercase();
+        let guarded = limits
+            .protected
+            .iter()
+            .any(|p| low.contains(&p.to_ascii_lowercase()))
+            || v.starts_with("AWSReservedSSO_")
+            || v.starts_with("AWSServiceRoleFor");
+        if guarded {
+            missing.push(format!("a person's decision: {v} is a protected principal"));
+        }
+    }
     missing.sort();
     missing.dedup();
     // An undo value the call does not hold (an event id) is not taken from the file.

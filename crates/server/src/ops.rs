@@ -449,12 +449,32 @@ pub async fn add_pin(
                 "an agent token may add a pin only for an incident open now (auto-pins); other pins need an approver or admin".into(),
             ));
         }
+        if !keeps_closed(&b) {
+            return Err(ApiError(
+                StatusCode::FORBIDDEN,
+                "an agent token may add only pins that keep something closed (mode excludes, a key's status Inactive, AWSDenyAll attached); other pins need an approver or admin".into(),
+            ));
+        }
     }
     let pin = stored_pin(b, &token.actor).map_err(|e| ApiError(StatusCode::BAD_REQUEST, e))?;
     let a = app.clone();
     Ok(Json(json!(
         state_write(&app, move || a.store.add_pin(&pin)).await?
     )))
+}
+
+/// Whether a pin can only keep something closed: that is all automation may pin (a pin
+/// that keeps a rule open or a key active would shield an attacker's change).
+fn keeps_closed(b: &NewPin) -> bool {
+    let value = b.value.as_ref();
+    match (b.mode.as_deref(), b.attribute.as_str()) {
+        (Some("excludes"), _) => value.is_some(),
+        (Some("equals"), "status") => value.and_then(Value::as_str) == Some("Inactive"),
+        (Some("contains"), "managed_policy_arns") => {
+            value.and_then(Value::as_str) == Some("arn:aws:iam::aws:policy/AWSDenyAll")
+        }
+        _ => false,
+    }
 }
 
 /// Validate a pin given over the API or the CLI.

@@ -89,8 +89,8 @@ impl Sink for Counted<'_> {
     fn flush(&mut self) -> std::io::Result<()> {
         self.inner.flush()
     }
-    fn event(&mut self, e: &parapet_trail::Event) {
-        self.inner.event(e)
+    fn event(&mut self, e: &parapet_trail::Event, det: &parapet_detect::Detector) {
+        self.inner.event(e, det)
     }
 }
 

@@ -26,8 +26,8 @@ pub trait Sink {
     fn skipped(&mut self, at: &str, reason: &str);
     /// The end of a batch: make what was written visible.
     fn flush(&mut self) -> std::io::Result<()>;
-    /// Every event, before the detector sees it (`--auto-pin` reads people's changes).
-    fn event(&mut self, _e: &parapet_trail::Event) {}
+    /// Every event, after the detector saw it (`--auto-pin` reads people's changes).
+    fn event(&mut self, _e: &parapet_trail::Event, _det: &Detector) {}
 }
 
 /// How the loop runs.
@@ -159,12 +159,12 @@ pub fn feed(
     let mut res = Ok(());
     parapet_trail::read_bytes(&p.name, body, Limits::default(), &mut |i| match i {
         Item::Event(e) => {
-            sink.event(&e);
             for alert in det.process(&e) {
                 if res.is_ok() {
                     res = sink.alert(&alert, p.arrived_ns);
                 }
             }
+            sink.event(&e, det);
         }
         Item::Skipped { at, reason } => sink.skipped(&at, &reason),
     });
