@@ -2,7 +2,9 @@
 
 mod autopin;
 mod call_cmd;
+mod feed;
 mod freeze_cmd;
+mod freezer;
 mod inventory_cmd;
 mod logs;
 mod model_cmd;

@@ -112,18 +112,8 @@ pub struct ScanArgs {
     /// readable record at all still does.
     #[arg(long)]
     pub allow_unreadable: bool,
-    /// While an incident is open in the decision service (--server), changes people
-    /// made by hand that close something (an ingress rule revoked, an access key
-    /// deactivated, a Deny policy put on or AWSDenyAll attached to a role or user)
-    /// become pins of that incident there, so a plan or agent that would put them back
-    /// is held. Never for identities of an incident at high or above (an attacker's
-    /// lock-out of the responders), never for records outside the incident's time. An
-    /// agent token (the detection pipeline's) may add only pins that keep something
-    /// closed; an approver's or admin's any.
-    #[arg(long)]
-    pub auto_pin: bool,
     #[command(flatten)]
-    pub server: crate::remote::ServerArgs,
+    pub feed: crate::feed::FeedArgs,
     #[command(flatten)]
     pub detect: DetectArgs,
 }
@@ -453,13 +443,7 @@ pub(crate) fn alert_line(a: &parapet_detect::Alert, format: Format) -> String {
 fn scan(a: ScanArgs) -> Result<u8> {
     must_exist(&a.paths)?;
     let d = &a.detect;
-    let mut pins = match a.auto_pin {
-        true => Some(crate::autopin::AutoPin::start(
-            &a.server,
-            load_config(d)?.actors,
-        )?),
-        false => None,
-    };
+    let mut feed = a.feed.start(|| Ok(load_config(d)?.actors))?;
     let (mut det, mut out) = d.start()?;
     let lateness_ms = sigma::rule::parse_timespan(&d.lateness).context("--lateness")?;
     let (mut late, mut early) = (0, 0);
@@ -501,8 +485,9 @@ fn scan(a: ScanArgs) -> Result<u8> {
         let mut reorder = Reorder::new(lateness_ms, a.max_held);
         let mut emit = |e: Box<parapet_trail::Event>, out: &mut Box<dyn Write>| {
             let alerts = det.process(&e);
-            if let Some(p) = pins.as_mut() {
-                p.observe(&e, parapet_respond::in_high_incident(&det, &e));
+            if feed.active() {
+                feed.event(&e, &det);
+                alerts.iter().for_each(|a| feed.alert(a));
             }
             for alert in alerts {
                 if matches!(d.format, Format::Timeline) {
@@ -540,9 +525,7 @@ fn scan(a: ScanArgs) -> Result<u8> {
         }
         _ => d.finish(&det, &mut out, skipped)?,
     };
-    if let Some(p) = pins {
-        p.finish()?;
-    }
+    feed.finish()?;
     // Results for what was read are out; an input that gave nothing, or (unless
     // --allow-unreadable) any unreadable record, makes the scan incomplete: exit 2
     // unless an incident was found anyway.

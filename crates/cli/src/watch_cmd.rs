@@ -117,14 +117,8 @@ pub struct WatchArgs {
     /// (its JetStream timestamp) to its alert being written.
     #[arg(long)]
     pub stats: bool,
-    /// While an incident is open in the decision service (--server), changes people
-    /// make by hand that close something become pins of it there (see `trail scan
-    /// --help`). The open incident is read again at most every 30 s. Not with
-    /// --partitions yet.
-    #[arg(long)]
-    pub auto_pin: bool,
     #[command(flatten)]
-    pub server: crate::remote::ServerArgs,
+    pub feed: crate::feed::FeedArgs,
     #[command(flatten)]
     pub detect: DetectArgs,
 }
@@ -145,7 +139,7 @@ fn now_ns() -> u128 {
 /// Alerts to the output as they are raised; skips counted.
 struct Out<'a> {
     out: Box<dyn Write>,
-    pins: Option<crate::autopin::AutoPin>,
+    feed: crate::feed::Feed,
     d: &'a DetectArgs,
     format: Format,
     skipped: u64,
@@ -154,6 +148,7 @@ struct Out<'a> {
 
 impl Sink for Out<'_> {
     fn alert(&mut self, a: &Alert, arrived_ns: Option<u128>) -> std::io::Result<()> {
+        self.feed.alert(a);
         writeln!(self.out, "{}", alert_line(a, self.format))?;
         if let Some(t) = arrived_ns {
             // Written to the buffer; flushed with the batch.
@@ -168,9 +163,7 @@ impl Sink for Out<'_> {
         self.out.flush()
     }
     fn event(&mut self, e: &parapet_trail::Event, det: &parapet_detect::Detector) {
-        if let Some(p) = self.pins.as_mut() {
-            p.observe(e, parapet_respond::in_high_incident(det, e));
-        }
+        self.feed.event(e, det);
     }
 }
 
@@ -252,17 +245,13 @@ async fn watch_async(a: WatchArgs) -> Result<u8> {
     if let Some(p) = a.partitions {
         return cluster_worker(&a, p, opts, ack_wait).await;
     }
-    let pins = match a.auto_pin {
-        true => Some(crate::autopin::AutoPin::start(
-            &a.server,
-            crate::trail_cmd::load_config(d)?.actors,
-        )?),
-        false => None,
-    };
+    let feed = a
+        .feed
+        .start(|| Ok(crate::trail_cmd::load_config(d)?.actors))?;
     let (mut det, out) = d.start()?;
     let mut sink = Out {
         out,
-        pins,
+        feed,
         d,
         format: d.format,
         skipped: 0,
@@ -303,9 +292,7 @@ async fn watch_async(a: WatchArgs) -> Result<u8> {
     if a.stats {
         sink.print_stats();
     }
-    if let Some(p) = sink.pins.take() {
-        p.finish()?;
-    }
+    std::mem::replace(&mut sink.feed, crate::feed::Feed::none()).finish()?;
     // Stopped by a signal after a clean drain: success, whatever was found.
     Ok(if opts.stop.load(std::sync::atomic::Ordering::Relaxed) {
         0
@@ -353,15 +340,15 @@ async fn cluster_worker(
         stop: opts.stop.clone(),
         scratch: scratch.path().to_path_buf(),
     };
-    if a.auto_pin {
+    if a.feed.auto_pin || a.feed.freeze_agents {
         anyhow::bail!(
-            "--auto-pin is not available with --partitions yet: run it on a single worker"
+            "--auto-pin and --freeze-agents are not available with --partitions yet: run them on a single worker"
         );
     }
     let (_, out) = d.start()?;
     let mut sink = Out {
         out,
-        pins: None,
+        feed: crate::feed::Feed::none(),
         d,
         format: d.format,
         skipped: 0,

@@ -65,10 +65,22 @@ fn a_frozen_agent_is_denied_its_pending_requests_rejected_until_a_person_clears_
     let pending = v["id"].as_str().unwrap().to_string();
     let hash = v["content_hash"].as_str().unwrap().to_string();
 
-    // An agent cannot freeze (nor clear): freezing is for people.
-    let body = json!({"actor": "agent:other", "reason": "x"}).to_string();
-    let (s, _) = http(p, "POST", "/v1/freezes", Some(&kiro), Some(&body));
-    assert_eq!(s, 403);
+    // An agent cannot freeze (nor clear) on its own say: freezing is for people, and for
+    // the detection pipeline only one other actor, naming the incident.
+    for body in [
+        json!({"actor": "agent:other", "reason": "x"}),
+        json!({"actor": "agent:*", "reason": "x", "incident": "INC-1"}),
+        json!({"actor": "agent:kiro", "reason": "x", "incident": "INC-1"}),
+    ] {
+        let (s, _) = http(
+            p,
+            "POST",
+            "/v1/freezes",
+            Some(&kiro),
+            Some(&body.to_string()),
+        );
+        assert_eq!(s, 403, "{body}");
+    }
 
     // An approver freezes it, through the CLI.
     let o = run(

@@ -1,5 +1,6 @@
 //! The per-actor kill switch over HTTP: `POST /v1/freezes` (approver, admin: freezing
-//! only takes freedom away), `POST /v1/freezes/{actor}/clear` and
+//! only takes freedom away; an agent token, the detection pipeline's, one other actor
+//! naming an incident), `POST /v1/freezes/{actor}/clear` and
 //! `DELETE /v1/freezes/{actor}` (admin), `GET /v1/freezes[?history=true]` (any role).
 //! A freeze is read fresh by every decision and every proxied request
 //! ([`App::frozen_now`](crate::App::frozen_now): one indexed lookup, no cache), so it
@@ -15,7 +16,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-const TIGHTEN: &[Role] = &[Role::Approver, Role::Admin];
+/// Who may freeze: people, and the detection pipeline within the limits in [`create`].
+const DETECT: &[Role] = &[Role::Agent, Role::Approver, Role::Admin];
 const LOOSEN: &[Role] = &[Role::Admin];
 
 #[derive(Deserialize)]
@@ -35,11 +37,24 @@ pub(crate) async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let token = auth(&app, &headers, TIGHTEN).await?;
+    let token = auth(&app, &headers, DETECT).await?;
     let b: FreezeBody = json_body(
         &body,
         "a freeze is {\"actor\": \"agent:kiro\", \"reason\": \"...\", \"incident\": \"INC-7\", \"expires\": \"RFC 3339\"}",
     )?;
+    // The detection pipeline (`trail scan|watch --freeze-agents`, an agent token) may
+    // freeze one other actor, naming the incident; a whole kind (`agent:*`) and anything
+    // without an incident are people's to freeze.
+    if token.role == Role::Agent {
+        let actor = b.actor.trim();
+        let named = b.incident.as_deref().is_some_and(|i| !i.trim().is_empty());
+        if !named || actor.contains('*') || actor == token.actor {
+            return Err(ApiError(
+                StatusCode::FORBIDDEN,
+                "an agent token may freeze only one other actor, naming the incident (detection); other freezes need an approver or admin".into(),
+            ));
+        }
+    }
     let expires_at = match &b.expires {
         None => None,
         Some(s) => Some(parapet_gate::parse_rfc3339(s).ok_or_else(|| {

@@ -26,7 +26,8 @@ pub trait Sink {
     fn skipped(&mut self, at: &str, reason: &str);
     /// The end of a batch: make what was written visible.
     fn flush(&mut self) -> std::io::Result<()>;
-    /// Every event, after the detector saw it (`--auto-pin` reads people's changes).
+    /// Every event, after the detector saw it and before its alerts are handed on
+    /// (`--auto-pin` reads people's changes, `--freeze-agents` who made the call).
     fn event(&mut self, _e: &parapet_trail::Event, _det: &Detector) {}
 }
 
@@ -159,12 +160,13 @@ pub fn feed(
     let mut res = Ok(());
     parapet_trail::read_bytes(&p.name, body, Limits::default(), &mut |i| match i {
         Item::Event(e) => {
-            for alert in det.process(&e) {
+            let alerts = det.process(&e);
+            sink.event(&e, det);
+            for alert in alerts {
                 if res.is_ok() {
                     res = sink.alert(&alert, p.arrived_ns);
                 }
             }
-            sink.event(&e, det);
         }
         Item::Skipped { at, reason } => sink.skipped(&at, &reason),
     });
