@@ -2,6 +2,7 @@
 
 mod autopin;
 mod call_cmd;
+mod drill_cmd;
 mod feed;
 mod freeze_cmd;
 mod freezer;
@@ -86,6 +87,7 @@ enum Command {
     #[command(subcommand)]
     Model(model_cmd::ModelCommand),
     Inventory(inventory_cmd::InventoryArgs),
+    Drill(drill_cmd::DrillArgs),
     /// Incident containment: run the steps `trail scan` proposes, and undo them.
     #[command(subcommand)]
     Respond(respond_cmd::RespondCommand),
@@ -128,6 +130,7 @@ fn main() -> ExitCode {
         Command::Model(c) => model_cmd::run(c),
         Command::Inventory(a) => inventory_cmd::run(a),
         Command::Respond(c) => respond_cmd::run(c),
+        Command::Drill(a) => drill_cmd::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

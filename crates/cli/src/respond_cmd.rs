@@ -96,7 +96,7 @@ struct Judge {
     /// resources a step names is the file's to say: keep plan files as you keep scripts.
     #[arg(long, value_name = "FILE")]
     playbooks: Option<PathBuf>,
-    /// Cedar policies to judge the steps with (a file or directory replacing the
+    /// Cedar policies to judge the steps with (a directory of .cedar files replacing the
     /// built-in pack), as `trail scan --policies`.
     #[arg(long, value_name = "PATH")]
     policies: Option<PathBuf>,

@@ -11,6 +11,7 @@
 
 mod autopin;
 mod check;
+pub mod drill;
 mod execute;
 mod playbook;
 mod render;
