@@ -32,8 +32,9 @@ pub struct DrillArgs {
     /// Scenarios replacing the built-in ones (TOML, see crates/respond/data/drills.toml).
     #[arg(long, value_name = "FILE")]
     drills: Option<PathBuf>,
-    /// Without --server: the Cedar policies to judge with (a directory of .cedar files
-    /// replacing the built-in pack, as `plan check --policies`).
+    /// Without --server: a directory of Cedar policies to judge with, as `plan check
+    /// --policies`: its files are added to the built-in pack, and a file named like a
+    /// built-in one (30-privilege.cedar) replaces it.
     #[arg(long, value_name = "PATH")]
     policies: Option<PathBuf>,
     /// Without --server: who the steps are judged as (with --server, the token's actor).
@@ -50,6 +51,14 @@ enum Format {
     Text,
     /// One JSON object per step.
     Json,
+}
+
+/// Text from a drills file, safe for a terminal: control characters become `?`, so a
+/// title cannot write a line of its own.
+fn clean(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }
 
 /// How a step was judged.
@@ -135,6 +144,16 @@ fn from_report(r: &Value, decision: Option<String>) -> Judged {
     }
 }
 
+/// Print a line; a reader that went away ends the run quietly.
+fn say(line: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{line}") {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        r => r.context("writing output"),
+    }
+}
+
 pub fn run(a: DrillArgs) -> Result<u8> {
     let all = match &a.drills {
         Some(p) => drill::load(p)?,
@@ -157,6 +176,9 @@ pub fn run(a: DrillArgs) -> Result<u8> {
             if a.policies.is_some() {
                 bail!("--policies judges in process; with --server the service's policies judge");
             }
+            if a.actor != "agent:drill" {
+                bail!("--actor judges in process; with --server the token's actor is judged");
+            }
             Judge::Server(c)
         }
         None => Judge::Local {
@@ -170,11 +192,17 @@ pub fn run(a: DrillArgs) -> Result<u8> {
     let mut failed = 0;
     for s in chosen {
         if matches!(a.format, Format::Text) {
-            println!("{}: {}", s.id, s.title);
+            say(&clean(&format!("{}: {}", s.id, s.title)))?;
         }
         let mut met = 0;
         for (n, step) in s.steps.iter().enumerate() {
             let j = judge.judge(&step.sent)?;
+            if j.policies.iter().any(|p| p == "frozen") {
+                bail!(
+                    "the drill's actor is frozen in the decision service: every step is denied \
+                     for that, so no policy was tested (clear the freeze, or use another token)"
+                );
+            }
             let ok = step.expect.met_by(&j.outcome);
             if ok {
                 met += 1;
@@ -186,12 +214,12 @@ pub fn run(a: DrillArgs) -> Result<u8> {
                 Sent::Plan { name, .. } => format!("plan {name}"),
             };
             match a.format {
-                Format::Json => println!(
-                    "{}",
-                    json!({"scenario": s.id, "step": n + 1, "title": step.title, "sent": what,
+                Format::Json => say(
+                    &json!({"scenario": s.id, "step": n + 1, "title": step.title, "sent": what,
                         "expect": step.expect.as_str(), "outcome": j.outcome, "policies": j.policies,
                         "decision": j.decision, "as_expected": ok})
-                ),
+                    .to_string(),
+                )?,
                 Format::Text => {
                     let verdict = match (ok, step.expect) {
                         (false, _) => "NOT HELD",
@@ -215,15 +243,20 @@ pub fn run(a: DrillArgs) -> Result<u8> {
                     if !ok {
                         line.push_str(&format!("  expected {}", step.expect.as_str()));
                     }
-                    println!("{line}");
+                    say(&clean(&line))?;
                     if let Some(note) = step.note.as_ref().filter(|_| ok) {
-                        println!("      {note}");
+                        say(&clean(&format!("      {note}")))?;
                     }
                 }
             }
         }
         if matches!(a.format, Format::Text) {
-            println!("{}: {met} of {} steps as expected\n", s.id, s.steps.len());
+            say(&clean(&format!(
+                "{}: {met} of {} steps as expected",
+                s.id,
+                s.steps.len()
+            )))?;
+            say("")?;
         }
     }
     Ok(if failed == 0 { EXIT_ALLOW } else { EXIT_HELD })

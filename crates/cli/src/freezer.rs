@@ -27,6 +27,38 @@ pub struct Freezer {
     order: VecDeque<String>,
     frozen: HashSet<String>,
     failed: Vec<String>,
+    /// Records that named an agent but were not of the proxy's identity.
+    unbelieved: usize,
+}
+
+/// `arn:<partition>:iam::<12 digits>:role/...` or `:user/...`, nothing left to match.
+fn iam_arn(s: &str) -> bool {
+    let mut p = s.splitn(6, ':');
+    let (Some("arn"), Some(part), Some("iam"), Some(""), Some(acct), Some(res)) =
+        (p.next(), p.next(), p.next(), p.next(), p.next(), p.next())
+    else {
+        return false;
+    };
+    part.starts_with("aws")
+        && acct.len() == 12
+        && acct.bytes().all(|b| b.is_ascii_digit())
+        && (res.starts_with("role/") || res.starts_with("user/"))
+        && res.len() > 5
+        && !res.contains('*')
+        && res.chars().all(|c| c.is_ascii_graphic())
+}
+
+/// An actor name a marker may carry: `kind:name` of the characters IAM names use.
+fn actor_name(s: &str) -> bool {
+    let Some((kind, name)) = s.split_once(':') else {
+        return false;
+    };
+    ["agent", "pipeline", "service"].contains(&kind)
+        && !name.is_empty()
+        && s.len() <= 200
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-@+=,".contains(c))
 }
 
 impl Freezer {
@@ -40,6 +72,12 @@ impl Freezer {
                  only its records' user agents are trusted"
             );
         }
+        if let Some(bad) = proxy.iter().find(|p| !iam_arn(p)) {
+            bail!(
+                "--proxy-identity {bad:?} is not an IAM role or user ARN \
+                 (arn:aws:iam::111122223333:role/parapet-proxy)"
+            );
+        }
         Ok(Freezer {
             client,
             proxy: proxy.to_vec(),
@@ -47,27 +85,25 @@ impl Freezer {
             order: VecDeque::new(),
             frozen: HashSet::new(),
             failed: Vec::new(),
+            unbelieved: 0,
         })
     }
 
     /// The agent a record of the proxy's identity names, if any.
-    fn agent(&self, e: &Event) -> Option<String> {
+    fn agent(&mut self, e: &Event) -> Option<String> {
+        let ua = e.user_agent.as_deref()?;
+        // The proxy appends its token last; it removed any the agent sent.
+        let actor = ua.rsplit(' ').next()?.strip_prefix(MARK)?;
         let id = &e.identity;
         let ours = [id.arn.as_deref(), id.issuer_arn.as_deref()]
             .into_iter()
             .flatten()
             .any(|a| self.proxy.iter().any(|p| p == a));
         if !ours {
+            self.unbelieved += 1;
             return None;
         }
-        let ua = e.user_agent.as_deref()?;
-        // The proxy appends its token last; it removed any the agent sent.
-        let actor = ua.rsplit(' ').next()?.strip_prefix(MARK)?;
-        let plain = actor.contains(':')
-            && !actor.contains('*')
-            && actor.len() <= 200
-            && actor.chars().all(|c| c.is_ascii_graphic());
-        plain.then(|| actor.to_string())
+        actor_name(actor).then(|| actor.to_string())
     }
 
     /// Remember which agent made `e` (before its alerts are seen).
@@ -83,16 +119,26 @@ impl Freezer {
         }
     }
 
-    /// Freeze the agents behind an alert at high or above, once each.
+    /// Freeze the agents behind an alert at high or above, once each: for an alert on
+    /// many events (a correlation), only agents that made at least half of those the
+    /// proxy forwarded, so one agent's burst does not freeze another's single call.
     pub fn alert(&mut self, a: &Alert) {
         if a.level < Level::High {
             return;
         }
-        let agents: Vec<String> = a
-            .event_ids
-            .iter()
-            .filter_map(|id| self.agent_of.get(id).cloned())
+        let mut counts: HashMap<String, usize> = HashMap::new();
+        for id in &a.event_ids {
+            if let Some(agent) = self.agent_of.get(id) {
+                *counts.entry(agent.clone()).or_default() += 1;
+            }
+        }
+        let total: usize = counts.values().sum();
+        let mut agents: Vec<String> = counts
+            .into_iter()
+            .filter(|(_, n)| n * 2 >= total)
+            .map(|(a, _)| a)
             .collect();
+        agents.sort();
         for agent in agents {
             if !self.frozen.insert(agent.clone()) {
                 continue;
@@ -111,6 +157,12 @@ impl Freezer {
             });
             match self.client.call("POST", "/v1/freezes", Some(&body)) {
                 Ok(_) => eprintln!("parapet: froze {agent} (incident {incident}): {}", a.title),
+                // Frozen already (by a person, or an earlier run): what matters holds.
+                Err(e) if format!("{e:#}").contains("already frozen") => eprintln!(
+                    "parapet: --freeze-agents: {agent} is frozen already; if that freeze expires, \
+                     freeze it again by hand (detected: {})",
+                    a.title
+                ),
                 Err(e) => self.failed.push(format!("{agent}: {e:#}")),
             }
         }
@@ -121,6 +173,13 @@ impl Freezer {
             "parapet: --freeze-agents: {} agent(s) frozen",
             self.frozen.len() - self.failed.len()
         );
+        if self.unbelieved > 0 {
+            eprintln!(
+                "parapet: --freeze-agents: {} record(s) named an agent but were not of --proxy-identity \
+                 (not believed; check the proxy's identity if they are the proxy's)",
+                self.unbelieved
+            );
+        }
         if !self.failed.is_empty() {
             bail!(
                 "--freeze-agents: {} freeze(s) could not be written: {}",

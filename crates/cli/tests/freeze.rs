@@ -71,6 +71,7 @@ fn a_frozen_agent_is_denied_its_pending_requests_rejected_until_a_person_clears_
         json!({"actor": "agent:other", "reason": "x"}),
         json!({"actor": "agent:*", "reason": "x", "incident": "INC-1"}),
         json!({"actor": "agent:kiro", "reason": "x", "incident": "INC-1"}),
+        json!({"actor": "human:root", "reason": "x", "incident": "INC-1"}),
     ] {
         let (s, _) = http(
             p,

@@ -92,6 +92,10 @@ fn an_agent_behind_a_high_alert_is_frozen_at_the_proxy() {
     assert_eq!(o.status.code(), Some(1), "the alerts are found: {err}");
     assert!(err.contains("froze agent:kiro"), "{err}");
     assert!(err.contains("--freeze-agents: 1 agent(s) frozen"), "{err}");
+    assert!(
+        err.contains("1 record(s) named an agent but were not of --proxy-identity"),
+        "{err}"
+    );
 
     let (_, freezes) = http(
         stack.server.port,
@@ -118,5 +122,21 @@ fn an_agent_behind_a_high_alert_is_frozen_at_the_proxy() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", stack.keep(&o));
+    // A typo in it would turn the feature off quietly: refused.
+    let o = parapet()
+        .args(["trail", "scan"])
+        .arg(&log)
+        .args([
+            "--freeze-agents",
+            "--proxy-identity",
+            "parapet-proxy",
+            "--server",
+            &stack.server.url(),
+        ])
+        .env("PARAPET_TOKEN", &pipeline)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stack.keep(&o));
+    assert!(stack.keep(&o).contains("not an IAM role or user ARN"));
     stack.finish();
 }

@@ -176,6 +176,16 @@ fn parse(text: &str, origin: &str, dir: Option<&Path>) -> Result<Vec<Scenario>, 
                     )))
                 }
                 (None, Some(name)) => {
+                    // A name, not a path: plans stay in the drills directory.
+                    let plain = !name.is_empty()
+                        && name
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+                    if !plain {
+                        return Err(bad(format!(
+                            "plan {name:?}: a name of letters, digits, - and _ (drills/NAME.json)"
+                        )));
+                    }
                     let json = match dir {
                         Some(d) => {
                             let p = d.join(format!("{name}.json"));
@@ -217,6 +227,13 @@ fn parse(text: &str, origin: &str, dir: Option<&Path>) -> Result<Vec<Scenario>, 
             steps,
         });
     }
+    if out.is_empty() {
+        return Err(DrillError::Invalid {
+            origin: origin.into(),
+            scenario: "-".into(),
+            why: "no scenarios: a drill that runs nothing proves nothing".into(),
+        });
+    }
     Ok(out)
 }
 
@@ -234,6 +251,8 @@ mod tests {
             ("[[scenario]]\nid='a'\ntitle='t'\n[[scenario.step]]\ntitle='s'\nplan='nope'\nexpect='held'\n", "no embedded plan"),
             ("[[scenario]]\nid='a'\ntitle='t'\n[[scenario.step]]\ntitle='s'\ncall={action='x'}\nexpect='held'\n", "service:Operation"),
             ("[[scenario]]\nid='a'\ntitle='t'\n[[scenario.step]]\ntitle='s'\ncall={action='a:B'}\nexpect='maybe'\n", "unknown variant"),
+            ("[[scenario]]\nid='a'\ntitle='t'\n[[scenario.step]]\ntitle='s'\nplan='../../etc/passwd'\nexpect='held'\n", "a name of letters"),
+            ("scenario = []\n", "no scenarios"),
         ] {
             let e = parse(bad, "t", None).unwrap_err().to_string();
             assert!(e.contains(says), "{e}");

@@ -48,10 +48,15 @@ pub(crate) async fn create(
     if token.role == Role::Agent {
         let actor = b.actor.trim();
         let named = b.incident.as_deref().is_some_and(|i| !i.trim().is_empty());
-        if !named || actor.contains('*') || actor == token.actor {
+        // Automation only: a person (human:...) is never frozen by automation, so an
+        // agent's token cannot lock out the approvers and admins who would clear it.
+        let automation = ["agent:", "pipeline:", "service:"]
+            .iter()
+            .any(|k| actor.strip_prefix(k).is_some_and(|n| !n.is_empty()));
+        if !named || actor.contains('*') || actor == token.actor || !automation {
             return Err(ApiError(
                 StatusCode::FORBIDDEN,
-                "an agent token may freeze only one other actor, naming the incident (detection); other freezes need an approver or admin".into(),
+                "an agent token may freeze only one other agent, pipeline or service, naming the incident (detection); other freezes need an approver or admin".into(),
             ));
         }
     }
