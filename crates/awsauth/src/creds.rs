@@ -174,9 +174,10 @@ impl Creds {
     }
 }
 
-/// An error and its causes on one line (credential errors do not carry secrets; their
-/// causes say which provider failed and why).
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+/// An error and its causes on one line, a cause left out when the text already holds it
+/// (credential errors do not carry secrets; their causes say which provider failed and
+/// why).
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut out = e.to_string();
     let mut cause = e.source();
     while let Some(c) = cause {

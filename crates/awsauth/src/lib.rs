@@ -13,5 +13,5 @@ mod sign;
 
 pub use aws_credential_types::Credentials;
 pub use client::{AwsClient, Call, ClientError, Reply};
-pub use creds::{CredentialSource, Creds, CredsError};
+pub use creds::{error_chain, CredentialSource, Creds, CredsError};
 pub use sign::{sign_request, SignError};

@@ -2,6 +2,7 @@
 //! held at which step.
 
 use crate::remote::{Client, ServerArgs};
+use crate::respond_io::clean;
 use crate::{EXIT_ALLOW, EXIT_HELD};
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
@@ -51,14 +52,6 @@ enum Format {
     Text,
     /// One JSON object per step.
     Json,
-}
-
-/// Text from a drills file, safe for a terminal: control characters become `?`, so a
-/// title cannot write a line of its own.
-fn clean(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
 }
 
 /// How a step was judged.

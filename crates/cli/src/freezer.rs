@@ -14,9 +14,6 @@ use parapet_trail::Event;
 use serde_json::json;
 use std::collections::{HashMap, HashSet, VecDeque};
 
-/// What `parapet proxy aws` appends to the agent's user agent.
-const MARK: &str = "parapet-agent/";
-
 /// Event ids remembered for alerts that come later (correlations); older ones are let go.
 const REMEMBERED: usize = 100_000;
 
@@ -93,7 +90,10 @@ impl Freezer {
     fn agent(&mut self, e: &Event) -> Option<String> {
         let ua = e.user_agent.as_deref()?;
         // The proxy appends its token last; it removed any the agent sent.
-        let actor = ua.rsplit(' ').next()?.strip_prefix(MARK)?;
+        let actor = ua
+            .rsplit(' ')
+            .next()?
+            .strip_prefix(parapet_proxy::AGENT_MARK)?;
         let id = &e.identity;
         let ours = [id.arn.as_deref(), id.issuer_arn.as_deref()]
             .into_iter()

@@ -183,15 +183,25 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
-async fn executor(aws: &Aws) -> Result<Executor> {
+/// The executor when steps are to be sent (`--execute`), saying who acts; none for a
+/// dry run.
+fn executor(rt: &tokio::runtime::Runtime, aws: &Aws, execute: bool) -> Result<Option<Executor>> {
+    if !execute {
+        return Ok(None);
+    }
     let source = match &aws.profile {
         Some(p) => parapet_awsauth::CredentialSource::Profile(p.clone()),
         None => parapet_awsauth::CredentialSource::DefaultChain,
     };
-    let e = Executor::new(&source, aws.region.as_deref(), aws.endpoint_url.as_deref())
-        .await
+    let e = rt
+        .block_on(Executor::new(
+            &source,
+            aws.region.as_deref(),
+            aws.endpoint_url.as_deref(),
+        ))
         .context("setting up AWS credentials for containment")?;
-    Ok(e)
+    eprintln!("parapet: acting with {}", e.describe());
+    Ok(Some(e))
 }
 
 /// `--step` names steps of the playbooks: a misspelt one is an error, not a quiet no-op.
@@ -256,13 +266,7 @@ fn run_steps(a: RunArgs) -> Result<u8> {
         return Ok(EXIT_ALLOW);
     }
     let rt = runtime()?;
-    let exec = if a.execute {
-        let e = rt.block_on(executor(&a.aws))?;
-        eprintln!("parapet: acting with {}", e.describe());
-        Some(e)
-    } else {
-        None
-    };
+    let exec = executor(&rt, &a.aws, a.execute)?;
     let mut out = Out::open(a.record.as_deref(), matches!(a.format, Format::Json))?;
     let mut worst = EXIT_ALLOW;
     for mut plan in plans {
@@ -427,13 +431,7 @@ fn undo_steps(a: UndoArgs) -> Result<u8> {
         return Ok(EXIT_ALLOW);
     }
     let rt = runtime()?;
-    let exec = if a.execute {
-        let e = rt.block_on(executor(&a.aws))?;
-        eprintln!("parapet: acting with {}", e.describe());
-        Some(e)
-    } else {
-        None
-    };
+    let exec = executor(&rt, &a.aws, a.execute)?;
     let mut out = Out::open(
         a.execute.then_some(a.record.as_path()),
         matches!(a.format, Format::Json),

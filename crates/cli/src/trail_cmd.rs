@@ -284,6 +284,16 @@ fn explain(files: &[PathBuf], verbose: bool) -> Result<u8> {
     Ok(EXIT_ALLOW)
 }
 
+/// The actor table: `--actors`, else the built-in one. Read alone by what runs beside
+/// the detector (`--auto-pin`), without loading the rules again.
+pub(crate) fn actor_kinds(a: &DetectArgs) -> Result<ActorKinds> {
+    let Some(f) = &a.actors else {
+        return Ok(ActorKinds::builtin());
+    };
+    let text = std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
+    ActorKinds::parse(&text).with_context(|| format!("{}", f.display()))
+}
+
 pub(crate) fn load_config(a: &DetectArgs) -> Result<Config> {
     let mut config = Config::builtin();
     let mut extra = Vec::new();
@@ -298,11 +308,7 @@ pub(crate) fn load_config(a: &DetectArgs) -> Result<Config> {
     } else {
         sigma::overlay(config.rules, extra)
     };
-    if let Some(f) = &a.actors {
-        let text =
-            std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
-        config.actors = ActorKinds::parse(&text).with_context(|| format!("{}", f.display()))?;
-    }
+    config.actors = actor_kinds(a)?;
     config.min_alert_level = a.min_level.level().unwrap_or(Level::Critical);
     config.limits.lateness_ms = sigma::rule::parse_timespan(&a.lateness).context("--lateness")?;
     Ok(config)
@@ -443,7 +449,7 @@ pub(crate) fn alert_line(a: &parapet_detect::Alert, format: Format) -> String {
 fn scan(a: ScanArgs) -> Result<u8> {
     must_exist(&a.paths)?;
     let d = &a.detect;
-    let mut feed = a.feed.start(|| Ok(load_config(d)?.actors))?;
+    let mut feed = a.feed.start(|| actor_kinds(d))?;
     let (mut det, mut out) = d.start()?;
     let lateness_ms = sigma::rule::parse_timespan(&d.lateness).context("--lateness")?;
     let (mut late, mut early) = (0, 0);

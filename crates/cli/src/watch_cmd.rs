@@ -245,9 +245,7 @@ async fn watch_async(a: WatchArgs) -> Result<u8> {
     if let Some(p) = a.partitions {
         return cluster_worker(&a, p, opts, ack_wait).await;
     }
-    let feed = a
-        .feed
-        .start(|| Ok(crate::trail_cmd::load_config(d)?.actors))?;
+    let feed = a.feed.start(|| crate::trail_cmd::actor_kinds(d))?;
     let (mut det, out) = d.start()?;
     let mut sink = Out {
         out,

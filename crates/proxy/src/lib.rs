@@ -23,6 +23,7 @@ mod body;
 pub mod config;
 mod creds;
 mod forward;
+pub use forward::AGENT_MARK;
 mod frame;
 mod handle;
 mod hold;

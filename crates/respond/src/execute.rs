@@ -10,7 +10,7 @@ use crate::check::shows;
 use crate::{Call, Check, Proposal};
 use bytes::Bytes;
 use parapet_awsauth::{
-    AwsClient, Call as HttpCall, ClientError, CredentialSource, Creds, CredsError,
+    error_chain, AwsClient, Call as HttpCall, ClientError, CredentialSource, Creds, CredsError,
 };
 use parapet_wire::Answer;
 use parapet_wire::{ServiceModels, WireError};
@@ -241,7 +241,7 @@ impl Executor {
         }
         match self.send(&p.call).await {
             Err(e) => {
-                rec.detail = chain(&e);
+                rec.detail = error_chain(&e);
                 // No answer is not no change: the request may have been applied.
                 if let (ExecError::Client(_), Some(c)) = (&e, &p.check) {
                     if self.check(c).await.is_ok() {
@@ -284,7 +284,7 @@ impl Executor {
     async fn check_once(&self, check: &Check) -> Result<(), String> {
         match self.send(&check.call).await {
             Ok(a) => shows(&a, &check.expect),
-            Err(e) => Err(chain(&e)),
+            Err(e) => Err(error_chain(&e)),
         }
     }
 
@@ -330,23 +330,8 @@ impl Executor {
                 out.request_id = a.request_id.clone();
                 out.detail = format!("AWS refused the undo: {}", a.failure());
             }
-            Err(e) => out.detail = chain(&e),
+            Err(e) => out.detail = error_chain(&e),
         }
         out
     }
-}
-
-/// An error and its causes on one line.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let next = c.to_string();
-        if !s.contains(&next) {
-            s.push_str(": ");
-            s.push_str(&next);
-        }
-        cur = c.source();
-    }
-    s
 }

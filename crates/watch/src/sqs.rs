@@ -299,7 +299,7 @@ impl Source for SqsSource {
                 .into_iter()
                 .map(|(bucket, key, body)| Payload {
                     name: format!("s3://{bucket}/{key}"),
-                    body: body.map_err(|e| crate::sqs::chain(&e)),
+                    body: body.map_err(|e| parapet_awsauth::error_chain(&e)),
                     arrived_ns,
                 })
                 .collect();
@@ -319,7 +319,7 @@ impl Source for SqsSource {
 fn unreadable(p: NotificationError, arrived_ns: Option<u128>) -> Payload {
     Payload {
         name: "sqs message".into(),
-        body: Err(chain(&p)),
+        body: Err(parapet_awsauth::error_chain(&p)),
         arrived_ns,
     }
 }
@@ -339,21 +339,6 @@ fn region_in_url(url: &str) -> Option<String> {
 fn host_of(url: &str) -> String {
     let rest = url.split("://").nth(1).unwrap_or(url);
     rest.split('/').next().unwrap_or("").to_string()
-}
-
-/// An error and its causes on one line.
-pub(crate) fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let next = c.to_string();
-        if !s.contains(&next) {
-            s.push_str(": ");
-            s.push_str(&next);
-        }
-        cur = c.source();
-    }
-    s
 }
 
 #[cfg(test)]

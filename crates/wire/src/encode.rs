@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::models::Service;
 use crate::query::query_key;
 use crate::shape::{Ref, Ty};
-use crate::value::{wire_name, At, Ctx};
+use crate::value::{kind, wire_name, At, Ctx};
 use crate::{BodyUse, Protocol, Route, WireError, MAX_DEPTH};
 
 /// A request ready to sign and send to the service's endpoint.
@@ -125,17 +125,6 @@ fn escape(s: &str) -> String {
         }
     }
     out
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// The text of a scalar as the query protocol writes it.
